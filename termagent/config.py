@@ -1,0 +1,187 @@
+"""Layered configuration: defaults, user file, project file, environment, flags.
+
+Later layers win key by key. A broken file is reported with its path and line so the
+person can fix it; nothing is silently ignored, since a dropped `deny` rule would be a
+safety hole.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "model": {
+        "main": "claude-sonnet-4-5",
+        "subagent": "claude-haiku-4-5",
+        "compaction": "claude-haiku-4-5",
+        "review": "claude-sonnet-4-5",
+        "judge": "claude-haiku-4-5",
+        "max_tokens": 8192,
+        "context_window": 200_000,
+        "max_retries": 5,
+        "backoff_base_s": 0.5,
+        "backoff_max_s": 30.0,
+        "breaker_failures": 8,
+        "request_timeout_s": 600.0,
+    },
+    "limits": {
+        "max_turns": 50,
+        "max_cost_usd": 0.0,  # 0 means no cap
+        "max_tokens": 0,
+        "max_wall_s": 0.0,
+        "model_calls_per_min": 0,
+    },
+    "permissions": {"mode": "ask", "allow": [], "ask": [], "deny": []},
+    "sandbox": {
+        "backend": "docker",
+        "image": "termagent-sandbox:latest",
+        "memory": "2g",
+        "pids": 256,
+        "cpus": 1.0,
+        "nofile": 1024,
+        "tmpfs_size": "256m",
+        "timeout_default_s": 120,
+        "timeout_max_s": 600,
+        "output_cap_bytes": 30_000,
+    },
+    "subagents": {"max_turns": 20, "max_tokens": 400_000, "max_cost_usd": 1.0, "max_wall_s": 600.0},
+    "compaction": {"enabled": True, "threshold": 0.7, "keep_recent_turns": 6},
+    "hooks": {"fail_closed": False, "timeout_s": 120.0},
+    "checkpoints": {"enabled": True, "auto_commit": False},
+    "tools": {"read_limit_lines": 2000, "max_file_bytes": 10_000_000},
+}
+
+ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
+    "TERMAGENT_MODEL": ("model", "main", str),
+    "TERMAGENT_SUBAGENT_MODEL": ("model", "subagent", str),
+    "TERMAGENT_MODE": ("permissions", "mode", str),
+    "TERMAGENT_SANDBOX": ("sandbox", "backend", str),
+    "TERMAGENT_SANDBOX_IMAGE": ("sandbox", "image", str),
+    "TERMAGENT_MAX_TURNS": ("limits", "max_turns", int),
+    "TERMAGENT_MAX_COST_USD": ("limits", "max_cost_usd", float),
+}
+
+MODES = ("plan", "ask", "accept-edits", "auto")
+
+
+class ConfigError(Exception):
+    """A config problem a person must fix; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Config:
+    data: dict[str, Any]
+    sources: tuple[str, ...] = ()
+
+    def get(self, section: str, key: str) -> Any:
+        return self.data[section][key]
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.data[name]
+
+    def model_for(self, role: str) -> str:
+        return str(self.data["model"][role])
+
+    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> "Config":
+        return Config(_merge(self.data, overrides, "flags"), self.sources + ("flags",))
+
+
+def user_config_path() -> Path:
+    explicit = os.environ.get("TERMAGENT_CONFIG_DIR")
+    if explicit:
+        return Path(explicit) / "config.toml"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("termagent")) / "config.toml"
+
+
+def project_config_path(workspace: Path) -> Path:
+    return workspace / ".termagent" / "config.toml"
+
+
+def load_config(workspace: Path, include_project: bool = True) -> Config:
+    """Merge defaults, the user file, the project file and the environment."""
+    data = copy.deepcopy(DEFAULTS)
+    sources = ["defaults"]
+    files = [user_config_path()]
+    if include_project:
+        files.append(project_config_path(workspace))
+    for path in files:
+        if path.is_file():
+            data = _merge(data, _read_toml(path), str(path))
+            sources.append(str(path))
+    env = _env_layer()
+    if env:
+        data = _merge(data, env, "environment")
+        sources.append("environment")
+    _validate(data)
+    return Config(data, tuple(sources))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{path}:{line}" if line else str(path)
+        raise ConfigError(f"config error in {where}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+
+
+def _env_layer() -> dict[str, dict[str, Any]]:
+    layer: dict[str, dict[str, Any]] = {}
+    for var, (section, key, kind) in ENV_OVERRIDES.items():
+        raw = os.environ.get(var)
+        if raw is None or raw == "":
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ConfigError(f"environment variable {var}={raw!r} is not a valid {kind.__name__}") from None
+        layer.setdefault(section, {})[key] = value
+    return layer
+
+
+def _merge(base: dict[str, Any], layer: dict[str, Any], source: str) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for section, values in layer.items():
+        if section not in merged:
+            raise ConfigError(f"config error in {source}: unknown section [{section}]")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config error in {source}: [{section}] must be a table")
+        for key, value in values.items():
+            if key not in merged[section]:
+                raise ConfigError(f"config error in {source}: unknown key {section}.{key}")
+            expected = DEFAULTS[section][key]
+            if not _same_kind(expected, value):
+                raise ConfigError(
+                    f"config error in {source}: {section}.{key} should be "
+                    f"{type(expected).__name__}, got {value!r}"
+                )
+            merged[section][key] = value
+    return merged
+
+
+def _same_kind(expected: Any, value: Any) -> bool:
+    if isinstance(expected, bool) or isinstance(value, bool):
+        return isinstance(expected, bool) and isinstance(value, bool)
+    if isinstance(expected, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(expected))
+
+
+def _validate(data: dict[str, Any]) -> None:
+    mode = data["permissions"]["mode"]
+    if mode not in MODES:
+        raise ConfigError(f"config error: permissions.mode {mode!r} is not one of {', '.join(MODES)}")
+    if data["sandbox"]["backend"] not in ("docker", "none"):
+        raise ConfigError(f"config error: sandbox.backend {data['sandbox']['backend']!r} is not docker or none")
+    threshold = data["compaction"]["threshold"]
+    if not 0.1 <= threshold <= 0.95:
+        raise ConfigError(f"config error: compaction.threshold {threshold} must be between 0.1 and 0.95")

@@ -1,0 +1,52 @@
+"""The sandbox interface the `bash` tool runs commands through.
+
+The core only knows this interface; the Docker backend (which imports the docker SDK)
+is loaded lazily by `termagent.sandbox.open_sandbox`, so headless runs that never
+execute a command do not pay for it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+class SandboxUnavailable(Exception):
+    """No engine, no image, or the engine refused our settings: exit code 5."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int | None
+    output: str
+    duration_s: float
+    timed_out: bool = False
+    oom_killed: bool = False
+    elided_bytes: int = 0
+    cwd: str = "/workspace"
+
+
+class Sandbox(ABC):
+    name: str = "sandbox"
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Create whatever lives for the session (the container); raise SandboxUnavailable."""
+
+    @abstractmethod
+    async def exec(
+        self,
+        command: str,
+        timeout_s: float,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecResult:
+        """Run one command in the session's cwd; a `cd` carries over to the next call."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Remove the session's container; safe to call twice."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Engine, image and limits, for `termagent sandbox status` and the status bar."""
