@@ -1,0 +1,35 @@
+"""Shared fixtures: per-test state isolation and the scripted model server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from termagent.testing.scripted_server import ScriptedServer
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep every test away from the user's real config, state and API credentials."""
+    root = tmp_path_factory.mktemp("termagent-home")
+    for var, sub in (
+        ("TERMAGENT_CONFIG_DIR", "config"),
+        ("TERMAGENT_STATE_DIR", "state"),
+        ("XDG_CONFIG_HOME", "xdg-config"),
+        ("XDG_STATE_HOME", "xdg-state"),
+        ("XDG_DATA_HOME", "xdg-data"),
+    ):
+        (root / sub).mkdir()
+        monkeypatch.setenv(var, str(root / sub))
+    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return root
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[ScriptedServer]:
+    """A started ScriptedServer with an empty script; the test queues steps with ``.add``."""
+    with ScriptedServer() as server:
+        yield server
