@@ -1,0 +1,70 @@
+"""When to try a model request again, how long to wait, and when to stop trying at all."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+SPEND_LIMIT_HINTS = ("credit balance", "spend limit", "spending limit", "billing", "quota", "usage limit")
+
+
+class ModelError(Exception):
+    """The model could not be reached or refused us for good: exit code 3."""
+
+    def __init__(self, message: str, kind: str = "api", status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base_s: float = 0.5
+    max_s: float = 30.0
+    retry_after_cap_s: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Full jitter on an exponential curve; a server's retry-after wins, within a cap."""
+        if retry_after is not None and retry_after >= 0:
+            return min(retry_after, self.retry_after_cap_s)
+        ceiling = min(self.max_s, self.base_s * (2**attempt))
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+def is_spend_limit(status: int | None, message: str) -> bool:
+    """A 429 (or 400/402) that no amount of waiting fixes."""
+    lowered = message.lower()
+    return status in (400, 402, 429) and any(hint in lowered for hint in SPEND_LIMIT_HINTS)
+
+
+def parse_retry_after(headers: object) -> float | None:
+    getter = getattr(headers, "get", None)
+    if getter is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = getter(name)
+        if raw:
+            try:
+                return float(raw) * scale
+            except ValueError:
+                continue
+    return None
+
+
+class CircuitBreaker:
+    """Counts consecutive failed attempts across requests; open means stop calling."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = max(1, threshold)
+        self.failures = 0
+
+    @property
+    def open(self) -> bool:
+        return self.failures >= self.threshold
+
+    def record_failure(self) -> None:
+        self.failures += 1
+
+    def record_success(self) -> None:
+        self.failures = 0
