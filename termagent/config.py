@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,9 +128,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        where = f"{path}:{line}" if line else str(path)
-        raise ConfigError(f"config error in {where}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        match = re.search(r"^(.*?)\s*\(at line (\d+), column (\d+)\)", str(exc))
+        if match:
+            reason, line, column = match.groups()
+            raise ConfigError(f"config error in {path}:{line}:{column}: {reason}") from None
+        raise ConfigError(f"config error in {path}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
 
