@@ -1,0 +1,104 @@
+"""Small CLI commands that read the store or manage the sandbox image (no model needed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from termagent.store.db import SessionRecord, Store
+
+
+def sessions_command(args: argparse.Namespace) -> int:
+    store = Store()
+    try:
+        if args.action == "show":
+            return _show_session(store, args.id, args.subagents)
+        records = store.sessions(limit=50)
+        if not records:
+            print("no sessions yet")
+        for record in records:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.updated_at))
+            print(f"{record.id}  {when}  {store.message_count(record.id):4d} msgs  {record.workspace}")
+        return 0
+    finally:
+        store.close()
+
+
+def _show_session(store: Store, session_id: str | None, subagents: bool) -> int:
+    record = store.find_session(session_id) if session_id else next(iter(store.sessions(limit=1)), None)
+    if record is None:
+        print(f"termagent: no session matches {session_id!r}", file=sys.stderr)
+        return 2
+    _print_transcript(store, record, indent="")
+    if subagents:
+        for child in store.children(record.id):
+            print(f"\n=== subagent {child.agent} ({child.id}) ===")
+            _print_transcript(store, child, indent="  ")
+    return 0
+
+
+def _print_transcript(store: Store, record: SessionRecord, indent: str) -> None:
+    from termagent.policy.display import strip_terminal_controls
+
+    print(f"{indent}session {record.id}  model {record.model}  workspace {record.workspace}")
+    for message in store.messages(record.id):
+        for block in message["content"] if isinstance(message["content"], list) else [message["content"]]:
+            line = _block_text(message["role"], block)
+            print(indent + strip_terminal_controls(line).replace("\n", "\n" + indent))
+
+
+def _block_text(role: str, block: Any) -> str:
+    if isinstance(block, str):
+        return f"{role}: {block}"
+    kind = block.get("type")
+    if kind == "text":
+        return f"{role}: {block['text']}"
+    if kind == "tool_use":
+        return f"{role} → {block['name']}({json.dumps(block.get('input'), ensure_ascii=False)})"
+    if kind == "tool_result":
+        content = block.get("content")
+        text = content if isinstance(content, str) else json.dumps(content)
+        flag = " (error)" if block.get("is_error") else ""
+        return f"result{flag}: {text[:2000]}{' …' if len(text) > 2000 else ''}"
+    return f"{role}: [{kind}]"
+
+
+def audit_command(args: argparse.Namespace, workspace: Path) -> int:
+    store = Store()
+    try:
+        record = store.find_session(args.id) if args.id else next(iter(store.sessions(str(workspace), 1)), None)
+        if record is None:
+            print("termagent: no session to audit", file=sys.stderr)
+            return 2
+        print(f"audit log of session {record.id}")
+        sessions = [record, *store.children(record.id)]
+        for session in sessions:
+            for row in store.audit(session.id):
+                when = time.strftime("%H:%M:%S", time.localtime(row["created_at"]))
+                who = f"{row['decision']} by {row['decided_by']}"
+                why = f" ({row['reason']})" if row["reason"] else ""
+                print(f"{when} {session.agent:12} {row['tool']:12} {who}{why} -> {row['outcome'] or '-'}  {row['input']}")
+        return 0
+    finally:
+        store.close()
+
+
+def sandbox_command(args: argparse.Namespace, config: Any) -> int:
+    from termagent.sandbox.base import SandboxUnavailable
+    from termagent.sandbox.image import build_image, sandbox_status
+
+    try:
+        if args.action == "build":
+            tag = build_image(config, progress=lambda line: print(line, file=sys.stderr))
+            print(f"built {tag}")
+            return 0
+        for key, value in sandbox_status(config).items():
+            print(f"{key}: {value}")
+        return 0
+    except SandboxUnavailable as exc:
+        print(f"termagent: {exc}", file=sys.stderr)
+        return 5

@@ -1,0 +1,47 @@
+"""Asking a person: the core emits ApprovalRequested and waits for ResolveApproval.
+
+Keeping the question and the answer as protocol messages (rather than a callback into
+the UI) keeps the core serialisable and lets any front end, or a test, answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable, Protocol
+
+from termagent.protocol import DECISION_DENY, ApprovalRequested, Event, ResolveApproval
+
+
+class Approver(Protocol):
+    async def ask(self, request: ApprovalRequested) -> ResolveApproval: ...
+
+
+class EventApprover:
+    """Interactive front ends: the question goes out as an event, the answer comes back as an op."""
+
+    def __init__(self, emit: Callable[[Event], None]) -> None:
+        self._emit = emit
+        self._pending: dict[str, asyncio.Future[ResolveApproval]] = {}
+
+    async def ask(self, request: ApprovalRequested) -> ResolveApproval:
+        future: asyncio.Future[ResolveApproval] = asyncio.get_running_loop().create_future()
+        self._pending[request.request_id] = future
+        self._emit(request)
+        try:
+            return await future
+        finally:
+            self._pending.pop(request.request_id, None)
+
+    def resolve(self, op: ResolveApproval) -> bool:
+        future = self._pending.get(op.request_id)
+        if future is None or future.done():
+            return False
+        future.set_result(op)
+        return True
+
+
+class NoPersonApprover:
+    """Headless and hooks: nobody can answer, so whatever reaches here is denied."""
+
+    async def ask(self, request: ApprovalRequested) -> ResolveApproval:
+        return ResolveApproval(request.request_id, DECISION_DENY, "no person to approve (non-interactive run)")

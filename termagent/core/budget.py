@@ -1,0 +1,50 @@
+"""Caps the harness enforces, whatever the prompt says: turns, tokens, cost, wall time."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from termagent.model.pricing import Usage
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_turns: int = 0
+    max_cost_usd: float = 0.0
+    max_tokens: int = 0
+    max_wall_s: float = 0.0
+
+
+@dataclass
+class Budget:
+    """Shared by a session and its subagents, so a child's spending counts for the parent."""
+
+    limits: Limits
+    parent: "Budget | None" = None
+    turns: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def add_turn(self) -> None:
+        self.turns += 1
+
+    def add_usage(self, usage: Usage, cost: float) -> None:
+        self.usage = self.usage + usage
+        self.cost_usd += cost
+        if self.parent is not None:
+            self.parent.add_usage(usage, cost)
+
+    def exceeded(self) -> str | None:
+        """The reason to stop now, if any cap (here or in a parent) has been reached."""
+        limits = self.limits
+        if limits.max_turns and self.turns >= limits.max_turns:
+            return f"max turns reached ({limits.max_turns})"
+        if limits.max_cost_usd and self.cost_usd >= limits.max_cost_usd:
+            return f"cost cap reached (${self.cost_usd:.4f} of ${limits.max_cost_usd:.4f})"
+        if limits.max_tokens and self.usage.total_tokens >= limits.max_tokens:
+            return f"token cap reached ({self.usage.total_tokens} of {limits.max_tokens})"
+        if limits.max_wall_s and time.monotonic() - self.started >= limits.max_wall_s:
+            return f"time cap reached ({limits.max_wall_s:.0f} s)"
+        return self.parent.exceeded() if self.parent is not None else None

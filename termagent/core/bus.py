@@ -1,0 +1,29 @@
+"""Fan events out to every listener: the store's trace, front ends, tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from termagent.protocol import Event
+
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def queue(self) -> "asyncio.Queue[Event]":
+        """A queue fed with every event from now on, for front ends that pull."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.listen(queue.put_nowait)
+        return queue
+
+    def emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            listener(event)

@@ -1,0 +1,79 @@
+"""The conversation as the model sees it, persisted message by message.
+
+Stored messages are never rewritten. What goes on the wire is derived: the state
+document from the last compaction (if any) and the live messages after it, with
+consecutive same-role messages merged so an interrupted turn never breaks the API's
+alternation rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class MessageSink(Protocol):
+    def append_message(self, session_id: str, message: dict[str, Any]) -> int: ...
+
+
+class History:
+    def __init__(self, session_id: str, sink: MessageSink | None = None) -> None:
+        self.session_id = session_id
+        self._sink = sink
+        self.messages: list[dict[str, Any]] = []
+        self.last_seq = -1  # store seq of the newest persisted message
+        self.state_document = ""
+
+    def load(self, messages: list[dict[str, Any]], last_seq: int, state_document: str = "") -> None:
+        self.messages = [dict(m) for m in messages]
+        self.last_seq = last_seq
+        self.state_document = state_document
+
+    def append(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        if self._sink is not None:
+            self.last_seq = self._sink.append_message(self.session_id, message)
+
+    def add_user_text(self, text: str) -> None:
+        self.append({"role": "user", "content": [{"type": "text", "text": text}]})
+
+    def for_request(self) -> list[dict[str, Any]]:
+        merged: list[dict[str, Any]] = []
+        if self.state_document:
+            merged.append({"role": "user", "content": [{"type": "text", "text": self.state_document}]})
+        for message in self.messages:
+            content = _as_blocks(message["content"])
+            if merged and merged[-1]["role"] == message["role"]:
+                merged[-1] = {"role": message["role"], "content": merged[-1]["content"] + content}
+            else:
+                merged.append({"role": message["role"], "content": content})
+        if merged and merged[0]["role"] != "user":
+            merged.insert(0, {"role": "user", "content": [{"type": "text", "text": "(conversation resumed)"}]})
+        return merged
+
+    def unanswered_tool_ids(self) -> list[str]:
+        """tool_use ids in the last assistant message with no result after it (a killed turn)."""
+        for index in range(len(self.messages) - 1, -1, -1):
+            message = self.messages[index]
+            if message["role"] == "assistant":
+                ids = [b["id"] for b in _as_blocks(message["content"]) if b.get("type") == "tool_use"]
+                answered = {
+                    b.get("tool_use_id")
+                    for later in self.messages[index + 1 :]
+                    for b in _as_blocks(later["content"])
+                    if b.get("type") == "tool_result"
+                }
+                return [i for i in ids if i not in answered]
+        return []
+
+
+def _as_blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return list(content)
+
+
+def tool_result_block(tool_use_id: str, text: str, is_error: bool = False) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id, "content": text}
+    if is_error:
+        block["is_error"] = True
+    return block

@@ -1,0 +1,175 @@
+"""The ReAct loop: ask the model, run its tool calls, feed the results back, repeat.
+
+One loop serves the main agent and every subagent; what differs (prompt, tools, role,
+budget) is handed in. The loop ends a turn on end_turn, a budget cap, an API failure
+or an interrupt, and in each case leaves a history the API will accept next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Protocol
+
+from termagent.core.budget import Budget
+from termagent.core.history import History
+from termagent.core.tool_runner import ToolRunner
+from termagent.model.client import ModelClient, RetryNotice
+from termagent.model.pricing import Usage, cost_usd
+from termagent.model.reply import ModelReply, ToolCall
+from termagent.model.request import StablePrefix
+from termagent.model.retry import ModelError
+from termagent.protocol import (
+    AssistantMessage,
+    AssistantTextDelta,
+    Error,
+    Event,
+    ModelRetrying,
+    TurnFinished,
+    TurnStarted,
+    UsageUpdated,
+)
+
+STOP_END = "end_turn"
+STOP_LIMIT = "limit"
+STOP_API = "api_error"
+STOP_INTERRUPTED = "interrupted"
+STOP_MAX_TOKENS = "max_tokens"
+STOP_SANDBOX = "sandbox_error"
+
+
+class HaltTurn(Exception):
+    """Raised by a before-request hook to end the turn (the sandbox died, say)."""
+
+    def __init__(self, stop_reason: str, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.stop_reason = stop_reason
+        self.message = message
+        self.kind = kind
+
+
+class UsageSink(Protocol):
+    def record_usage(self, session_id: str, role: str, model: str, usage: dict[str, int], cost: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    stop_reason: str
+    text: str
+    detail: str = ""
+
+
+@dataclass
+class AgentLoop:
+    model: ModelClient
+    role: str
+    prefix: StablePrefix
+    history: History
+    runner: ToolRunner
+    budget: Budget
+    emit: Callable[[Event], None]
+    usage_sink: UsageSink | None = None
+    context_window: int = 200_000
+    before_request: list[Callable[["AgentLoop"], Awaitable[None]]] = field(default_factory=list)
+    last_prompt_tokens: int = 0
+    turn_number: int = 0
+
+    @property
+    def session_id(self) -> str:
+        return self.history.session_id
+
+    async def run_turn(self, user_text: str) -> TurnOutcome:
+        self.turn_number += 1
+        self.budget.turns = 0
+        self.emit(TurnStarted(self.turn_number, user_text))
+        self.history.add_user_text(user_text)
+        try:
+            outcome = await self._steps()
+        except asyncio.CancelledError:
+            self.emit(TurnFinished(STOP_INTERRUPTED, ""))
+            raise
+        except ModelError as exc:
+            self.emit(Error(str(exc), "api"))
+            outcome = TurnOutcome(STOP_API, "", str(exc))
+        except HaltTurn as exc:
+            self.emit(Error(exc.message, exc.kind))
+            outcome = TurnOutcome(exc.stop_reason, "", exc.message)
+        self.emit(TurnFinished(outcome.stop_reason, outcome.text))
+        return outcome
+
+    async def _steps(self) -> TurnOutcome:
+        text = ""
+        while True:
+            reason = self.budget.exceeded()
+            if reason:
+                return TurnOutcome(STOP_LIMIT, text, reason)
+            for hook in self.before_request:
+                await hook(self)
+            reply = await self._ask_model()
+            text = reply.text or text
+            if not reply.tool_calls:
+                stop = STOP_MAX_TOKENS if reply.stop_reason == "max_tokens" else STOP_END
+                return TurnOutcome(stop, text)
+            await self._run_tools(reply.tool_calls)
+
+    async def _ask_model(self) -> ModelReply:
+        streamed: list[str] = []
+
+        def on_text(piece: str) -> None:
+            streamed.append(piece)
+            self.emit(AssistantTextDelta(piece))
+
+        def on_retry(notice: RetryNotice) -> None:
+            streamed.clear()
+            self.emit(ModelRetrying(notice.attempt, round(notice.delay_s, 2), notice.reason, notice.discarded_chars))
+
+        self.budget.add_turn()
+        try:
+            reply = await self.model.complete(self.role, self.prefix, self.history.for_request(), on_text, on_retry)
+        except asyncio.CancelledError:
+            self._keep_partial("".join(streamed))
+            raise
+        self.history.append(reply.assistant_message() if reply.content else _empty_reply())
+        if reply.text:
+            self.emit(AssistantMessage(reply.text))
+        self._account(reply)
+        return reply
+
+    def _keep_partial(self, text: str) -> None:
+        if text:
+            note = text + "\n\n[interrupted by the user]"
+            self.history.append({"role": "assistant", "content": [{"type": "text", "text": note}]})
+
+    async def _run_tools(self, calls: tuple[ToolCall, ...]) -> None:
+        try:
+            results = await self.runner.run(calls)
+        except asyncio.CancelledError:
+            self.history.append({"role": "user", "content": self.runner.results_so_far(calls)})
+            raise
+        self.history.append({"role": "user", "content": results})
+
+    def _account(self, reply: ModelReply) -> None:
+        model = reply.model or self.model.model_for(self.role)
+        cost = cost_usd(model, reply.usage)
+        self.budget.add_usage(reply.usage, cost)
+        self.last_prompt_tokens = reply.usage.prompt_tokens
+        if self.usage_sink is not None:
+            self.usage_sink.record_usage(self.session_id, self.role, model, reply.usage.to_dict(), cost)
+        self.emit(_usage_event(self.budget.usage, self.budget.cost_usd, reply.usage, self.context_window, self.role))
+
+
+def _empty_reply() -> dict[str, Any]:
+    return {"role": "assistant", "content": [{"type": "text", "text": "(no content)"}]}
+
+
+def _usage_event(total: Usage, cost: float, last: Usage, window: int, role: str) -> UsageUpdated:
+    return UsageUpdated(
+        input_tokens=total.input_tokens,
+        output_tokens=total.output_tokens,
+        cache_read_input_tokens=total.cache_read_input_tokens,
+        cache_creation_input_tokens=total.cache_creation_input_tokens,
+        cost_usd=round(cost, 6),
+        request_input_tokens=last.prompt_tokens,
+        context_window=window,
+        role=role,
+    )

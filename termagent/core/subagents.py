@@ -1,0 +1,152 @@
+"""Run a subagent: a fresh loop with its own prompt, tools and budget; return a summary.
+
+The child shares the parent's model client, store, policy and approver (a person
+still decides what it may do) but nothing of the parent's context. Its verbose tool
+outputs become artifacts the parent can slice with read_artifact; only the bounded
+summary, the artifact ids, any denials and the usage go back as the tool result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from termagent.config import Config
+from termagent.core.agents import AgentDefinition
+from termagent.core.approvals import Approver
+from termagent.core.budget import Budget, Limits
+from termagent.core.history import History
+from termagent.core.loop import STOP_API, STOP_END, STOP_INTERRUPTED, AgentLoop, TurnOutcome
+from termagent.core.prompts import load_prompt
+from termagent.core.tool_runner import PolicyLike, ToolRunner
+from termagent.model.client import ModelClient
+from termagent.model.request import StablePrefix
+from termagent.protocol import Event, SubagentEvent, SubagentFinished, SubagentStarted
+from termagent.store.db import Store
+from termagent.tools.base import ToolContext
+from termagent.tools.registry import ToolRegistry
+
+SUMMARY_CAP_CHARS = 3000
+ARTIFACT_THRESHOLD_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class SubagentReport:
+    agent_id: str
+    agent: str
+    status: str  # ok, failed, limit, interrupted
+    summary: str
+    artifacts: tuple[tuple[str, str], ...]  # (id, what it holds)
+    denials: tuple[str, ...]
+    usage: dict[str, int]
+    cost_usd: float
+
+    def as_tool_output(self) -> str:
+        lines = [f"subagent {self.agent} ({self.agent_id}) finished: status {self.status}", self.summary]
+        if self.artifacts:
+            lines.append("artifacts (full outputs; read slices with read_artifact):")
+            lines += [f"- {artifact_id}: {what}" for artifact_id, what in self.artifacts]
+        if self.denials:
+            lines.append("denied inside the subagent:")
+            lines += [f"- {denial}" for denial in self.denials]
+        lines.append(f"usage: {self.usage.get('input_tokens', 0)} in / {self.usage.get('output_tokens', 0)} out "
+                     f"tokens, ${self.cost_usd:.4f}")
+        return "\n".join(lines)
+
+
+@dataclass
+class SubagentHost:
+    """What the delegate tool needs from the parent session."""
+
+    config: Config
+    workspace: Path
+    model: ModelClient
+    store: Store
+    parent_registry: ToolRegistry
+    policy: PolicyLike
+    approver: Approver
+    parent_ctx: ToolContext
+    parent_budget: Budget
+    emit: Callable[[Event], None]
+    memory: str
+    definitions: dict[str, AgentDefinition]
+    _counter: Any = dataclasses.field(default_factory=lambda: itertools.count(1))
+
+    async def run(self, definition: AgentDefinition, task: str, call_id: str = "") -> SubagentReport:
+        child_id = self.store.create_session(str(self.workspace), self.model.model_for(definition.role),
+                                             agent=definition.name, parent_id=self.parent_ctx.session_id)
+        agent_id = f"{definition.name}-{next(self._counter)}"
+        self.emit(SubagentStarted(agent_id, definition.name, task, call_id))
+        loop = self._child_loop(definition, child_id, agent_id)
+        outcome = await self._run_bounded(loop, definition, task)
+        report = self._report(definition, agent_id, child_id, loop, outcome)
+        self.store.update_session(child_id, status=report.status)
+        self.emit(SubagentFinished(agent_id, definition.name, report.status, report.summary, report.usage,
+                                   report.cost_usd))
+        return report
+
+    def _child_loop(self, definition: AgentDefinition, child_id: str, agent_id: str) -> AgentLoop:
+        emit = lambda event: self.emit(SubagentEvent(agent_id, event))  # noqa: E731
+        tools = [self.parent_registry.get(name) for name in definition.tools]
+        registry = ToolRegistry([tool for tool in tools if tool is not None])
+        ctx = dataclasses.replace(self.parent_ctx, session_id=child_id)
+        runner = ToolRunner(registry, self.policy, self.approver, ctx, emit, self.store)
+        prompt = definition.prompt + "\n\n" + load_prompt("subagent_contract")
+        prefix = StablePrefix((prompt, self.memory), tuple(registry.api_tools()))
+        budget = Budget(self._limits(definition), parent=self.parent_budget)
+        return AgentLoop(self.model, definition.role, prefix, History(child_id, self.store), runner, budget, emit,
+                         self.store, int(self.config.get("model", "context_window")))
+
+    def _limits(self, definition: AgentDefinition) -> Limits:
+        defaults = self.config.section("subagents")
+        return Limits(
+            max_turns=int(definition.max_turns or defaults["max_turns"]),
+            max_cost_usd=float(definition.max_cost_usd or defaults["max_cost_usd"]),
+            max_tokens=int(definition.max_tokens or defaults["max_tokens"]),
+            max_wall_s=0.0,  # wall time is enforced around the whole run, below
+        )
+
+    async def _run_bounded(self, loop: AgentLoop, definition: AgentDefinition, task: str) -> TurnOutcome:
+        wall = float(definition.max_wall_s or self.config.get("subagents", "max_wall_s"))
+        try:
+            return await asyncio.wait_for(loop.run_turn(task), timeout=wall)
+        except asyncio.TimeoutError:
+            return TurnOutcome("limit", "", f"wall time cap reached ({wall:.0f} s)")
+
+    def _report(self, definition: AgentDefinition, agent_id: str, child_id: str, loop: AgentLoop,
+                outcome: TurnOutcome) -> SubagentReport:
+        status = {STOP_END: "ok", STOP_API: "failed", STOP_INTERRUPTED: "interrupted"}.get(outcome.stop_reason, "limit")
+        summary = _bounded(outcome.text.strip())
+        if status != "ok":
+            summary = f"status: {status}\nreason: {outcome.detail or outcome.stop_reason}\n" + (
+                f"last words before stopping:\n{summary}" if summary else "")
+        artifacts = self._store_artifacts(child_id, loop.history)
+        denials = tuple(f"{d.tool} {d.gist}: {d.reason}" for d in loop.runner.denials)
+        return SubagentReport(agent_id, definition.name, status, summary, artifacts, denials,
+                              loop.budget.usage.to_dict(), round(loop.budget.cost_usd, 6))
+
+    def _store_artifacts(self, child_id: str, history: History) -> tuple[tuple[str, str], ...]:
+        names = {b["id"]: (b["name"], b.get("input") or {}) for m in history.messages if m["role"] == "assistant"
+                 for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_use"}
+        stored = []
+        for message in history.messages:
+            for block in message["content"]:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    text = block.get("content") if isinstance(block.get("content"), str) else ""
+                    if len(text) >= ARTIFACT_THRESHOLD_CHARS:
+                        name, args = names.get(block["tool_use_id"], ("tool", {}))
+                        artifact_id = self.store.put_artifact(child_id, name, text)
+                        from termagent.core.describe import gist
+
+                        stored.append((artifact_id, f"{name} {gist(name, args, 60)} ({len(text.splitlines())} lines)"))
+        return tuple(stored)
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= SUMMARY_CAP_CHARS:
+        return text
+    return text[:SUMMARY_CAP_CHARS] + f"\n[summary cut at {SUMMARY_CAP_CHARS} characters]"

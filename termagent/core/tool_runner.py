@@ -1,0 +1,177 @@
+"""Run one assistant turn's tool calls: policy, approval, execution, events, audit.
+
+Read-only calls of a turn run concurrently (so do delegations, which only return
+summaries); anything that writes or executes runs alone and in order. Every call,
+whatever happens to it, yields exactly one tool_result, so the history stays valid
+even when the person interrupts half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+from termagent.core.approvals import Approver
+from termagent.core.describe import detail, gist
+from termagent.core.history import tool_result_block
+from termagent.model.reply import ToolCall
+from termagent.protocol import (
+    DECISION_ALLOW_SESSION,
+    DECISION_DENY,
+    RISK_READ,
+    ApprovalRequested,
+    ApprovalResolved,
+    Event,
+    ToolCallFinished,
+    ToolCallOutputDelta,
+    ToolCallStarted,
+)
+from termagent.tools.base import ToolContext, ToolError, ToolResult
+from termagent.tools.registry import ToolRegistry
+
+INTERRUPTED = "interrupted by the user before it finished; nothing more ran"
+
+
+class PolicyLike(Protocol):
+    def decide(self, tool: str, args: dict[str, Any], risk: str) -> Any: ...
+
+    def allow_for_session(self, tool: str, args: dict[str, Any]) -> None: ...
+
+
+class AuditSink(Protocol):
+    def record_audit(self, session_id: str, call_id: str, tool: str, tool_input: Any, decision: str,
+                     decided_by: str, reason: str = "", outcome: str = "") -> None: ...
+
+    def set_audit_outcome(self, session_id: str, call_id: str, outcome: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    name: str
+    ok: bool
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Denial:
+    tool: str
+    gist: str
+    reason: str
+    decided_by: str
+
+
+class ToolRunner:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        policy: PolicyLike,
+        approver: Approver,
+        ctx: ToolContext,
+        emit: Callable[[Event], None],
+        audit: AuditSink | None,
+    ) -> None:
+        self.registry = registry
+        self.policy = policy
+        self.approver = approver
+        self.ctx = ctx
+        self.emit = emit
+        self.audit = audit
+        self.records: list[CallRecord] = []
+        self.denials: list[Denial] = []
+        self._done: dict[str, dict[str, Any]] = {}
+        self._audited: set[str] = set()
+
+    async def run(self, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+        """Tool results in call order. On cancellation, `results_so_far` has them all."""
+        self._done = {}
+        for group in self._groups(calls):
+            if len(group) > 1:
+                await asyncio.gather(*(self._run_one(call) for call in group))
+            else:
+                await self._run_one(group[0])
+        return [self._done[call.id] for call in calls]
+
+    def results_so_far(self, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+        """After an interrupt: finished calls keep their result, the rest say they were stopped."""
+        return [self._done.get(call.id) or tool_result_block(call.id, INTERRUPTED, True) for call in calls]
+
+    def _groups(self, calls: Sequence[ToolCall]) -> list[list[ToolCall]]:
+        groups: list[list[ToolCall]] = []
+        for call in calls:
+            if groups and self._parallel(call) and self._parallel(groups[-1][0]) and (
+                call.name == "delegate") == (groups[-1][0].name == "delegate"):
+                groups[-1].append(call)
+            else:
+                groups.append([call])
+        return groups
+
+    def _parallel(self, call: ToolCall) -> bool:
+        return call.input is not None and (call.name == "delegate" or self.registry.risk_of(call.name) == RISK_READ)
+
+    async def _run_one(self, call: ToolCall) -> None:
+        risk = self.registry.risk_of(call.name)
+        self.emit(ToolCallStarted(call.id, call.name, call.input or {}, risk))
+        started = time.monotonic()
+        result = await self._decide_and_run(call, risk)
+        duration = time.monotonic() - started
+        self.records.append(CallRecord(call.name, result.ok, round(duration, 3)))
+        self.emit(ToolCallFinished(call.id, call.name, result.ok, result.display or result.output,
+                                   round(duration, 3), result.error_type))
+        if self.audit is not None:
+            outcome = "ok" if result.ok else f"error: {result.error_type}"
+            if call.id in self._audited:
+                self.audit.set_audit_outcome(self.ctx.session_id, call.id, outcome)
+            else:
+                self.audit.record_audit(self.ctx.session_id, call.id, call.name, call.input, "none", "harness", "", outcome)
+        self._done[call.id] = tool_result_block(call.id, result.output, not result.ok)
+
+    async def _decide_and_run(self, call: ToolCall, risk: str) -> ToolResult:
+        if call.input is None:
+            return _error("invalid_input", f"tool call not executed: {call.problem}. Send the call again, complete.")
+        if self.registry.get(call.name) is None:
+            return await self.registry.call(call.name, call.input, self.ctx)
+        allowed, why = await self._permission(call, risk)
+        if not allowed:
+            return _error("permission_denied", why)
+        ctx = dataclasses.replace(self.ctx, emit_output=lambda text: self.emit(ToolCallOutputDelta(call.id, text)),
+                                  extras={**self.ctx.extras, "call_id": call.id})
+        return await self.registry.call(call.name, call.input, ctx)
+
+    async def _permission(self, call: ToolCall, risk: str) -> tuple[bool, str]:
+        assert call.input is not None
+        decision = self.policy.decide(call.name, call.input, risk)
+        action, reason, by = decision.action, decision.reason, decision.decided_by
+        if action == "ask":
+            request = ApprovalRequested(
+                request_id=uuid.uuid4().hex[:12], call_id=call.id, tool=call.name,
+                summary=gist(call.name, call.input), detail=detail(call.name, call.input),
+                reason=reason, destructive=bool(getattr(decision, "destructive", False)),
+            )
+            answer = await self.approver.ask(request)
+            by = "person"
+            action = "deny" if answer.decision == DECISION_DENY else "allow"
+            reason = answer.reason or ("denied by the person" if action == "deny" else reason)
+            if answer.decision == DECISION_ALLOW_SESSION:
+                self.policy.allow_for_session(call.name, call.input)
+            self.emit(ApprovalResolved(request.request_id, answer.decision, by, answer.reason))
+        self._audit_decision(call, action, by, reason)
+        if action == "allow":
+            return True, ""
+        self.denials.append(Denial(call.name, gist(call.name, call.input), reason, by))
+        return False, (
+            f"permission denied ({by}): {reason}. The action did not run. Do not retry it unchanged; "
+            "choose another approach or explain to the user what you need."
+        )
+
+    def _audit_decision(self, call: ToolCall, action: str, by: str, reason: str) -> None:
+        if self.audit is not None:
+            self.audit.record_audit(self.ctx.session_id, call.id, call.name, call.input, action, by, reason)
+            self._audited.add(call.id)
+
+
+def _error(kind: str, message: str) -> ToolResult:
+    return ToolResult(output=ToolError(kind, message).payload(), ok=False, error_type=kind)

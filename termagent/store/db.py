@@ -1,0 +1,255 @@
+"""One SQLite database for sessions, transcripts, traces, audit log, usage and artifacts.
+
+Every write commits at once (WAL mode), so a process killed with SIGKILL loses at most
+the turn in flight. The messages table is append-only: compaction records where the
+live history starts instead of deleting anything, so a transcript can always be shown
+in full and a resume rebuilds exactly what the model saw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY, parent_id TEXT, agent TEXT NOT NULL DEFAULT 'main',
+  workspace TEXT NOT NULL, model TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'active', created_at REAL NOT NULL, updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+  session_id TEXT NOT NULL, seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
+  created_at REAL NOT NULL, PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, type TEXT NOT NULL,
+  data TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id, id);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, call_id TEXT NOT NULL,
+  tool TEXT NOT NULL, input TEXT NOT NULL, decision TEXT NOT NULL, decided_by TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_session ON audit(session_id, id);
+CREATE TABLE IF NOT EXISTS usage (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, role TEXT NOT NULL,
+  model TEXT NOT NULL, input_tokens INTEGER, output_tokens INTEGER,
+  cache_read_input_tokens INTEGER, cache_creation_input_tokens INTEGER, cost_usd REAL,
+  created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+  id TEXT PRIMARY KEY, session_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+  created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS compactions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, through_seq INTEGER NOT NULL,
+  state_document TEXT NOT NULL, live_messages TEXT NOT NULL, created_at REAL NOT NULL
+);
+"""
+
+
+def state_dir() -> Path:
+    explicit = os.environ.get("TERMAGENT_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("termagent"))
+
+
+def new_id(prefix: str = "") -> str:
+    return prefix + time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    parent_id: str | None
+    agent: str
+    workspace: str
+    model: str
+    title: str
+    status: str
+    created_at: float
+    updated_at: float
+
+
+class Store:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or state_dir() / "termagent.db"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    # ------------------------------------------------------------ sessions
+
+    def create_session(
+        self, workspace: str, model: str, agent: str = "main", parent_id: str | None = None, session_id: str = ""
+    ) -> str:
+        sid = session_id or new_id()
+        now = time.time()
+        self._exec(
+            "INSERT INTO sessions (id, parent_id, agent, workspace, model, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+            (sid, parent_id, agent, workspace, model, now, now),
+        )
+        return sid
+
+    def session(self, session_id: str) -> SessionRecord | None:
+        row = self._exec("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return SessionRecord(**dict(row)) if row else None
+
+    def sessions(self, workspace: str | None = None, limit: int = 50, include_children: bool = False) -> list[SessionRecord]:
+        sql = "SELECT * FROM sessions WHERE 1=1"
+        args: list[Any] = []
+        if workspace:
+            sql += " AND workspace = ?"
+            args.append(workspace)
+        if not include_children:
+            sql += " AND parent_id IS NULL"
+        sql += " ORDER BY updated_at DESC LIMIT ?"
+        args.append(limit)
+        return [SessionRecord(**dict(row)) for row in self._exec(sql, tuple(args)).fetchall()]
+
+    def children(self, session_id: str) -> list[SessionRecord]:
+        rows = self._exec("SELECT * FROM sessions WHERE parent_id = ? ORDER BY created_at", (session_id,))
+        return [SessionRecord(**dict(row)) for row in rows.fetchall()]
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        allowed = {"title", "status", "model"}
+        sets = [f"{k} = ?" for k in fields if k in allowed]
+        values = [v for k, v in fields.items() if k in allowed]
+        self._exec(f"UPDATE sessions SET {', '.join(sets + ['updated_at = ?'])} WHERE id = ?", (*values, time.time(), session_id))
+
+    def find_session(self, prefix: str) -> SessionRecord | None:
+        rows = self._exec("SELECT * FROM sessions WHERE id LIKE ? ORDER BY updated_at DESC", (prefix + "%",)).fetchall()
+        return SessionRecord(**dict(rows[0])) if len(rows) >= 1 else None
+
+    # ------------------------------------------------------------ messages
+
+    def append_message(self, session_id: str, message: dict[str, Any]) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM messages WHERE session_id = ?", (session_id,))
+            seq = int(row.fetchone()[0])
+            self._db.execute(
+                "INSERT INTO messages (session_id, seq, role, content, created_at) VALUES (?,?,?,?,?)",
+                (session_id, seq, message["role"], json.dumps(message["content"]), time.time()),
+            )
+            self._db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (time.time(), session_id))
+            return seq
+
+    def messages(self, session_id: str, from_seq: int = 0) -> list[dict[str, Any]]:
+        rows = self._exec(
+            "SELECT role, content FROM messages WHERE session_id = ? AND seq >= ? ORDER BY seq", (session_id, from_seq)
+        ).fetchall()
+        return [{"role": row["role"], "content": json.loads(row["content"])} for row in rows]
+
+    def message_count(self, session_id: str) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,)).fetchone()[0])
+
+    # ------------------------------------------------------------ compaction
+
+    def record_compaction(self, session_id: str, through_seq: int, state_document: str,
+                          live_messages: list[dict[str, Any]]) -> None:
+        """A snapshot of exactly what the model sees after compaction: the state document and
+        the live messages (old tool outputs trimmed). Messages stored after `through_seq`
+        follow it verbatim, so a resume rebuilds the same request byte for byte."""
+        self._exec(
+            "INSERT INTO compactions (session_id, through_seq, state_document, live_messages, created_at)"
+            " VALUES (?,?,?,?,?)",
+            (session_id, through_seq, state_document, json.dumps(live_messages), time.time()),
+        )
+
+    def latest_compaction(self, session_id: str) -> tuple[int, str, list[dict[str, Any]]] | None:
+        row = self._exec(
+            "SELECT through_seq, state_document, live_messages FROM compactions WHERE session_id = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (session_id,),
+        ).fetchone()
+        return (int(row[0]), str(row[1]), json.loads(row[2])) if row else None
+
+    def compaction_count(self, session_id: str) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM compactions WHERE session_id = ?", (session_id,)).fetchone()[0])
+
+    # ------------------------------------------------------------ events, audit, usage
+
+    def record_event(self, session_id: str, event: dict[str, Any]) -> None:
+        self._exec(
+            "INSERT INTO events (session_id, type, data, created_at) VALUES (?,?,?,?)",
+            (session_id, event.get("type", ""), json.dumps(event), time.time()),
+        )
+
+    def events(self, session_id: str) -> Iterator[dict[str, Any]]:
+        for row in self._exec("SELECT data FROM events WHERE session_id = ? ORDER BY id", (session_id,)).fetchall():
+            yield json.loads(row[0])
+
+    def record_audit(
+        self, session_id: str, call_id: str, tool: str, tool_input: Any, decision: str, decided_by: str,
+        reason: str = "", outcome: str = "",
+    ) -> None:
+        self._exec(
+            "INSERT INTO audit (session_id, call_id, tool, input, decision, decided_by, reason, outcome, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (session_id, call_id, tool, json.dumps(tool_input), decision, decided_by, reason, outcome, time.time()),
+        )
+
+    def set_audit_outcome(self, session_id: str, call_id: str, outcome: str) -> None:
+        self._exec("UPDATE audit SET outcome = ? WHERE session_id = ? AND call_id = ?", (outcome, session_id, call_id))
+
+    def audit(self, session_id: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM audit", ()
+        if session_id:
+            sql, args = sql + " WHERE session_id = ?", (session_id,)
+        return [dict(row) for row in self._exec(sql + " ORDER BY id", args).fetchall()]
+
+    def record_usage(self, session_id: str, role: str, model: str, usage: dict[str, int], cost: float) -> None:
+        self._exec(
+            "INSERT INTO usage (session_id, role, model, input_tokens, output_tokens, cache_read_input_tokens,"
+            " cache_creation_input_tokens, cost_usd, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                session_id, role, model, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
+                usage.get("cache_read_input_tokens", 0), usage.get("cache_creation_input_tokens", 0), cost, time.time(),
+            ),
+        )
+
+    def usage_totals(self, session_id: str) -> dict[str, float]:
+        row = self._exec(
+            "SELECT COALESCE(SUM(input_tokens),0), COALESCE(SUM(output_tokens),0), COALESCE(SUM(cache_read_input_tokens),0),"
+            " COALESCE(SUM(cache_creation_input_tokens),0), COALESCE(SUM(cost_usd),0) FROM usage WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        keys = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd")
+        return dict(zip(keys, row))
+
+    # ------------------------------------------------------------ artifacts
+
+    def put_artifact(self, session_id: str, kind: str, text: str) -> str:
+        artifact_id = "art_" + uuid.uuid4().hex[:10]
+        self._exec(
+            "INSERT INTO artifacts (id, session_id, kind, text, created_at) VALUES (?,?,?,?,?)",
+            (artifact_id, session_id, kind, text, time.time()),
+        )
+        return artifact_id
+
+    def get_artifact(self, artifact_id: str) -> str | None:
+        row = self._exec("SELECT text FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+        return str(row[0]) if row else None

@@ -1,0 +1,55 @@
+"""Whether a project's own .termagent/ settings may take effect.
+
+A repository must not widen its own permissions: its rules, modes, prompts and custom
+agents apply only after the person trusted them, and any change to those files asks
+again, because trust is recorded against a hash of their content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from termagent.store.db import state_dir
+
+
+def project_settings_hash(workspace: Path) -> str:
+    """Hash of everything under .termagent/ that changes behaviour; '' when there is none."""
+    root = workspace / ".termagent"
+    if not root.is_dir():
+        return ""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _trust_file() -> Path:
+    return state_dir() / "trusted-projects.json"
+
+
+def _load() -> dict[str, str]:
+    try:
+        return json.loads(_trust_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def is_trusted(workspace: Path) -> bool:
+    current = project_settings_hash(workspace)
+    return current == "" or _load().get(str(workspace.resolve())) == current
+
+
+def needs_trust(workspace: Path) -> bool:
+    return not is_trusted(workspace)
+
+
+def trust(workspace: Path) -> None:
+    records = _load()
+    records[str(workspace.resolve())] = project_settings_hash(workspace)
+    path = _trust_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(records, indent=2), encoding="utf-8")
+    tmp.replace(path)
