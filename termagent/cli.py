@@ -84,7 +84,9 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
 def _config(args: argparse.Namespace, workspace: Path):
     from termagent.config import load_config
 
-    config = load_config(workspace, include_project=_trusted(args, workspace))
+    if not hasattr(args, "trusted"):
+        args.trusted = _trusted(args, workspace)
+    config = load_config(workspace, include_project=args.trusted)
     overrides: dict[str, dict[str, object]] = {}
     for section, key, value in (
         ("permissions", "mode", args.mode), ("limits", "max_turns", args.max_turns),
@@ -97,12 +99,23 @@ def _config(args: argparse.Namespace, workspace: Path):
 
 
 def _trusted(args: argparse.Namespace, workspace: Path) -> bool:
+    """A project's .termagent/ applies only once trusted; a change to it asks again."""
     from termagent.trust import is_trusted, trust
 
     if getattr(args, "trust_project", False):
         trust(workspace)
         return True
-    return is_trusted(workspace)
+    if is_trusted(workspace):
+        return True
+    if args.task is None and args.command is None and sys.stdin.isatty() and sys.stdout.isatty():
+        answer = input(f"{workspace}/.termagent/ holds settings (rules, prompts, agents) you have not trusted, "
+                       "or that changed since you did. Apply them? [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            trust(workspace)
+            return True
+    print("termagent: warning: ignoring this project's .termagent/ settings until you trust them "
+          "(--trust-project)", file=sys.stderr)
+    return False
 
 
 def _headless(args: argparse.Namespace, workspace: Path) -> int:
@@ -131,7 +144,7 @@ def _run_session(args: argparse.Namespace, workspace: Path, config, body) -> int
     from termagent.store.db import Store
 
     options = SessionOptions(workspace, interactive=args.task is None, resume=args.resume,
-                             allow=tuple(args.allow), deny=tuple(args.deny), trusted=_trusted(args, workspace))
+                             allow=tuple(args.allow), deny=tuple(args.deny), trusted=args.trusted)
     store = Store()
     try:
         session = open_session(config, options, store)

@@ -17,10 +17,10 @@ from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "model": {
-        "main": "claude-sonnet-4-5",
+        "main": "claude-sonnet-4-6",
         "subagent": "claude-haiku-4-5",
         "compaction": "claude-haiku-4-5",
-        "review": "claude-sonnet-4-5",
+        "review": "claude-sonnet-4-6",
         "judge": "claude-haiku-4-5",
         "max_tokens": 8192,
         "context_window": 200_000,

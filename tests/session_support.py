@@ -27,6 +27,7 @@ def make_session(
     resume: str | None = None,
     allow: tuple[str, ...] = (),
     store: Store | None = None,
+    trusted: bool = False,
 ) -> tuple[Session, list[Event]]:
     """A session with the host sandbox unless overridden, and a list that collects its events."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
@@ -34,8 +35,8 @@ def make_session(
     layers: dict[str, dict[str, Any]] = {"model": dict(FAST_RETRIES), "sandbox": {"backend": "none"}}
     for section, values in (overrides or {}).items():
         layers.setdefault(section, {}).update(values)
-    config = load_config(workspace).with_overrides(layers)
-    options = SessionOptions(workspace, interactive=interactive, resume=resume, allow=allow)
+    config = load_config(workspace, include_project=trusted).with_overrides(layers)
+    options = SessionOptions(workspace, interactive=interactive, resume=resume, allow=allow, trusted=trusted)
     session = open_session(config, options, store or Store())
     events: list[Event] = []
     session.bus.listen(events.append)

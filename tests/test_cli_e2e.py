@@ -116,3 +116,13 @@ def test_resume_after_sigkill_keeps_committed_turns(tmp_path, env, scripted_serv
     assert "make a file" in sent and "made.txt" in sent and "go on" in sent
     listing = run(["sessions"], tmp_path, env)
     assert json.loads(result.stdout)["session_id"] in listing.stdout
+
+
+def test_replay_runs_the_bundled_session_without_a_key(tmp_path, isolated_state):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    result = run(["replay"], tmp_path, environ)
+    assert result.returncode == 0, result.stderr
+    assert "REPLAY" in result.stderr and "scripted model" in result.stderr
+    assert "return sum(values) / len(values)\n" in result.stderr
+    assert "- 1" not in result.stderr.split("stats.py after the session")[1]
+    assert "Fixed the off-by-one" in result.stdout

@@ -74,7 +74,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     loop = AgentLoop(model, "main", prefix, history, runner, budget, bus.emit, store,
                      int(config.get("model", "context_window")))
     delegate.host = SubagentHost(config, workspace, model, store, registry, policy, approver, ctx, budget,
-                                 bus.emit, memory, definitions)
+                                 bus.emit, memory, definitions, runner.denials)
     _halt_when_sandbox_fails(loop, sandbox)
     session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed)
     session.startup_warnings.extend(warnings)

@@ -74,6 +74,7 @@ class SubagentHost:
     emit: Callable[[Event], None]
     memory: str
     definitions: dict[str, AgentDefinition]
+    parent_denials: list[Any] = dataclasses.field(default_factory=list)
     _counter: Any = dataclasses.field(default_factory=lambda: itertools.count(1))
 
     async def run(self, definition: AgentDefinition, task: str, call_id: str = "") -> SubagentReport:
@@ -125,6 +126,7 @@ class SubagentHost:
             summary = f"status: {status}\nreason: {outcome.detail or outcome.stop_reason}\n" + (
                 f"last words before stopping:\n{summary}" if summary else "")
         artifacts = self._store_artifacts(child_id, loop.history)
+        self.parent_denials.extend(loop.runner.denials)  # a denial anywhere makes the run incomplete
         denials = tuple(f"{d.tool} {d.gist}: {d.reason}" for d in loop.runner.denials)
         return SubagentReport(agent_id, definition.name, status, summary, artifacts, denials,
                               loop.budget.usage.to_dict(), round(loop.budget.cost_usd, 6))
