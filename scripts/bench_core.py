@@ -84,10 +84,22 @@ async def scripted_session(turns: int, workspace: Path) -> tuple[list[float], li
         return overheads, [r.body for r in server.requests]
 
 
+def _without_markers(value):
+    if isinstance(value, dict):
+        return {k: _without_markers(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_without_markers(v) for v in value]
+    return value
+
+
 def prefix_share(bodies: list[dict], strip_markers: bool) -> float:
+    """Median share of each request's serialized system+tools+messages that repeats the
+    previous request byte for byte. The cache keys on content blocks, not on where the
+    moving `cache_control` marker sits, so the first figure ignores the markers."""
+
     def serial(body: dict) -> str:
-        data = json.dumps([body.get("system"), body.get("tools"), body["messages"]], sort_keys=True)
-        return data.replace(', "cache_control": {"type": "ephemeral"}', "") if strip_markers else data
+        data = [body.get("system"), body.get("tools"), body["messages"]]
+        return json.dumps(_without_markers(data) if strip_markers else data)
 
     shares = []
     for previous, current in zip(bodies, bodies[1:]):
