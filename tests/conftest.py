@@ -33,3 +33,4 @@ def scripted_server() -> Iterator[ScriptedServer]:
     """A started ScriptedServer with an empty script; the test queues steps with ``.add``."""
     with ScriptedServer() as server:
         yield server
+pytest_plugins = ["tests.docker_support"]
