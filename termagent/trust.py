@@ -19,8 +19,11 @@ def project_settings_hash(workspace: Path) -> str:
     root = workspace / ".termagent"
     if not root.is_dir():
         return ""
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    if not files:
+        return ""  # the sandbox creates an empty one to mount read-only: nothing to trust
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+    for path in files:
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

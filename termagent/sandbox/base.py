@@ -25,6 +25,7 @@ class ExecResult:
     oom_killed: bool = False
     elided_bytes: int = 0
     cwd: str = "/workspace"
+    full_output: str | None = None  # the whole output (bounded) when the capped one elided some
 
 
 class Sandbox(ABC):

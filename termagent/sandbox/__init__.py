@@ -1,0 +1,39 @@
+"""Where commands run: the Docker sandbox, or (only when asked) the host.
+
+`open_sandbox` builds the backend the config names without touching Docker; the
+caller awaits `start()`, which is where an unreachable engine or a missing image
+raises SandboxUnavailable. Backends are imported lazily so `import termagent` stays
+light and never loads the docker SDK.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from termagent.sandbox.base import ExecResult, Sandbox, SandboxUnavailable
+
+if TYPE_CHECKING:
+    from termagent.config import Config
+
+__all__ = ["ExecResult", "Sandbox", "SandboxUnavailable", "open_sandbox"]
+
+
+def open_sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
+    """The session's sandbox (not yet started) for `sandbox.backend`: "docker" or "none"."""
+    from termagent.sandbox.docker_settings import limits_from_config
+
+    try:
+        limits = limits_from_config(config)
+    except ValueError as exc:
+        raise SandboxUnavailable(f"invalid [sandbox] setting: {exc}") from None
+    backend = config.get("sandbox", "backend")
+    if backend == "none":
+        from termagent.sandbox.host import HostSandbox
+
+        return HostSandbox(limits, workspace, session_id)
+    if backend == "docker":
+        from termagent.sandbox.docker_backend import DockerSandbox
+
+        return DockerSandbox(limits, workspace, session_id)
+    raise SandboxUnavailable(f"unknown sandbox backend {backend!r} (use docker or none)")

@@ -1,0 +1,262 @@
+"""The Docker sandbox: one long-lived locked-down container per session.
+
+Start-up costs a container; each command then costs one `exec`, which is several
+times cheaper than `docker run --rm` per command (see scripts/bench_sandbox.py).
+Every Docker call blocks, so each runs in a worker thread; commands of one session
+run one at a time (the wrapper kills leftovers of the previous command, and a shared
+cwd only makes sense in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from termagent.sandbox.base import ExecResult, Sandbox, SandboxUnavailable
+from termagent.sandbox.docker_settings import (
+    ENV_ALLOWLIST,
+    STATE_DIR,
+    WORKSPACE,
+    SandboxLimits,
+    protected_mounts,
+    run_kwargs,
+)
+from termagent.sandbox.docker_stream import ExecStream
+from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
+from termagent.sandbox.reaper import owner_labels, reap_stale
+from termagent.sandbox.wrapper import INNER, KILL_ALL, OUTER, parse_report
+
+ENGINE_HINT = (
+    "Start it with: sudo dockerd & (or scripts/start-dockerd.sh), "
+    "or run with --sandbox none to run commands unsandboxed on the host."
+)
+# The in-container watchdog fires at the timeout; the host steps in only if it failed.
+HOST_GRACE_S = 5.0
+DRAIN_AFTER_KILL_S = 5.0
+
+
+def connect_engine() -> Any:
+    """A docker client that has answered a ping, or SandboxUnavailable saying how to fix it."""
+    try:
+        import docker
+    except ImportError as exc:
+        raise SandboxUnavailable(f"the docker Python SDK is not installed ({exc}). {ENGINE_HINT}") from None
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        raise SandboxUnavailable(f"Docker engine not reachable ({_brief(exc)}). {ENGINE_HINT}") from None
+    return client
+
+
+def require_image(client: Any, image: str) -> Any:
+    import docker.errors
+
+    try:
+        return client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise SandboxUnavailable(
+            f"sandbox image {image} not found. Build it with: termagent sandbox build "
+            "(offline, from the host's apt sources)."
+        ) from None
+    except docker.errors.APIError as exc:
+        raise SandboxUnavailable(f"Docker engine error looking up image {image}: {_brief(exc)}") from None
+
+
+def container_name(session_id: str) -> str:
+    """A valid, unique Docker name that still shows which session a container serves."""
+    safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", session_id)[:32]
+    return f"termagent-{safe}-{secrets.token_hex(3)}"
+
+
+def _brief(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+class DockerSandbox(Sandbox):
+    name = "docker"
+
+    def __init__(self, limits: SandboxLimits, workspace: Path, session_id: str) -> None:
+        self.limits = limits
+        self.workspace = workspace.resolve()
+        self.session_id = session_id
+        self.cwd = WORKSPACE
+        self._client: Any = None
+        self._container: Any = None
+        self._keeper = ""
+        self._lock = asyncio.Lock()
+        self.reaped: list[str] = []
+
+    @property
+    def container_id(self) -> str | None:
+        return self._container.id if self._container is not None else None
+
+    async def start(self) -> None:
+        if self._container is None:
+            await asyncio.to_thread(self._start_blocking)
+
+    def _start_blocking(self) -> None:
+        client = connect_engine()
+        self.reaped = reap_stale(client)
+        require_image(client, self.limits.image)
+        # `.termagent` must exist to be mounted read-only; otherwise a command could
+        # create it and hand the next session a widened config. (Where we cannot create
+        # it, the sandbox, running as the same user without capabilities, cannot either.)
+        with contextlib.suppress(OSError):
+            (self.workspace / ".termagent").mkdir(exist_ok=True)
+        labels = owner_labels(self.session_id, str(self.workspace))
+        kwargs = run_kwargs(self.limits, self.workspace, labels)
+        try:
+            container = client.containers.run(name=container_name(self.session_id), **kwargs)
+        except Exception as exc:
+            raise SandboxUnavailable(f"Docker refused to start the sandbox container: {_brief(exc)}") from None
+        self._client, self._container = client, container
+        try:
+            self._keeper = self._find_keeper()
+        except Exception as exc:
+            self._remove_quietly()
+            raise SandboxUnavailable(f"sandbox container did not start: {_brief(exc)}") from None
+
+    def _find_keeper(self) -> str:
+        """The pid of `sleep infinity` under init: the one process leftovers-reaping spares."""
+        code, out = self._container.exec_run(["cat", "/proc/1/task/1/children"], user=self._user())
+        pids = out.decode().split()
+        if code != 0 or not pids:
+            raise SandboxUnavailable(f"cannot inspect the container (exit {code}): {out[:200]!r}")
+        return pids[0]
+
+    def _user(self) -> str:
+        return f"{os.getuid()}:{os.getgid()}"
+
+    async def exec(
+        self,
+        command: str,
+        timeout_s: float,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecResult:
+        if self._container is None:
+            await self.start()
+        async with self._lock:
+            return await self._exec_locked(command, timeout_s, on_output)
+
+    async def _exec_locked(
+        self, command: str, timeout_s: float, on_output: Callable[[str], None] | None
+    ) -> ExecResult:
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        deliver = None
+        if on_output is not None:
+            def deliver(text: str) -> None:  # called from the reader thread
+                loop.call_soon_threadsafe(on_output, text)
+        stream = await asyncio.to_thread(self._open_exec, command, timeout_s, deliver)
+        drain = asyncio.ensure_future(asyncio.to_thread(stream.drain))
+        host_killed = False
+        try:
+            await asyncio.wait_for(asyncio.shield(drain), timeout_s + HOST_GRACE_S)
+        except TimeoutError:
+            host_killed = True
+            await self._host_kill(stream, drain)
+        except asyncio.CancelledError:
+            await self._host_kill(stream, drain)
+            raise
+        except Exception as exc:  # the connection to the engine broke mid-command
+            raise SandboxUnavailable(f"lost the sandbox exec stream: {_brief(exc)}") from None
+        report = parse_report(bytes(stream.control), self.cwd)
+        if report is not None:
+            self.cwd = report.cwd
+        elif not host_killed:
+            await asyncio.to_thread(self._kill_all_blocking)  # the wrapper died: sweep its leftovers
+        exit_code = report.exit_code if report else await asyncio.to_thread(self._exit_code, stream.exec_id)
+        return ExecResult(
+            exit_code=exit_code,
+            output=stream.output.render(),
+            duration_s=time.monotonic() - started,
+            timed_out=host_killed or (report is not None and report.timed_out),
+            oom_killed=report is not None and report.oom_killed,
+            elided_bytes=max(stream.output.elided, 0),
+            cwd=self.cwd,
+            full_output=stream.output.full_text(),
+        )
+
+    def _open_exec(self, command: str, timeout_s: float, deliver: Callable[[str], None] | None) -> ExecStream:
+        api = self._client.api
+        cmd = ["bash", "-c", OUTER, "termagent", self.cwd, command, f"{timeout_s:g}", self._keeper,
+               f"{STATE_DIR}/cwd", INNER]
+        try:
+            created = api.exec_create(self._container.id, cmd, user=self._user(), workdir=WORKSPACE,
+                                      environment=dict(ENV_ALLOWLIST))
+            sock = api.exec_start(created["Id"], socket=True)
+        except Exception as exc:
+            raise SandboxUnavailable(f"sandbox exec failed: {_brief(exc)}") from None
+        return ExecStream(sock, HeadTailBuffer(self.limits.output_cap_bytes), LiveForwarder(deliver), created["Id"])
+
+    def _exit_code(self, exec_id: str) -> int | None:
+        try:
+            return self._client.api.exec_inspect(exec_id).get("ExitCode")
+        except Exception:
+            return None
+
+    async def _host_kill(self, stream: ExecStream, drain: asyncio.Future[None]) -> None:
+        """The watchdog inside did not end the command: kill everything from outside."""
+        killed = await asyncio.to_thread(self._kill_all_blocking)
+        if not killed:
+            await asyncio.to_thread(self._restart_blocking)
+        try:
+            await asyncio.wait_for(asyncio.shield(drain), DRAIN_AFTER_KILL_S)
+        except TimeoutError:
+            stream.shutdown()  # something still holds the output open: stop reading
+            await asyncio.wait({drain}, timeout=DRAIN_AFTER_KILL_S)
+
+    def _kill_all_blocking(self) -> bool:
+        try:
+            code, _ = self._container.exec_run(["bash", "-c", KILL_ALL, "termagent", self._keeper],
+                                               user=self._user())
+            return code == 0
+        except Exception:
+            return False
+
+    def _restart_blocking(self) -> None:
+        """Last resort (the container cannot even fork a killer): restart it."""
+        try:
+            self._container.restart(timeout=0)
+            self._keeper = self._find_keeper()
+            self.cwd = WORKSPACE
+        except Exception:
+            pass
+
+    async def close(self) -> None:
+        if self._container is not None:
+            await asyncio.to_thread(self._remove_quietly)
+
+    def _remove_quietly(self) -> None:
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            container.remove(force=True)
+        except Exception:
+            pass
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": "docker",
+            "image": self.limits.image,
+            "container": self.container_id,
+            "state": "running" if self._container is not None else "stopped",
+            "workspace": str(self.workspace),
+            "cwd": self.cwd,
+            "network": "none",
+            "memory": self.limits.memory,
+            "pids": self.limits.pids,
+            "cpus": self.limits.cpus,
+            "tmpfs_size": self.limits.tmpfs_size,
+            "read_only_mounts": [dst for _, dst in protected_mounts(self.workspace)],
+        }

@@ -1,0 +1,169 @@
+"""The explicit `--sandbox none` backend: commands run on the host, unconfined.
+
+Chosen only by a person (never as a fall-back when Docker is missing). It still keeps
+the guarantees that do not need a container: its own process group killed at the
+timeout (and leftovers killed when the command ends), stdin from /dev/null, the same
+head-and-tail output cap, a `cd` that carries over, and an environment without API
+keys or other credentials, so a prompt-injected `env` cannot leak them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from termagent.sandbox.base import ExecResult, Sandbox
+from termagent.sandbox.docker_settings import SandboxLimits
+from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
+from termagent.sandbox.wrapper import INNER
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|SESSION|COOKIE)", re.IGNORECASE)
+_SECRET_PREFIXES = ("ANTHROPIC_", "OPENAI_", "AWS_", "GOOGLE_", "AZURE_", "GH_", "GITHUB_", "SSH_", "GPG_")
+READ_CHUNK = 65_536
+DRAIN_AFTER_EXIT_S = 2.0
+
+
+def host_environment(source: dict[str, str] | None = None) -> dict[str, str]:
+    """The host environment minus anything that looks like a credential."""
+    env = dict(os.environ if source is None else source)
+    for name in list(env):
+        if name.startswith(_SECRET_PREFIXES) or _SECRET_NAME.search(name):
+            del env[name]
+    env.update({"TERM": "dumb", "PAGER": "cat", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"})
+    return env
+
+
+class HostSandbox(Sandbox):
+    name = "none"
+
+    def __init__(self, limits: SandboxLimits, workspace: Path, session_id: str) -> None:
+        self.limits = limits
+        self.workspace = workspace.resolve()
+        self.session_id = session_id
+        self.cwd = str(self.workspace)
+        self._state_dir: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        if self._state_dir is None:
+            self._state_dir = tempfile.mkdtemp(prefix="termagent-host-")
+
+    async def exec(
+        self,
+        command: str,
+        timeout_s: float,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecResult:
+        await self.start()
+        async with self._lock:
+            return await self._exec_locked(command, timeout_s, on_output)
+
+    async def _exec_locked(
+        self, command: str, timeout_s: float, on_output: Callable[[str], None] | None
+    ) -> ExecResult:
+        assert self._state_dir is not None
+        started = time.monotonic()
+        state = os.path.join(self._state_dir, "cwd")
+        Path(state).write_text("")
+        output = HeadTailBuffer(self.limits.output_cap_bytes)
+        live = LiveForwarder(on_output)
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "bash", "-c", INNER, "bash", self.cwd, state, command, str(self.workspace),
+                stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
+                cwd=str(self.workspace), env=host_environment(), start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        reader = asyncio.ensure_future(_pump(read_fd, output, live))
+        timed_out = await _wait_or_kill(proc, timeout_s)
+        _kill_group(proc.pid)
+        try:
+            await asyncio.wait_for(asyncio.shield(reader), DRAIN_AFTER_EXIT_S)
+        except (TimeoutError, asyncio.CancelledError):
+            reader.cancel()  # a process that left the group still holds the pipe
+        live.close()
+        self.cwd = _read_cwd(state, self.cwd)
+        return ExecResult(
+            exit_code=_shell_code(proc.returncode),
+            output=output.render(),
+            duration_s=time.monotonic() - started,
+            timed_out=timed_out,
+            elided_bytes=max(output.elided, 0),
+            cwd=self.cwd,
+            full_output=output.full_text(),
+        )
+
+    async def close(self) -> None:
+        if self._state_dir is not None:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+            self._state_dir = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": "none",
+            "state": "host (unsandboxed)",
+            "workspace": str(self.workspace),
+            "cwd": self.cwd,
+            "network": "host",
+        }
+
+
+async def _wait_or_kill(proc: asyncio.subprocess.Process, timeout_s: float) -> bool:
+    """Wait for the command; at the timeout (or on cancel) kill its whole group."""
+    try:
+        await asyncio.wait_for(proc.wait(), timeout_s)
+        return False
+    except TimeoutError:
+        _kill_group(proc.pid)
+        await proc.wait()
+        return True
+    except asyncio.CancelledError:
+        _kill_group(proc.pid)
+        raise
+
+
+def _shell_code(returncode: int | None) -> int | None:
+    """Exit status as a shell reports it: a signal N becomes 128 + N."""
+    if returncode is None or returncode >= 0:
+        return returncode
+    return 128 - returncode
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def _pump(fd: int, output: HeadTailBuffer, live: LiveForwarder) -> None:
+    """Copy the pipe into the capped buffer until EOF; the transport owns (and closes) fd."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=READ_CHUNK)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
+    try:
+        while chunk := await reader.read(READ_CHUNK):
+            output.feed(chunk)
+            live.feed(chunk)
+    finally:
+        transport.close()
+
+
+def _read_cwd(state: str, fallback: str) -> str:
+    try:
+        text = Path(state).read_text(encoding="utf-8", errors="replace").strip("\n")
+    except OSError:
+        return fallback
+    return text if text.startswith("/") and os.path.isdir(text) else fallback
