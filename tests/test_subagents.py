@@ -88,8 +88,11 @@ async def test_test_runner_keeps_200kb_of_output_out_of_the_parent(workspace, sc
     assert "noise line" not in summary and len(summary) < 4000
     parent_growth = len(json.dumps(router.seen["main"][1]["messages"])) - len(json.dumps(router.seen["main"][0]["messages"]))
     assert parent_growth * 10 < len(child_saw)
+    artifact = re.search(r"(art_[0-9a-f]+): bash", summary).group(1)
+    full_log = session.store.get_artifact(artifact)
+    assert full_log.count("noise line ") >= 20000  # the whole 200 KB log, not the capped view
     sliced = tool_results(router.seen["main"][2])[0]["content"]
-    assert "artifact art_" in sliced and "more lines" in sliced
+    assert f"artifact {artifact}" in sliced and "more lines" in sliced
     assert payload["subagents"][0]["agent"] == "test_runner" and payload["subagents"][0]["usage"]["input_tokens"] > 0
     parent_usage = payload["usage"]["input_tokens"]
     assert parent_usage >= payload["subagents"][0]["usage"]["input_tokens"]  # rolled up into the session

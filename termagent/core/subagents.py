@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +20,7 @@ from termagent.config import Config
 from termagent.core.agents import AgentDefinition
 from termagent.core.approvals import Approver
 from termagent.core.budget import Budget, Limits
+from termagent.core.describe import gist
 from termagent.core.history import History
 from termagent.core.loop import STOP_API, STOP_END, STOP_INTERRUPTED, AgentLoop, TurnOutcome
 from termagent.core.prompts import load_prompt
@@ -30,6 +32,7 @@ from termagent.store.db import Store
 from termagent.tools.base import ToolContext
 from termagent.tools.registry import ToolRegistry
 
+FULL_OUTPUT_ID = re.compile(r"stored as (art_[0-9a-f]+): read slices")
 SUMMARY_CAP_CHARS = 3000
 ARTIFACT_THRESHOLD_CHARS = 2000
 
@@ -141,11 +144,18 @@ class SubagentHost:
                     text = block.get("content") if isinstance(block.get("content"), str) else ""
                     if len(text) >= ARTIFACT_THRESHOLD_CHARS:
                         name, args = names.get(block["tool_use_id"], ("tool", {}))
-                        artifact_id = self.store.put_artifact(child_id, name, text)
-                        from termagent.core.describe import gist
-
-                        stored.append((artifact_id, f"{name} {gist(name, args, 60)} ({len(text.splitlines())} lines)"))
+                        stored.append(self._artifact_for(child_id, name, args, text))
         return tuple(stored)
+
+    def _artifact_for(self, child_id: str, name: str, args: dict[str, Any], text: str) -> tuple[str, str]:
+        """Point at the full output a tool already stored, else store what the subagent saw."""
+        named = FULL_OUTPUT_ID.search(text)
+        if named:
+            artifact_id = named.group(1)
+            lines = (self.store.get_artifact(artifact_id) or "").count("\n") + 1
+            return artifact_id, f"{name} {gist(name, args, 60)}: full output ({lines} lines)"
+        artifact_id = self.store.put_artifact(child_id, name, text)
+        return artifact_id, f"{name} {gist(name, args, 60)} ({len(text.splitlines())} lines)"
 
 
 def _bounded(text: str) -> str:
