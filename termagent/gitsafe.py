@@ -1,0 +1,279 @@
+"""Host-side git that a repository's own configuration can never turn into code execution.
+
+The workspace is written by the model and by sandboxed commands, and a cloned project may
+be hostile, so `.git/config`, `.gitattributes` and `.git/hooks` are untrusted input. Every
+host-side git call goes through `run_git` (or `open_repo`), which:
+
+- drops the system config and replaces the user's global config with a private file that
+  holds only the user's identity, `safe.directory` entries and global excludes file (so
+  commits keep the right author, and local repo settings still win as they normally do);
+- disables hooks, fsmonitor, pagers, editors, signing, auto-gc, network transports and
+  submodule recursion from the command line (the highest-priority scope);
+- neutralises every `filter.<driver>` the effective config defines (clean/smudge/process
+  would run on `status`, `diff` and `add`), passing the overrides through
+  `GIT_CONFIG_KEY_n` so an odd driver name cannot break out of a `-c key=value` pair;
+- scrubs every inherited `GIT_*` variable (GIT_DIR, GIT_EXTERNAL_DIFF, GIT_SSH, ...).
+
+Diff-producing commands must also pass `--no-ext-diff --no-textconv` (see `DIFF_SAFETY`).
+Trade-off: git-lfs style filters are disabled too, so an LFS file shows as its real
+content; correctness of a commit matters less than not running a planted program.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import git
+
+GIT = "git"
+DEFAULT_TIMEOUT_S = 60.0
+DIFF_SAFETY = ("--no-ext-diff", "--no-textconv")
+
+HARDENING: tuple[tuple[str, str], ...] = (
+    ("core.hooksPath", "/dev/null"),
+    ("core.fsmonitor", "false"),
+    ("core.pager", "cat"),
+    ("core.editor", ":"),
+    ("core.sshCommand", "false"),
+    ("core.askPass", ""),
+    ("core.quotePath", "false"),
+    ("credential.helper", ""),
+    ("protocol.allow", "never"),
+    ("safe.bareRepository", "explicit"),
+    ("commit.gpgSign", "false"),
+    ("tag.gpgSign", "false"),
+    ("log.showSignature", "false"),
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+    ("submodule.recurse", "false"),
+    ("status.submoduleSummary", "false"),
+    ("diff.submodule", "short"),
+    ("color.ui", "false"),
+)
+
+FIXED_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",
+    "GIT_PAGER": "cat",
+    "PAGER": "cat",
+    "GIT_EDITOR": ":",
+    "GIT_SEQUENCE_EDITOR": ":",
+    "GIT_ASKPASS": "",
+    "SSH_ASKPASS": "",
+    "LC_ALL": "C",
+}
+
+_FILTER_KEYS = ("clean", "smudge", "process")
+_identity_lock = threading.Lock()
+_identity_files: dict[tuple[str, str], str] = {}
+
+
+class GitError(Exception):
+    """git failed, timed out, or is not installed; the message is fit to show a person."""
+
+    def __init__(self, message: str, returncode: int | None = None, stderr: str = "") -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def git_command(root: Path | str, *args: str, literal_pathspecs: bool = True) -> list[str]:
+    """The argv for a hardened git call in `root`; use with `git_env(root)`."""
+    argv = [GIT, "--no-pager", "-C", str(root)]
+    if literal_pathspecs:
+        argv.append("--literal-pathspecs")
+    for key, value in HARDENING:
+        argv += ["-c", f"{key}={value}"]
+    return argv + list(args)
+
+
+def base_env() -> dict[str, str]:
+    """The parent environment minus every GIT_* variable, plus the fixed hardening."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(FIXED_ENV)
+    env["GIT_CONFIG_GLOBAL"] = _identity_file()
+    return env
+
+
+def git_env(root: Path | str, scan_filters: bool = True) -> dict[str, str]:
+    """`base_env()` plus overrides that switch off every filter driver the repo defines.
+
+    `scan_filters=False` skips the config scan (one git process) for commands that never
+    read work-tree content, see `_reads_content`.
+    """
+    env = base_env()
+    overrides: list[tuple[str, str]] = []
+    for name in _filter_drivers(root, env) if scan_filters else []:
+        overrides += [(f"filter.{name}.{key}", "") for key in _FILTER_KEYS]
+        overrides.append((f"filter.{name}.required", "false"))
+    env["GIT_CONFIG_COUNT"] = str(len(overrides))
+    for i, (key, value) in enumerate(overrides):
+        env[f"GIT_CONFIG_KEY_{i}"] = key
+        env[f"GIT_CONFIG_VALUE_{i}"] = value
+    return env
+
+
+def run_git(
+    root: Path | str,
+    *args: str,
+    input: str | bytes | None = None,
+    check: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    text: bool = True,
+    literal_pathspecs: bool = True,
+) -> subprocess.CompletedProcess[Any]:
+    """Run hardened git in `root`. With `check`, a non-zero exit raises GitError."""
+    argv = git_command(root, *args, literal_pathspecs=literal_pathspecs)
+    options: dict[str, Any] = {
+        "input": input,
+        "capture_output": True,
+        "check": False,
+        "env": git_env(root, scan_filters=_reads_content(args)),
+        "cwd": str(root),
+        "timeout": timeout,
+        "stdin": None if input is not None else subprocess.DEVNULL,
+    }
+    if text:
+        options.update(encoding="utf-8", errors="replace")
+    try:
+        proc: subprocess.CompletedProcess[Any] = subprocess.run(argv, **options)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0] if args else ''} timed out after {timeout:.0f}s") from None
+    if check and proc.returncode != 0:
+        stderr = proc.stderr if text else proc.stderr.decode("utf-8", "replace")
+        raise GitError(_first_lines(stderr) or f"git exited with {proc.returncode}", proc.returncode, stderr)
+    return proc
+
+
+def is_git_repo(root: Path | str) -> bool:
+    """True when `root` is inside a git work tree (git missing counts as no)."""
+    try:
+        proc = run_git(root, "rev-parse", "--is-inside-work-tree", check=False, timeout=15)
+    except GitError:
+        return False
+    return proc.returncode == 0 and proc.stdout.strip() == "true"
+
+
+def open_repo(root: Path | str) -> git.Repo:
+    """A gitpython Repo whose commands run with the same hardened argv and environment.
+
+    gitpython's in-process helpers (e.g. `is_dirty`, `index.diff`) call git without
+    `--no-ext-diff`; prefer `repo.git.<cmd>(*DIFF_SAFETY, ...)` for anything that diffs.
+    """
+    import git
+
+    repo = git.Repo(str(root), search_parent_directories=True)
+    env = git_env(root)
+    repo.git.update_environment(**env)
+    for key in [k for k in os.environ if k.startswith("GIT_") and k not in env]:
+        repo.git.update_environment(**{key: None})
+    repo.git.set_persistent_git_options(c=[f"{k}={v}" for k, v in HARDENING], no_pager=True)
+    return repo
+
+
+def _reads_content(args: tuple[str, ...]) -> bool:
+    """False only for commands known never to hash work-tree files (so no filter can run):
+    rev-parse, and ls-files listing names (`-m` would compare content)."""
+    command = args[0] if args else ""
+    if command == "rev-parse":
+        return False
+    return command != "ls-files" or any(a in ("-m", "--modified") for a in args)
+
+
+def _filter_drivers(root: Path | str, env: dict[str, str]) -> list[str]:
+    """Names of filter drivers in the effective config (reading config runs nothing)."""
+    argv = git_command(root, "config", "--list", "-z")
+    try:
+        proc = subprocess.run(
+            argv, check=False, capture_output=True, env=env, cwd=str(root), timeout=15, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    names: list[str] = []
+    for entry in proc.stdout.split(b"\0"):
+        key = entry.split(b"\n", 1)[0].decode("utf-8", "surrogateescape")
+        section, _, rest = key.partition(".")
+        name, _, leaf = rest.rpartition(".")
+        if section == "filter" and name and leaf in _FILTER_KEYS and name not in names:
+            names.append(name)
+    return names
+
+
+def _identity_file() -> str:
+    """A private global config holding only inert settings copied from the user's own."""
+    cache_key = (os.environ.get("HOME", ""), os.environ.get("XDG_CONFIG_HOME", ""))
+    with _identity_lock:
+        path = _identity_files.get(cache_key)
+        if path and os.path.exists(path):
+            return path
+        path = _write_identity_file(_read_global_identity())
+        _identity_files[cache_key] = path
+        return path
+
+
+def _read_global_identity() -> list[tuple[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    argv = [
+        GIT,
+        "config",
+        "--global",
+        "--includes",
+        "-z",
+        "--get-regexp",
+        r"^(user\.(name|email)|safe\.directory|core\.excludesfile)$",
+    ]
+    try:
+        proc = subprocess.run(
+            argv,
+            check=False,
+            capture_output=True,
+            env=env,
+            timeout=15,
+            stdin=subprocess.DEVNULL,
+            cwd=tempfile.gettempdir(),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    pairs = []
+    for entry in proc.stdout.decode("utf-8", "replace").split("\0"):
+        key, sep, value = entry.partition("\n")
+        if sep and key:
+            pairs.append((key, value))
+    return pairs
+
+
+def _write_identity_file(pairs: list[tuple[str, str]]) -> str:
+    directory = tempfile.mkdtemp(prefix="termagent-git-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, "gitconfig")
+    Path(path).touch(mode=0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    for key, value in pairs:
+        subprocess.run(
+            [GIT, "config", "--file", path, "--add", key, value],
+            check=False,
+            capture_output=True,
+            env=env,
+            timeout=15,
+            stdin=subprocess.DEVNULL,
+            cwd=directory,
+        )
+    return path
+
+
+def _first_lines(text: str, limit: int = 20) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[:limit])

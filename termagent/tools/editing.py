@@ -1,0 +1,219 @@
+"""edit_file: exact string replacement that keeps everything else about the file.
+
+The match is exact (no fuzzy patching: a wrong guess silently corrupts code), so the
+failure messages carry the hints a model needs to fix its next call: whitespace-only
+mismatches, pasted line-number prefixes, the closest line, or where the duplicates are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from termagent.protocol import RISK_WRITE
+from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, schema
+from termagent.tools.fsio import atomic_write, read_bytes
+from termagent.tools.textio import (
+    Decoded,
+    UnencodableText,
+    cut_line,
+    decode,
+    is_binary,
+    match_variants,
+    number_lines,
+    to_model_lines,
+    unified_diff,
+)
+from termagent.tools.workspace import PROTECTED_DIRS, display_path, is_protected, resolve_in_workspace
+
+SNIPPET_CONTEXT = 3
+SNIPPET_MAX_LINES = 30
+MAX_LISTED_MATCHES = 10
+_LINE_PREFIX = re.compile(r"^\s*\d+\t")
+
+
+def refuse_protected(root: Path, resolved: Path) -> None:
+    if is_protected(root, resolved):
+        raise ToolError(
+            "protected_path",
+            f"{display_path(root, resolved)} is inside {'/'.join(PROTECTED_DIRS)}, which file tools never "
+            "write (hooks and config there run on the host); use git_commit for commits",
+        )
+
+
+class EditFile:
+    spec = ToolSpec(
+        name="edit_file",
+        description=(
+            "Replace an exact piece of text in a file: `old_string` must match the file exactly (including "
+            "indentation, without read_file's line-number prefixes) and, unless `replace_all` is true, occur "
+            "exactly once; include enough surrounding lines to make it unique. You must have read the file "
+            "with read_file, and it must not have changed since. Encoding, line endings and permissions are "
+            "kept. Do not use it to create files or rewrite most of a file (use write_file), on binary files, "
+            "or to rename symbols across many files without reading each one first."
+        ),
+        input_schema=schema(
+            {
+                "path": {"type": "string", "description": "File path relative to the workspace root."},
+                "old_string": {"type": "string", "description": "Exact text to replace."},
+                "new_string": {"type": "string", "description": "Replacement text."},
+                "replace_all": {"type": "boolean", "description": "Replace every occurrence (default false)."},
+            },
+            ["path", "old_string", "new_string"],
+        ),
+        risk=RISK_WRITE,
+    )
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        resolved = resolve_in_workspace(ctx.root, args["path"])
+        refuse_protected(ctx.root, resolved)
+        old, new = args["old_string"], args["new_string"]
+        if old == "":
+            raise ToolError("invalid_input", "old_string is empty; to create or replace a whole file use write_file")
+        if old == new:
+            raise ToolError("no_change", "old_string and new_string are identical; nothing to do")
+        plan = await asyncio.to_thread(_plan_edit, ctx, resolved, old, new, bool(args.get("replace_all", False)))
+        if ctx.before_change is not None:
+            await ctx.before_change(plan.label)
+        await asyncio.to_thread(_commit_edit, ctx, resolved, plan)
+        return ToolResult(
+            output=plan.summary(),
+            display=unified_diff(plan.decoded.text, plan.new_text, plan.label),
+            changed_paths=(plan.label,),
+        )
+
+
+@dataclass(frozen=True)
+class _EditPlan:
+    label: str
+    decoded: Decoded
+    new_text: str
+    new_data: bytes
+    mode: int
+    count: int
+    first_pos: int
+    new_len: int
+
+    def summary(self) -> str:
+        noun = "occurrence" if self.count == 1 else "occurrences"
+        head = f"Edited {self.label}: replaced {self.count} {noun}."
+        return f"{head}\n{_snippet(self.new_text, self.first_pos, self.new_len)}"
+
+
+def _plan_edit(ctx: ToolContext, resolved: Path, old: str, new: str, replace_all: bool) -> _EditPlan:
+    label = display_path(ctx.root, resolved)
+    try:
+        data, st = read_bytes(ctx.root, resolved, int(ctx.config.get("tools", "max_file_bytes")))
+    except ToolError as exc:
+        if exc.type == "not_found":
+            raise ToolError("not_found", f"{label} does not exist; use write_file to create it") from None
+        raise
+    if is_binary(data):
+        raise ToolError("binary_file", f"{label} is a binary file; edit_file only changes text files")
+    ctx.ledger.check_fresh(resolved, data, label)
+    decoded = decode(data)
+    text = decoded.text
+    for cand_old, cand_new in match_variants(decoded, old, new):
+        count = text.count(cand_old)
+        if count:
+            break
+    else:
+        raise _not_found(text, old, label)
+    if count > 1 and not replace_all:
+        raise _ambiguous(text, cand_old, count, label)
+    new_text = text.replace(cand_old, cand_new, -1 if replace_all else 1)
+    try:
+        new_data = decoded.encode(new_text)
+    except UnencodableText as exc:
+        raise ToolError("encoding_error", f"{label}: {exc}; use characters the file's encoding can hold") from None
+    first = text.find(cand_old)
+    return _EditPlan(label, decoded, new_text, new_data, st.st_mode, count if replace_all else 1, first, len(cand_new))
+
+
+def _commit_edit(ctx: ToolContext, resolved: Path, plan: _EditPlan) -> None:
+    atomic_write(
+        ctx.root,
+        resolved,
+        plan.new_data,
+        mode=plan.mode,
+        before_replace=lambda: ctx.ledger.check_fresh(resolved, label=plan.label),
+    )
+    ctx.ledger.record(resolved, plan.new_data)
+
+
+def _snippet(text: str, pos: int, length: int) -> str:
+    """The edited region with a little context, numbered like read_file."""
+    lines = to_model_lines(text)
+    first = text.count("\n", 0, pos)
+    last = first + text.count("\n", pos, pos + length)
+    start = max(first - SNIPPET_CONTEXT, 0)
+    end = min(last + SNIPPET_CONTEXT + 1, len(lines), start + SNIPPET_MAX_LINES)
+    return "\n".join(number_lines(lines[start:end], start + 1))
+
+
+def _ambiguous(text: str, old: str, count: int, label: str) -> ToolError:
+    positions: list[int] = []
+    pos = text.find(old)
+    while pos != -1 and len(positions) < MAX_LISTED_MATCHES:
+        positions.append(text.count("\n", 0, pos) + 1)
+        pos = text.find(old, pos + len(old))
+    where = ", ".join(str(n) for n in positions) + (", …" if count > len(positions) else "")
+    return ToolError(
+        "ambiguous_match",
+        f"old_string occurs {count} times in {label} (lines {where}); include more surrounding lines to "
+        "make it unique, or set replace_all to change every occurrence",
+    )
+
+
+def _not_found(text: str, old: str, label: str) -> ToolError:
+    base = f"old_string was not found in {label}."
+    return ToolError("no_match", f"{base} {_hint(text, old)}")
+
+
+def _hint(text: str, old: str) -> str:
+    old_lines = old.replace("\r\n", "\n").split("\n")
+    if all(_LINE_PREFIX.match(line) for line in old_lines if line.strip()):
+        return "It looks like it includes read_file's line-number prefixes; send only the text after the tab."
+    file_lines = to_model_lines(text)
+    span = _whitespace_match(file_lines, old_lines)
+    if span is not None:
+        return (
+            f"Lines {span[0]}-{span[1]} match if whitespace is ignored: indentation, tabs vs spaces or "
+            "trailing spaces differ. Copy the exact text from read_file."
+        )
+    closest = _closest_line(file_lines, old_lines)
+    if closest is not None:
+        number, line = closest
+        return f"The closest line is {number}: {cut_line(line, 200)!r}. Read the file again and copy the exact text."
+    return "Read the file again (it may differ from what you remember) and copy the exact text."
+
+
+def _whitespace_match(file_lines: list[str], old_lines: list[str]) -> tuple[int, int] | None:
+    wanted = [" ".join(line.split()) for line in old_lines]
+    while wanted and not wanted[-1]:
+        wanted.pop()
+    while wanted and not wanted[0]:
+        wanted.pop(0)
+    if not wanted:
+        return None
+    squashed = [" ".join(line.split()) for line in file_lines]
+    for i in range(len(squashed) - len(wanted) + 1):
+        if squashed[i] == wanted[0] and squashed[i : i + len(wanted)] == wanted:
+            return i + 1, i + len(wanted)
+    return None
+
+
+def _closest_line(file_lines: list[str], old_lines: list[str]) -> tuple[int, str] | None:
+    probe = next((line.strip() for line in old_lines if line.strip()), "")
+    if not probe or len(file_lines) > 50_000:
+        return None
+    stripped = [line.strip() for line in file_lines]
+    best = difflib.get_close_matches(probe, stripped, n=1, cutoff=0.6)
+    if not best:
+        return None
+    index = stripped.index(best[0])
+    return index + 1, file_lines[index]
