@@ -169,7 +169,7 @@ class ApprovalResolved(Event):
     type: ClassVar[str] = "approval_resolved"
     request_id: str
     decision: str
-    decided_by: str  # "person", "rule", "mode", "headless"
+    decided_by: str  # "person", "rule", "mode", "classifier", "session"
     reason: str = ""
 
 

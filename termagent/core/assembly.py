@@ -63,7 +63,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
     delegate = DelegateTool(definitions)
     registry = ToolRegistry([*tools, delegate])
-    policy = _policy(config, options)
+    policy = _policy(config, options, workspace, [t.spec.name for t in tools] + ["delegate"])
     approver = EventApprover(bus.emit) if options.interactive else NoPersonApprover()
     runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store)
     memory = project_memory(workspace)
@@ -139,16 +139,28 @@ def _tools(config: Config) -> list:
     return [*default_tools(config), BashTool(), ReadArtifactTool()]
 
 
-def _policy(config: Config, options: SessionOptions):
+def _policy(config: Config, options: SessionOptions, workspace: Path, tool_names: list[str]):
     from termagent.policy.decide import Policy
     from termagent.policy.rules import RuleSet
 
     perms = config.section("permissions")
     rules = RuleSet.from_config(
         list(perms["allow"]) + list(options.allow), list(perms["ask"]), list(perms["deny"]) + list(options.deny),
-        "config and flags",
+        "config and flags", known_tools=tool_names,
     )
-    return Policy(perms["mode"], rules, options.interactive)
+    return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace))
+
+
+def _existing_in(workspace: Path):
+    """For the classifier: does a redirect target already exist (so `>` would truncate it)?"""
+
+    def exists(path: str) -> bool:
+        if path.startswith("/workspace/") or path == "/workspace":
+            path = path[len("/workspace"):].lstrip("/")
+        candidate = Path(path) if path.startswith("/") else workspace / path
+        return candidate.exists()
+
+    return exists
 
 
 def _trace(store: Store, session_id: str, event: Event) -> None:

@@ -1,0 +1,142 @@
+"""One decision per tool call: allow, ask or deny, with who decided and why.
+
+Order, first match wins:
+1. a deny rule;
+2. plan mode refuses anything that writes or executes ("plan mode is read-only"; no rule
+   overrides it: plan mode is a promise that nothing changes);
+3. an "allow for this session" answer the person gave for this exact command or path;
+4. an ask rule;
+5. the safety net: a destructive or unknown bash command, or a file-tool write to git
+   internals or agent configuration, asks in every mode. Only an allow rule whose pattern
+   is exactly the command (or path), character for character, lets it through; `bash`,
+   `bash(git *)` or any other broad rule does not;
+6. allow rules (for a compound command, every simple command must be covered);
+7. the mode: plan reads; ask reads and asks for the rest; accept-edits reads and writes
+   and asks before commands; auto allows everything.
+
+Headless runs and hooks cannot ask, so there every "ask" becomes a deny whose reason says
+which flag would allow it; the denial goes back to the model.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from termagent.config import MODES
+from termagent.policy.classifier import classify
+from termagent.policy.display import hidden_characters
+from termagent.policy.protected import protected_reason
+from termagent.policy.rules import Rule, RuleSet, exact_rule, literal_match, subject_of
+from termagent.protocol import RISK_READ, RISK_WRITE
+
+WRITE_TOOLS = frozenset({"write_file", "edit_file"})
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # "allow" | "ask" | "deny"
+    reason: str
+    decided_by: str  # "rule" | "mode" | "classifier" | "session"
+    destructive: bool = False
+
+
+@dataclass(frozen=True)
+class _Review:
+    guard: str | None  # why the safety net asks, if it does
+    destructive: bool
+    parts: tuple[str, ...] | None  # simple commands, for bash
+
+
+class Policy:
+    def __init__(self, mode: str, rules: RuleSet, interactive: bool,
+                 existing_paths: Callable[[str], bool] | None = None) -> None:
+        self.mode = mode
+        self.rules = rules
+        self.interactive = interactive
+        self.existing_paths = existing_paths
+        self._session: list[Rule] = []
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        if value not in MODES:
+            raise ValueError(f"unknown permission mode {value!r}; choose one of {', '.join(MODES)}")
+        self._mode = value
+
+    def cycle_mode(self) -> str:
+        """plan -> ask -> accept-edits -> auto -> plan; returns the new mode."""
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        return self.mode
+
+    def allow_for_session(self, tool: str, args: dict[str, Any]) -> None:
+        """The person allowed this exact call for the rest of the session (not look-alikes)."""
+        self._session.append(exact_rule(tool, args or {}))
+
+    def decide(self, tool: str, args: dict[str, Any], risk: str) -> Decision:
+        args = args or {}
+        review = self._review(tool, args, risk)
+        hurt = review.destructive
+        denied = self.rules.denied_by(tool, args, review.parts)
+        if denied is not None:
+            return Decision("deny", f"denied by rule {denied.text} ({denied.source})", "rule", hurt)
+        if self.mode == "plan" and risk != RISK_READ:
+            return Decision("deny", "plan mode is read-only", "mode", hurt)
+        if literal_match(self._session, tool, args) is not None:
+            return Decision("allow", "allowed for this session", "session", hurt)
+        asked = self.rules.asked_by(tool, args, review.parts)
+        if asked is not None:
+            return self._ask(tool, args, f"rule {asked.text} ({asked.source}) asks", "rule", hurt)
+        if review.guard is not None:
+            exact = self.rules.literal_allow(tool, args)
+            if exact is not None:
+                return Decision("allow", f"allowed by rule {exact.text} ({exact.source}) despite: {review.guard}",
+                                "rule", hurt)
+            return self._ask(tool, args, review.guard, "classifier", hurt)
+        covered = self.rules.allowed_by(tool, args, review.parts)
+        if covered:
+            return Decision("allow", "allowed by rule " + ", ".join(rule.text for rule in covered), "rule", hurt)
+        return self._by_mode(tool, args, risk)
+
+    def _review(self, tool: str, args: dict[str, Any], risk: str) -> _Review:
+        if tool == "bash":
+            command = args.get("command")
+            found = classify(command if isinstance(command, str) else "", self.existing_paths)
+            if found.verdict == "safe":
+                return _Review(None, False, found.commands)
+            label = "destructive command" if found.verdict == "destructive" else "command needs review"
+            return _Review(f"{label}: {'; '.join(found.reasons)}", found.verdict == "destructive", found.commands)
+        if tool in WRITE_TOOLS or (risk == RISK_WRITE and "path" in args):
+            path = args.get("path")
+            path = path if isinstance(path, str) else ""
+            hidden = hidden_characters(path)
+            if hidden:
+                return _Review(f"path {'; '.join(hidden)}", False, None)
+            guarded = protected_reason(path)
+            if guarded:
+                return _Review(f"{guarded}, which always needs approval", False, None)
+        return _Review(None, False, None)
+
+    def _by_mode(self, tool: str, args: dict[str, Any], risk: str) -> Decision:
+        if risk == RISK_READ:
+            return Decision("allow", f"{self.mode} mode allows reading", "mode")
+        if risk == RISK_WRITE:
+            if self.mode in ("accept-edits", "auto"):
+                return Decision("allow", f"{self.mode} mode allows file changes", "mode")
+            return self._ask(tool, args, f"{self.mode} mode: file changes need approval", "mode", False)
+        if self.mode == "auto":
+            return Decision("allow", "auto mode allows commands", "mode")
+        return self._ask(tool, args, f"{self.mode} mode: commands need approval", "mode", False)
+
+    def _ask(self, tool: str, args: dict[str, Any], why: str, by: str, destructive: bool) -> Decision:
+        if self.interactive:
+            return Decision("ask", why, by, destructive)
+        subject = subject_of(tool, args)
+        rule = f"{tool}({subject.strip() if tool == 'bash' else subject})" if subject else tool
+        return Decision("deny", f"would need approval (headless): {why}; allow with --allow {shlex.quote(rule)}",
+                        by, destructive)
