@@ -126,3 +126,10 @@ def test_replay_runs_the_bundled_session_without_a_key(tmp_path, isolated_state)
     assert "return sum(values) / len(values)\n" in result.stderr
     assert "- 1" not in result.stderr.split("stats.py after the session")[1]
     assert "Fixed the off-by-one" in result.stdout
+
+
+def test_unsandboxed_runs_warn_on_stderr(tmp_path, env, scripted_server):
+    scripted_server.add(reply(text("hi")))
+    result = run(["--task", "hi"], tmp_path, env)
+    assert result.returncode == 0
+    assert "sandbox disabled" in result.stderr and result.stdout.strip() == "hi"

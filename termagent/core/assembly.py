@@ -22,7 +22,7 @@ from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import ToolRunner
 from termagent.model.client import ModelClient
 from termagent.model.request import StablePrefix
-from termagent.protocol import AssistantTextDelta, Event, ToolCallOutputDelta, Warning
+from termagent.protocol import AssistantTextDelta, Event, ToolCallOutputDelta
 from termagent.sandbox.base import Sandbox
 from termagent.store.db import Store
 from termagent.tools.base import ToolContext
@@ -31,6 +31,7 @@ from termagent.tools.registry import ToolRegistry
 from termagent.tools.workspace import ReadLedger
 
 UNTRACED = (AssistantTextDelta, ToolCallOutputDelta)
+UNSANDBOXED = "sandbox disabled (--sandbox none): commands run directly on this machine, unconfined"
 KILLED_CALL = "not finished: the previous termagent process ended while this call was running"
 
 
@@ -56,7 +57,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     session_id, resumed = _session_id(store, workspace, options, config)
     bus.listen(lambda event: _trace(store, session_id, event))
     history = _history(store, session_id, resumed)
-    sandbox = _sandbox(config, workspace, session_id, bus)
+    sandbox = _sandbox(config, workspace, session_id)
     ctx = ToolContext(root=workspace, ledger=ReadLedger(), config=config, session_id=session_id,
                       sandbox=sandbox, artifacts=store)
     tools = _tools(config)
@@ -77,6 +78,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
                                  bus.emit, memory, definitions, runner.denials)
     _halt_when_sandbox_fails(loop, sandbox)
     session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed)
+    if config.get("sandbox", "backend") == "none":
+        warnings.insert(0, UNSANDBOXED)
     session.startup_warnings.extend(warnings)
     return session
 
@@ -120,11 +123,10 @@ def _history(store: Store, session_id: str, resumed: bool) -> History:
     return history
 
 
-def _sandbox(config: Config, workspace: Path, session_id: str, bus: EventBus) -> Sandbox:
+def _sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
     from termagent.sandbox import open_sandbox
 
     if config.get("sandbox", "backend") == "none":
-        bus.emit(Warning("sandbox disabled (--sandbox none): commands run directly on this machine, unconfined"))
         return open_sandbox(config, workspace, session_id)
     from termagent.sandbox.lazy import LazySandbox
 
