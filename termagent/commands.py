@@ -98,6 +98,11 @@ def sandbox_command(args: argparse.Namespace, config: Any) -> int:
             return 0
         for key, value in sandbox_status(config).items():
             print(f"{key}: {value}")
+        settings = config.section("sandbox")
+        limits = ("memory", "pids", "cpus", "nofile", "tmpfs_size", "timeout_default_s", "timeout_max_s",
+                  "output_cap_bytes")
+        print("limits: " + ", ".join(f"{name}={settings[name]}" for name in limits))
+        print("network: none; root filesystem: read-only; writable: /workspace, /tmp, $HOME (tmpfs)")
         return 0
     except SandboxUnavailable as exc:
         print(f"termagent: {exc}", file=sys.stderr)
