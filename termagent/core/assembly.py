@@ -22,7 +22,7 @@ from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import ToolRunner
 from termagent.model.client import ModelClient
 from termagent.model.request import StablePrefix
-from termagent.protocol import AssistantTextDelta, Event, ToolCallOutputDelta
+from termagent.protocol import AssistantTextDelta, Event, ToolCallOutputDelta, Warning
 from termagent.sandbox.base import Sandbox
 from termagent.store.db import Store
 from termagent.tools.base import ToolContext
@@ -78,10 +78,25 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
                                  bus.emit, memory, definitions, runner.denials)
     _halt_when_sandbox_fails(loop, sandbox)
     session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed)
+    _attach_checkpoints(session, ctx, warnings)
     if config.get("sandbox", "backend") == "none":
         warnings.insert(0, UNSANDBOXED)
     session.startup_warnings.extend(warnings)
     return session
+
+
+def _attach_checkpoints(session: Session, ctx: ToolContext, warnings: list[str]) -> None:
+    """Snapshot the tree before anything that can change it, so every step can be undone."""
+    from termagent.git import Checkpointer
+
+    checkpointer = Checkpointer(session.workspace, session.session_id,
+                                bool(session.config.get("checkpoints", "enabled")),
+                                on_warning=lambda message: session.bus.emit(Warning(message)))
+    ctx.before_change = checkpointer
+    session.checkpointer = checkpointer
+    session.closers.append(checkpointer.aclose)
+    if not checkpointer.enabled:
+        warnings.append(checkpointer.disabled_reason)
 
 
 def _halt_when_sandbox_fails(loop: AgentLoop, sandbox: Sandbox) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from termagent.config import Config
 from termagent.core.approvals import EventApprover, NoPersonApprover
 from termagent.core.bus import EventBus
-from termagent.core.loop import STOP_INTERRUPTED, AgentLoop, TurnOutcome
+from termagent.core.loop import STOP_END, STOP_INTERRUPTED, AgentLoop, TurnOutcome
 from termagent.core.tool_runner import ToolRunner
 from termagent.protocol import (
     Interrupt,
@@ -44,6 +44,7 @@ class Session:
     approver: EventApprover | NoPersonApprover
     sandbox: Sandbox | None
     resumed: bool = False
+    checkpointer: Any = None
     closers: list[Any] = field(default_factory=list)
     startup_warnings: list[str] = field(default_factory=list)
     outcomes: list[TurnOutcome] = field(default_factory=list)
@@ -70,7 +71,21 @@ class Session:
     async def run_turn(self, text: str) -> TurnOutcome:
         outcome = await self.loop.run_turn(text)
         self.outcomes.append(outcome)
+        if outcome.stop_reason == STOP_END and self.config.get("checkpoints", "auto_commit"):
+            await self._auto_commit(outcome.text)
         return outcome
+
+    async def _auto_commit(self, summary: str) -> None:
+        """Opt-in: each completed turn becomes a commit with a message drawn from its summary."""
+        from termagent.git import auto_commit_turn
+
+        try:
+            sha = await asyncio.to_thread(auto_commit_turn, self.workspace, summary)
+        except Exception as exc:  # no identity, a locked index: the turn's work stays, uncommitted
+            self.bus.emit(Warning(f"auto-commit failed: {exc}"))
+            return
+        if sha:
+            self.bus.emit(Warning(f"auto-committed this turn as {sha[:10]}"))
 
     # ------------------------------------------------------------ operation-driven use
 

@@ -1,0 +1,206 @@
+"""Snapshots of the working tree before the agent changes it, kept as git commits under
+`refs/termagent/checkpoints/<session>/<n>`.
+
+A snapshot stages tracked and untracked (not ignored) files into a private index that
+lives in `.git/termagent/`, writes a tree, and records a commit only when that tree
+differs from the session's newest checkpoint. HEAD, the branch, the person's index and
+the stash are never touched. The private index is seeded from the real one and then
+kept, so each later snapshot only re-hashes files whose stat data changed: that is what
+keeps a snapshot cheap on a large repository, where it runs before every bash command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from termagent.git.plumbing import ZERO_OID, Plumbing, RepoInfo, repo_info, seed_index
+from termagent.gitsafe import GitError
+
+REF_ROOT = "refs/termagent/checkpoints"
+KIND_CHANGE = "change"
+KIND_REWIND = "rewind"
+_SESSION_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_FORMAT = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(contents:subject)"
+_SUBJECT = re.compile(r"^\[(\w+)\] (.*)$")
+
+
+class CheckpointError(Exception):
+    """A checkpoint operation a person asked for cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    session_id: str
+    n: int
+    commit: str
+    tree: str
+    created: float
+    kind: str  # KIND_CHANGE: taken before the agent changed files; KIND_REWIND: taken before a rewind
+    reason: str
+
+    @property
+    def ref(self) -> str:
+        return f"{REF_ROOT}/{self.session_id}/{self.n}"
+
+
+def check_session_id(session_id: str) -> str:
+    """Session ids become ref path components, so only plain names are accepted."""
+    if not _SESSION_OK.match(session_id) or ".." in session_id or session_id.endswith((".lock", ".")):
+        raise CheckpointError(f"{session_id!r} cannot name a checkpoint session")
+    return session_id
+
+
+def read_checkpoints(p: Plumbing, session_id: str | None = None) -> list[Checkpoint]:
+    """Checkpoints of one session (oldest first), or of every session when None."""
+    prefix = f"{REF_ROOT}/{session_id}/" if session_id else f"{REF_ROOT}/"
+    out = p.run("for-each-ref", f"--format={_FORMAT}", prefix).stdout
+    found = [cp for line in out.splitlines() if (cp := _parse(line)) is not None]
+    return sorted(found, key=lambda cp: (cp.session_id, cp.n))
+
+
+def _parse(line: str) -> Checkpoint | None:
+    fields = line.split("\0")
+    if len(fields) != 5:
+        return None
+    ref, commit, tree, when, subject = fields
+    session_id, _, number = ref[len(REF_ROOT) + 1:].rpartition("/")
+    if not number.isdigit() or not session_id:
+        return None
+    match = _SUBJECT.match(subject)
+    kind, reason = (match.group(1), match.group(2)) if match else (KIND_CHANGE, subject)
+    return Checkpoint(session_id, int(number), commit, tree, float(when or 0), kind, reason)
+
+
+def record_checkpoint(p: Plumbing, session_id: str, tree: str, kind: str, reason: str,
+                      previous: Checkpoint | None) -> Checkpoint:
+    """Commit `tree` as the session's next checkpoint; creating the ref is atomic, so two
+    processes writing the same session never overwrite each other's number."""
+    reason = " ".join(reason.split())[:200] or "snapshot"
+    for _ in range(5):
+        parents = ("-p", previous.commit) if previous else ()
+        commit = p.run("commit-tree", tree, *parents, "-m", f"[{kind}] {reason}").stdout.strip()
+        n = previous.n + 1 if previous else 1
+        ref = f"{REF_ROOT}/{session_id}/{n}"
+        if p.run("update-ref", "-m", "termagent checkpoint", ref, commit, ZERO_OID, check=False).returncode == 0:
+            return Checkpoint(session_id, n, commit, tree, float(int(time.time())), kind, reason)
+        existing = read_checkpoints(p, session_id)
+        previous = existing[-1] if existing else previous
+    raise GitError(f"could not record a checkpoint for session {session_id}: its refs keep changing")
+
+
+def private_index(info: RepoInfo, session_id: str) -> Path:
+    """The index a session's Checkpointer keeps between snapshots (its stat cache)."""
+    return info.state_dir / f"index-{session_id}"
+
+
+def list_checkpoints(root: Path | str, session_id: str) -> list[Checkpoint]:
+    """A session's checkpoints, oldest first; empty outside a repository."""
+    info = repo_info(root)
+    if info is None:
+        return []
+    return read_checkpoints(Plumbing(info), check_session_id(session_id))
+
+
+def sessions_with_checkpoints(root: Path | str) -> list[tuple[str, float, int]]:
+    """(session id, time of its newest checkpoint, count), newest session first."""
+    info = repo_info(root)
+    if info is None:
+        return []
+    newest: dict[str, tuple[float, int]] = {}
+    for cp in read_checkpoints(Plumbing(info)):
+        when, count = newest.get(cp.session_id, (0.0, 0))
+        newest[cp.session_id] = (max(when, cp.created), count + 1)
+    return sorted(((s, w, c) for s, (w, c) in newest.items()), key=lambda item: -item[1])
+
+
+def newest_session(root: Path | str) -> str | None:
+    sessions = sessions_with_checkpoints(root)
+    return sessions[0][0] if sessions else None
+
+
+class Checkpointer:
+    """Snapshots one session's workspace; use it as ToolContext.before_change.
+
+    Outside a git repository (or when disabled by config) it does nothing and says why
+    in `disabled_reason`. A failing snapshot never fails the tool that triggered it: the
+    first failure is reported through `on_warning` and snapshots go on being tried.
+    """
+
+    def __init__(self, root: Path, session_id: str, enabled: bool = True,
+                 on_warning: Callable[[str], None] | None = None) -> None:
+        self.root = Path(root)
+        self.session_id = check_session_id(session_id)
+        self.on_warning = on_warning or (lambda message: None)
+        self.last: Checkpoint | None = None
+        self.disabled_reason = ""
+        self._lock = asyncio.Lock()
+        self._warned = False
+        self.info: RepoInfo | None = repo_info(self.root) if enabled else None
+        if not enabled:
+            self.disabled_reason = "checkpoints are off (checkpoints.enabled = false)"
+        elif self.info is None:
+            self.disabled_reason = f"checkpoints are off: {self.root} is not inside a git repository"
+
+    @property
+    def enabled(self) -> bool:
+        return self.info is not None
+
+    @property
+    def index_path(self) -> Path | None:
+        return private_index(self.info, self.session_id) if self.info else None
+
+    async def __call__(self, relpath: str) -> None:
+        await self.snapshot(f"before changing {relpath}" if relpath else "before a shell command")
+
+    async def snapshot(self, reason: str) -> str | None:
+        """The new checkpoint's commit id, or None when nothing changed (or disabled)."""
+        if self.info is None:
+            return None
+        async with self._lock:
+            try:
+                checkpoint = await asyncio.to_thread(self.snapshot_sync, reason)
+            except (GitError, OSError) as exc:
+                self._warn(f"checkpoint failed ({exc}); undo may not cover this change")
+                return None
+        return checkpoint.commit if checkpoint else None
+
+    def snapshot_sync(self, reason: str, kind: str = KIND_CHANGE) -> Checkpoint | None:
+        """Blocking snapshot; raises GitError. Used by `snapshot` and by rewind."""
+        if self.info is None or self.index_path is None:
+            return None
+        if not self.index_path.is_file():
+            seed_index(self.info, self.index_path)
+        p = Plumbing(self.info, index=self.index_path, identity=True)
+        try:
+            tree = p.stage_worktree()
+        except GitError:  # a lock or a damaged file left by a killed process: start the cache afresh
+            self.close()
+            seed_index(self.info, self.index_path)
+            tree = p.stage_worktree()
+        existing = read_checkpoints(p, self.session_id)
+        previous = existing[-1] if existing else None
+        if previous is not None and previous.tree == tree:
+            self.last = previous
+            return None
+        self.last = record_checkpoint(p, self.session_id, tree, kind, reason, previous)
+        return self.last
+
+    def close(self) -> None:
+        """Drop the private index (checkpoints themselves stay until pruned)."""
+        if self.index_path is not None:
+            self.index_path.unlink(missing_ok=True)
+            self.index_path.with_name(self.index_path.name + ".lock").unlink(missing_ok=True)
+
+    async def aclose(self) -> None:
+        """`close` in the shape Session.closers expects."""
+        self.close()
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            self.on_warning(message)

@@ -1,0 +1,149 @@
+"""Hardened git plumbing against a chosen index file: what checkpoints are made of.
+
+Every call goes through `gitsafe.git_command`/`gitsafe.git_env`, so a repository's
+config, attributes and hooks never run a program. The only addition is
+`GIT_INDEX_FILE`, which lets a snapshot stage the whole working tree without touching
+the person's own index. The environment (which neutralises the repo's filter drivers)
+is computed once per `Plumbing`, i.e. once per snapshot or rewind, not once per call.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from termagent import gitsafe
+from termagent.gitsafe import GitError
+
+ZERO_OID = "0" * 40
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+CHECKPOINT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "termagent",
+    "GIT_AUTHOR_EMAIL": "termagent@localhost",
+    "GIT_COMMITTER_NAME": "termagent",
+    "GIT_COMMITTER_EMAIL": "termagent@localhost",
+}
+# Byte-exact round trips: no CRLF rewriting between the working tree and a snapshot.
+EXACT_CONTENT = ("-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "advice.addEmbeddedRepo=false")
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    """Where a workspace sits in its repository; `scope` is its path below the top ('.' at the top)."""
+
+    top: Path
+    git_dir: Path
+    common_dir: Path
+    scope: str
+
+    @property
+    def state_dir(self) -> Path:
+        return self.git_dir / "termagent"
+
+
+def repo_info(root: Path | str) -> RepoInfo | None:
+    """None when `root` is not inside a git work tree (or git is missing)."""
+    try:
+        proc = gitsafe.run_git(
+            root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir", "--show-prefix",
+            check=False, timeout=15,
+        )
+    except GitError:
+        return None
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or len(lines) < 3:
+        return None
+    top, git_dir, common = Path(lines[0]), Path(lines[1]), Path(lines[2])
+    prefix = lines[3].strip().rstrip("/") if len(lines) > 3 else ""
+    if not common.is_absolute():
+        common = (Path(root) / common).resolve()
+    return RepoInfo(top.resolve(), git_dir.resolve(), common, prefix or ".")
+
+
+class Plumbing:
+    """Runs hardened git at the repository top, optionally against a private index file."""
+
+    def __init__(self, info: RepoInfo, index: Path | None = None, identity: bool = False) -> None:
+        self.info = info
+        self.env = gitsafe.git_env(info.top)
+        if index is not None:
+            self.env["GIT_INDEX_FILE"] = str(index)
+        if identity:
+            self.env.update(CHECKPOINT_IDENTITY)
+
+    def run(self, *args: str, input: str | None = None, check: bool = True,
+            timeout: float = gitsafe.DEFAULT_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+        argv = gitsafe.git_command(self.info.top, *EXACT_CONTENT, *args)
+        try:
+            proc = subprocess.run(
+                argv, check=False, input=input, capture_output=True, env=self.env, cwd=str(self.info.top),
+                timeout=timeout,
+                stdin=None if input is not None else subprocess.DEVNULL, encoding="utf-8", errors="surrogateescape",
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed or not on PATH") from None
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git {args[0] if args else ''} timed out after {timeout:.0f}s") from None
+        if check and proc.returncode != 0:
+            detail = proc.stderr.strip().splitlines()
+            raise GitError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}",
+                           proc.returncode, proc.stderr)
+        return proc
+
+    def stage_worktree(self) -> str:
+        """Stage every tracked and untracked (not ignored) file of the scope; return the tree id.
+
+        `--ignore-errors` keeps one unreadable file from losing the whole snapshot; a fatal
+        error (a locked index, say) still raises, so a stale tree is never taken for current.
+        """
+        proc = self.run("add", "--all", "--ignore-errors", "--", self.info.scope, check=False)
+        if proc.returncode != 0 and "fatal:" in proc.stderr:
+            raise GitError(f"git add failed: {proc.stderr.strip().splitlines()[-1]}", proc.returncode, proc.stderr)
+        return self.run("write-tree").stdout.strip()
+
+    def resolve(self, rev: str) -> str | None:
+        proc = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", rev, check=False)
+        if proc.returncode != 0:
+            return None
+        return proc.stdout.strip() or None
+
+
+def seed_index(info: RepoInfo, index: Path) -> None:
+    """Start a private index from the real one, so unchanged files are not hashed again.
+
+    The stat data in a copy of the person's index stays valid for the files it lists;
+    without one (a fresh repo), git starts from an empty index.
+    """
+    index.parent.mkdir(parents=True, exist_ok=True)
+    real = info.git_dir / "index"
+    if real.is_file():
+        try:
+            shutil.copyfile(real, index)
+            return
+        except OSError:
+            pass
+    index.unlink(missing_ok=True)
+
+
+@contextmanager
+def scratch_index(info: RepoInfo, seed: Path | None = None) -> Iterator[Path]:
+    """A throw-away index file, a copy of `seed` when that exists (else empty), removed afterwards."""
+    info.state_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="scratch-", suffix=".index", dir=info.state_dir)
+    os.close(fd)
+    path = Path(name)
+    try:
+        if seed is not None and seed.is_file():
+            shutil.copyfile(seed, path)
+        else:
+            path.unlink()
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+        Path(name + ".lock").unlink(missing_ok=True)

@@ -1,0 +1,148 @@
+"""`termagent hooks install|uninstall`: small hook scripts that call this Python's termagent.
+
+The scripts go where git will run them: `core.hooksPath` when set (relative to the work
+tree top, as git reads it), else the common git dir's `hooks/` (shared by worktrees).
+An existing hook that is not ours is never overwritten without --force, and even then
+it is kept as `<name>.termagent-backup`, which uninstall puts back.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from termagent import gitsafe
+from termagent.hooks import HOOK_NAMES
+
+MARKER = "# termagent-hook:"
+BACKUP_SUFFIX = ".termagent-backup"
+
+
+class HookInstallError(Exception):
+    """Not a repository, or the hooks directory cannot be written; the message says which."""
+
+
+@dataclass(frozen=True)
+class HookChange:
+    name: str
+    path: Path
+    action: str  # installed, updated, replaced, refused, removed, restored, absent, foreign
+    note: str = ""
+
+    @property
+    def line(self) -> str:
+        return f"{self.name}: {self.action} {self.path}" + (f" ({self.note})" if self.note else "")
+
+
+def script(name: str, python: str | None = None) -> str:
+    """The hook script. `-P` keeps the repository's own files off sys.path, so a checkout
+    that contains a `termagent/` directory cannot stand in for the installed package."""
+    interpreter = shlex.quote(python or sys.executable)
+    return (
+        "#!/bin/sh\n"
+        f"{MARKER} installed by `termagent hooks install`; `termagent hooks uninstall` removes it.\n"
+        "# Skip once with TERMAGENT_SKIP_HOOKS=1 (or git's --no-verify).\n"
+        f'exec {interpreter} -P -m termagent hook run {name} "$@"\n'
+    )
+
+
+def is_ours(path: Path) -> bool:
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            return MARKER in handle.read(4096)
+    except OSError:
+        return False
+
+
+def hooks_dir(root: Path) -> Path:
+    """Where git looks for this repository's hooks."""
+    try:
+        proc = gitsafe.run_git(root, "rev-parse", "--show-toplevel", "--git-common-dir", timeout=15)
+    except gitsafe.GitError as exc:
+        raise HookInstallError(f"{root} is not inside a git work tree: {exc}") from None
+    top_line, common_line = proc.stdout.splitlines()[:2]
+    top = Path(top_line)
+    configured = _configured_hooks_path(top)
+    if configured:
+        path = Path(os.path.expanduser(configured))
+        return path if path.is_absolute() else top / path
+    common = Path(common_line)
+    return (common if common.is_absolute() else (root / common).resolve()) / "hooks"
+
+
+def _configured_hooks_path(top: Path) -> str:
+    """`core.hooksPath` from every scope git reads (system, global, repo, worktree).
+
+    The hardened `run_git` pins core.hooksPath to /dev/null and replaces the global config,
+    so it cannot answer this one question. Reading config runs no program, so a plain
+    `git config --get` with the inherited GIT_* variables scrubbed is safe here.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+    try:
+        proc = subprocess.run(
+            [gitsafe.GIT, "-C", str(top), "config", "--includes", "--get", "core.hooksPath"],
+            check=False, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=15,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def install(root: Path, names: tuple[str, ...] = HOOK_NAMES, force: bool = False) -> list[HookChange]:
+    directory = hooks_dir(root)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return [_install_one(directory / name, name, force) for name in names]
+    except OSError as exc:
+        raise HookInstallError(f"cannot write hooks in {directory}: {exc}") from None
+
+
+def _install_one(path: Path, name: str, force: bool) -> HookChange:
+    action = "installed"
+    if path.exists() or path.is_symlink():
+        if is_ours(path):
+            action = "updated"
+        elif not force:
+            return HookChange(name, path, "refused", "a hook is already there; --force keeps it as "
+                              f"{path.name}{BACKUP_SUFFIX} and installs termagent's")
+        else:
+            backup = path.with_name(path.name + BACKUP_SUFFIX)
+            if backup.exists() or backup.is_symlink():
+                return HookChange(name, path, "refused", f"{backup.name} already exists; move it away first")
+            path.rename(backup)
+            action = "replaced"
+    temporary = path.with_name(f".{path.name}.termagent-tmp")
+    temporary.write_text(script(name), encoding="utf-8")
+    temporary.chmod(0o755)
+    temporary.replace(path)
+    note = f"your hook is kept as {path.name}{BACKUP_SUFFIX}" if action == "replaced" else ""
+    return HookChange(name, path, action, note)
+
+
+def uninstall(root: Path, names: tuple[str, ...] = HOOK_NAMES) -> list[HookChange]:
+    directory = hooks_dir(root)
+    try:
+        return [_uninstall_one(directory / name, name) for name in names]
+    except OSError as exc:
+        raise HookInstallError(f"cannot change hooks in {directory}: {exc}") from None
+
+
+def _uninstall_one(path: Path, name: str) -> HookChange:
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    if not (path.exists() or path.is_symlink()):
+        if backup.exists():
+            backup.rename(path)
+            return HookChange(name, path, "restored", f"from {backup.name}")
+        return HookChange(name, path, "absent")
+    if not is_ours(path):
+        return HookChange(name, path, "foreign", "not installed by termagent; left alone")
+    path.unlink()
+    if backup.exists() or backup.is_symlink():
+        backup.rename(path)
+        return HookChange(name, path, "restored", f"your earlier hook is back from {backup.name}")
+    return HookChange(name, path, "removed")
