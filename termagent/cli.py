@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--deny", action="append", default=[], metavar="RULE", help="deny rule, e.g. 'bash(git push*)'")
     parser.add_argument("--max-turns", type=int, metavar="N", help="cap on model requests per task")
     parser.add_argument("--max-cost-usd", type=float, metavar="USD", help="cap on spending for the session")
+    parser.add_argument("--max-tokens", type=int, metavar="N", help="cap on tokens (in + out) for the session")
+    parser.add_argument("--max-wall-s", type=float, metavar="S", help="cap on wall time per task")
     parser.add_argument("--model", help="model for the main agent")
     parser.add_argument("--sandbox", choices=("docker", "none"), help="'none' runs commands on the host, unconfined")
     parser.add_argument("--trust-project", action="store_true", help="apply this project's .termagent/ settings")
@@ -40,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="build the sandbox image or show its status")
     sandbox.add_argument("action", choices=("build", "status"))
     sub.add_parser("replay", help="watch a bundled scripted session (no API key needed)")
+    from termagent.hooks.cli import add_subcommands
+
+    add_subcommands(sub)
     return parser
 
 
@@ -57,6 +62,11 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
     from termagent.config import ConfigError
 
     try:
+        from termagent.hooks.cli import dispatch as git_dispatch
+
+        code = git_dispatch(args, workspace)
+        if code is not None:
+            return code
         if args.command == "sessions":
             from termagent.commands import sessions_command
 
@@ -91,6 +101,7 @@ def _config(args: argparse.Namespace, workspace: Path):
     for section, key, value in (
         ("permissions", "mode", args.mode), ("limits", "max_turns", args.max_turns),
         ("limits", "max_cost_usd", args.max_cost_usd), ("model", "main", args.model),
+        ("limits", "max_tokens", args.max_tokens), ("limits", "max_wall_s", args.max_wall_s),
         ("sandbox", "backend", args.sandbox),
     ):
         if value is not None:
@@ -138,7 +149,12 @@ def _headless_run(session, task: str, output: str) -> int:
     return asyncio.run(run_headless(session, task, output)).exit_code
 
 
-def _run_session(args: argparse.Namespace, workspace: Path, config, body) -> int:
+def _run_session(args: argparse.Namespace, workspace: Path, config, body, with_reopen: bool = False) -> int:
+    """Open the session and hand it to `body`; with `with_reopen`, body also gets
+    `reopen(resume_id)` so an interactive front end can start a fresh session (None) or
+    resume a stored one (/clear, /resume) on the same store."""
+    import dataclasses
+
     from termagent.core.assembly import ResumeError, SessionOptions, open_session
     from termagent.model.retry import ModelError
     from termagent.store.db import Store
@@ -155,6 +171,9 @@ def _run_session(args: argparse.Namespace, workspace: Path, config, body) -> int
         print(f"termagent: {exc}", file=sys.stderr)
         return 2
     try:
+        if with_reopen:
+            return body(session, lambda resume_id: open_session(
+                config, dataclasses.replace(options, resume=resume_id), store))
         return body(session)
     finally:
         store.close()
@@ -165,17 +184,16 @@ def _interactive(args: argparse.Namespace, workspace: Path) -> int:
         print("termagent: no terminal attached and no --task given; use --task TEXT (or --task -) "
               "for non-interactive runs", file=sys.stderr)
         return 2
-    from termagent.model.client import warm_import
-
-    warm_import()
     config = _config(args, workspace)
     if args.plain:
+        from termagent.model.client import warm_import
         from termagent.plain import run_plain
 
-        return _run_session(args, workspace, config, run_plain)
-    from termagent.tui import run_tui
+        warm_import()
+        return _run_session(args, workspace, config, run_plain, with_reopen=True)
+    from termagent.tui import run_tui  # warms the SDK import itself, once its first frame is drawn
 
-    return _run_session(args, workspace, config, run_tui)
+    return _run_session(args, workspace, config, run_tui, with_reopen=True)
 
 
 if __name__ == "__main__":
