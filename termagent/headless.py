@@ -76,6 +76,10 @@ async def run_headless(session: Session, task: str, output: str, out: TextIO = s
                        err: TextIO = sys.stderr) -> HeadlessResult:
     printer = _Printer(output, out, err)
     session.bus.listen(printer)
+    if session.resumed:
+        from termagent.core.restore import describe_restore
+
+        err.write(f"termagent: {describe_restore(session.loop.history, session.store, session.session_id)}\n")
     session.start()
     turn = asyncio.ensure_future(session.run_turn(task))
     _cancel_on_sigint(turn)

@@ -79,6 +79,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     _halt_when_sandbox_fails(loop, sandbox)
     session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed)
     _attach_checkpoints(session, ctx, warnings)
+    _attach_context_care(session, ctx, options)
     if config.get("sandbox", "backend") == "none":
         warnings.insert(0, UNSANDBOXED)
     session.startup_warnings.extend(warnings)
@@ -97,6 +98,22 @@ def _attach_checkpoints(session: Session, ctx: ToolContext, warnings: list[str])
     session.closers.append(checkpointer.aclose)
     if not checkpointer.enabled:
         warnings.append(checkpointer.disabled_reason)
+
+
+def _attach_context_care(session: Session, ctx: ToolContext, options: SessionOptions) -> None:
+    """Watch the workspace for outside edits and compact the history as it grows.
+
+    The watcher's note goes first so compaction measures the request as it will be sent.
+    """
+    from termagent.core.compaction import Compactor
+    from termagent.core.watcher import WorkspaceWatcher
+
+    watcher = WorkspaceWatcher(session.workspace, ctx.ledger, session.bus.emit)
+    ctx.activity = watcher.agent_activity
+    session.compactor = Compactor(session.config, session.store, session.workspace, options.trusted)
+    session.loop.before_request += [watcher.before_request, session.compactor.before_request]
+    session.watcher = watcher
+    session.closers.append(watcher.aclose)
 
 
 def _halt_when_sandbox_fails(loop: AgentLoop, sandbox: Sandbox) -> None:

@@ -45,6 +45,8 @@ class Session:
     sandbox: Sandbox | None
     resumed: bool = False
     checkpointer: Any = None
+    compactor: Any = None  # core.compaction.Compactor
+    watcher: Any = None  # core.watcher.WorkspaceWatcher
     closers: list[Any] = field(default_factory=list)
     startup_warnings: list[str] = field(default_factory=list)
     outcomes: list[TurnOutcome] = field(default_factory=list)
@@ -58,6 +60,8 @@ class Session:
         begin = getattr(self.sandbox, "begin", None)
         if begin is not None:
             begin()
+        if self.watcher is not None:
+            self.watcher.start()
         sandbox = self.sandbox.describe().get("backend", self.sandbox.name) if self.sandbox else "none"
         self.bus.emit(SessionStarted(self.session_id, self.config.model_for("main"), str(self.workspace),
                                      self.resumed, str(sandbox)))
@@ -86,6 +90,19 @@ class Session:
             return
         if sha:
             self.bus.emit(Warning(f"auto-committed this turn as {sha[:10]}"))
+
+    async def compact(self, focus: str = "") -> None:
+        """/compact: fold older turns into the state document now, steered toward `focus`.
+
+        During a turn it happens before the turn's next model request instead, so the
+        history is never rewritten under a running step.
+        """
+        if self.compactor is None:
+            self.bus.emit(Warning("compaction is not available in this session"))
+        elif self.busy:
+            self.compactor.request(focus)
+        else:
+            await self.compactor.compact_now(self.loop, focus)
 
     # ------------------------------------------------------------ operation-driven use
 

@@ -139,7 +139,10 @@ class ToolRunner:
             return _error("permission_denied", why)
         ctx = dataclasses.replace(self.ctx, emit_output=lambda text: self.emit(ToolCallOutputDelta(call.id, text)),
                                   extras={**self.ctx.extras, "call_id": call.id})
-        return await self.registry.call(call.name, call.input, ctx)
+        if risk == RISK_READ or ctx.activity is None:
+            return await self.registry.call(call.name, call.input, ctx)
+        async with ctx.activity():  # the file watcher attributes what changes now to the agent
+            return await self.registry.call(call.name, call.input, ctx)
 
     async def _permission(self, call: ToolCall, risk: str) -> tuple[bool, str]:
         assert call.input is not None

@@ -8,6 +8,7 @@ raises ToolError and the registry turns it into `{"error": {...}}` for the model
 from __future__ import annotations
 
 import json
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
@@ -71,6 +72,7 @@ class ToolContext:
     artifacts: ArtifactSink | None = None
     emit_output: Callable[[str], None] = lambda text: None
     before_change: Callable[[str], Awaitable[None]] | None = None
+    activity: Callable[[], AbstractAsyncContextManager[None]] | None = None  # wraps write/exec calls
     extras: dict[str, Any] = field(default_factory=dict)
 
 

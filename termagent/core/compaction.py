@@ -1,0 +1,251 @@
+"""Anchored iterative compaction: keep a long session inside the model's context window.
+
+Before each model request the Compactor estimates the request's size (the API's own
+count for the previous request, scaled by how much the history has grown since). Past
+the configured share of the window it first trims old tool outputs to artifacts (free,
+deterministic); only if that is not enough does it fold the oldest turns into the
+state document, sending the `compaction` model just the previous document and the newly
+dropped span. Recent turns stay verbatim, cuts never split a tool call from its result,
+and the user's own words are copied into the document by the harness, not the model.
+
+Every change is stored as a snapshot (`record_compaction`) before it takes effect, so
+`--resume` rebuilds exactly the request the model was seeing. A failed summary keeps
+the full history, says so, and is not retried until the context has grown further.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from termagent.core.history import History
+from termagent.core.prompts import load_prompt, project_memory
+from termagent.core.spans import choose_cut, clip, pinned_texts, render_span, touched_files
+from termagent.core.state_document import DocumentFormatError, StateDocument, merge, parse
+from termagent.core.trim import trim_old_outputs
+from termagent.model.pricing import cost_usd
+from termagent.model.request import StablePrefix
+from termagent.model.retry import ModelError
+from termagent.protocol import CompactionDone, UsageUpdated, Warning
+
+if TYPE_CHECKING:
+    from termagent.config import Config
+    from termagent.core.loop import AgentLoop
+    from termagent.model.reply import ModelReply
+    from termagent.store.db import Store
+
+DEFAULT_TOKENS_PER_CHAR = 0.25
+RETRY_MARGIN_SHARE = 0.05
+TRIM_HEADROOM = 0.85
+PIN_CAP_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class CompactionSettings:
+    enabled: bool
+    threshold: float
+    keep_recent_turns: int
+    context_window: int
+
+    @classmethod
+    def from_config(cls, config: Config) -> CompactionSettings:
+        section = config.section("compaction")
+        return cls(bool(section["enabled"]), float(section["threshold"]), int(section["keep_recent_turns"]),
+                   int(config.get("model", "context_window")))
+
+    @property
+    def limit(self) -> int:
+        return int(self.context_window * self.threshold)
+
+
+class ContextMeter:
+    """Estimates a request's input tokens: characters times the ratio the API last reported.
+
+    The usage the API returns for a request is exact; pairing it with that request's size
+    in characters gives a per-session ratio (code, prose and JSON tokenise differently),
+    used for the next request and for the figures after a compaction. Before the first
+    measurement the ratio is the common rule of thumb, four characters per token.
+    """
+
+    def __init__(self) -> None:
+        self.ratio = DEFAULT_TOKENS_PER_CHAR
+        self._sent_chars = 0
+        self._seen_tokens = 0
+        self._prefix_chars: tuple[int, int] = (0, 0)  # (id of the prefix, its size)
+
+    def chars(self, prefix: StablePrefix, history: History) -> int:
+        if self._prefix_chars[0] != id(prefix):
+            size = len(json.dumps(prefix.system(), ensure_ascii=False)) + len(
+                json.dumps(list(prefix.tools), ensure_ascii=False))
+            self._prefix_chars = (id(prefix), size)
+        return self._prefix_chars[1] + len(json.dumps(history.for_request(), ensure_ascii=False))
+
+    def tokens(self, chars: int) -> int:
+        return int(chars * self.ratio)
+
+    def estimate(self, loop: AgentLoop) -> int:
+        measured = loop.last_prompt_tokens
+        if measured and measured != self._seen_tokens and self._sent_chars:
+            self.ratio = measured / self._sent_chars
+            self._seen_tokens = measured
+        return self.tokens(self.chars(loop.prefix, loop.history))
+
+    def note_sent(self, loop: AgentLoop) -> None:
+        """Called just before a request goes out, so its measured usage can be paired with it."""
+        self._sent_chars = self.chars(loop.prefix, loop.history)
+        self._seen_tokens = loop.last_prompt_tokens
+
+
+class Compactor:
+    """Owns compaction for one session; `before_request` is an AgentLoop hook."""
+
+    def __init__(self, config: Config, store: Store, workspace: Path, trusted: bool = False) -> None:
+        self.settings = CompactionSettings.from_config(config)
+        self.meter = ContextMeter()
+        self._max_tokens = int(config.get("model", "max_tokens"))
+        self._store = store
+        self._workspace = workspace
+        self._trusted = trusted
+        self._retry_floor = 0
+        self._requested: str | None = None
+        self._stuck_warned = False
+
+    def request(self, focus: str = "") -> None:
+        """Compact before the next model request (/compact while a turn is running)."""
+        self._requested = focus
+
+    async def before_request(self, loop: AgentLoop) -> None:
+        if self._requested is not None:
+            focus, self._requested = self._requested, None
+            await self._run(loop, focus, forced=True)
+        elif self.settings.enabled:
+            estimate = self.meter.estimate(loop)
+            if estimate >= max(self.settings.limit, self._retry_floor):
+                await self._run(loop, "", forced=False, before=estimate)
+        self.meter.note_sent(loop)
+
+    async def compact_now(self, loop: AgentLoop, focus: str = "") -> bool:
+        """Fold the older turns now, steering the summary toward `focus`; False if nothing changed."""
+        return await self._run(loop, focus, forced=True)
+
+    async def _run(self, loop: AgentLoop, focus: str, forced: bool, before: int | None = None) -> bool:
+        history = loop.history
+        before = before if before is not None else self.meter.estimate(loop)
+        cut = choose_cut(history.messages, self.settings.keep_recent_turns)
+        if cut.index == 0 and forced:
+            cut = choose_cut(history.messages, 1)
+        if cut.index == 0:
+            self._nothing_to_fold(loop, before, forced)
+            return False
+        trim = trim_old_outputs(history.messages, cut.index, self._store, history.session_id)
+        if not forced and trim.trimmed and self._estimate_with(loop, trim.messages) < self._trim_target():
+            self._apply(loop, trim.messages, history.state_document, 0, before)
+            return True
+        span, live = trim.messages[: cut.index], trim.messages[cut.index :]
+        try:
+            document = await self._summarise(loop, span, focus)
+        except (ModelError, DocumentFormatError) as exc:
+            self._failed(loop, before, exc)
+            return False
+        self._apply(loop, live, document.render(), cut.turns_folded, before)
+        return True
+
+    def _trim_target(self) -> int:
+        """Trimming alone is enough only with headroom left; otherwise the session would be
+        back for another small trim (and another prompt-cache miss) a turn or two later."""
+        return int(self.settings.limit * TRIM_HEADROOM)
+
+    def _estimate_with(self, loop: AgentLoop, messages: list[dict[str, Any]]) -> int:
+        probe = History(loop.history.session_id)
+        probe.load(messages, loop.history.last_seq, loop.history.state_document)
+        return self.meter.tokens(self.meter.chars(loop.prefix, probe))
+
+    async def _summarise(self, loop: AgentLoop, span: list[dict[str, Any]], focus: str) -> StateDocument:
+        previous = parse(loop.history.state_document)
+        prompt = load_prompt("compaction", self._workspace, self._trusted)
+        message = _request_message(loop.history.state_document, span, focus)
+        reply = await loop.model.complete("compaction", StablePrefix((prompt,), ()), [message],
+                                          max_tokens=self._max_tokens)
+        self._account(loop, reply)
+        if reply.stop_reason == "max_tokens":
+            raise DocumentFormatError(f"the summary was cut off at {self._max_tokens} output tokens")
+        pins = [self._pin(loop.history.session_id, text) for text in pinned_texts(span)]
+        return merge(previous, reply.text, pins, touched_files(span))
+
+    def _pin(self, session_id: str, text: str) -> str:
+        """The user's words verbatim; only a paste beyond PIN_CAP_CHARS keeps its middle in an artifact."""
+        if len(text) <= PIN_CAP_CHARS:
+            return text
+        artifact = self._store.put_artifact(session_id, "user_message", text)
+        return clip(text, PIN_CAP_CHARS) + f"\n[the full message is artifact {artifact}; read it with read_artifact]"
+
+    def _apply(self, loop: AgentLoop, live: list[dict[str, Any]], document: str, turns: int, before: int) -> None:
+        history = loop.history
+        self._store.record_compaction(history.session_id, history.last_seq, document, live)
+        history.load(live, history.last_seq, document)
+        loop.prefix = refreshed_prefix(loop.prefix, self._workspace)
+        after = self.meter.tokens(self.meter.chars(loop.prefix, history))
+        self._retry_floor = 0
+        self._stuck_warned = False
+        loop.emit(CompactionDone(turns, before, after, document))
+
+    def _failed(self, loop: AgentLoop, before: int, exc: Exception) -> None:
+        self._retry_floor = before + self._margin()
+        loop.emit(Warning(
+            f"compaction failed ({exc}); the full history is kept. The next attempt waits until the "
+            f"context grows by about {self._margin():,} tokens; /compact tries now."
+        ))
+
+    def _nothing_to_fold(self, loop: AgentLoop, before: int, forced: bool) -> None:
+        self._retry_floor = before + self._margin()
+        if forced:
+            loop.emit(Warning("nothing to compact yet: the conversation is no longer than the turns kept verbatim"))
+        elif not self._stuck_warned:
+            self._stuck_warned = True
+            share = before / max(1, self.settings.context_window)
+            loop.emit(Warning(
+                f"the context is about {share:.0%} full but everything in it is recent; "
+                "nothing can be folded yet (a very long single step?)"
+            ))
+
+    def _margin(self) -> int:
+        return max(1_000, int(self.settings.context_window * RETRY_MARGIN_SHARE))
+
+    def _account(self, loop: AgentLoop, reply: ModelReply) -> None:
+        model = reply.model or loop.model.model_for("compaction")
+        cost = cost_usd(model, reply.usage)
+        loop.budget.add_usage(reply.usage, cost)
+        self._store.record_usage(loop.history.session_id, "compaction", model, reply.usage.to_dict(), cost)
+        total = loop.budget.usage
+        loop.emit(UsageUpdated(
+            input_tokens=total.input_tokens, output_tokens=total.output_tokens,
+            cache_read_input_tokens=total.cache_read_input_tokens,
+            cache_creation_input_tokens=total.cache_creation_input_tokens,
+            cost_usd=round(loop.budget.cost_usd, 6), request_input_tokens=reply.usage.prompt_tokens,
+            context_window=self.settings.context_window, role="compaction",
+        ))
+
+
+def refreshed_prefix(prefix: StablePrefix, workspace: Path) -> StablePrefix:
+    """The same prefix with project memory re-read; the identical object if nothing changed,
+    so the system blocks stay byte-identical and the prompt cache keeps hitting."""
+    blocks = list(prefix.system_blocks)
+    memory = project_memory(workspace)
+    if len(blocks) >= 2:
+        blocks[1] = memory
+    elif memory:
+        blocks.append(memory)
+    fresh = StablePrefix(tuple(blocks), prefix.tools)
+    return prefix if fresh == prefix else fresh
+
+
+def _request_message(document: str, span: list[dict[str, Any]], focus: str) -> dict[str, Any]:
+    current = document if document.strip() else "(none yet: this is the first compaction of the session)"
+    parts = ["<current_state_document>", current, "</current_state_document>", ""]
+    if focus.strip():
+        parts += [f"The user asked for this compaction with a focus; give it more detail: {focus.strip()}", ""]
+    parts += ["<span_being_removed>", render_span(span), "</span_being_removed>", "",
+              "Return the merged document: the six sections, nothing else."]
+    return {"role": "user", "content": [{"type": "text", "text": "\n".join(parts)}]}

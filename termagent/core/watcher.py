@@ -1,0 +1,269 @@
+"""Notice files changed outside the agent, tell the model, and make edits re-read them.
+
+watchdog (inotify on Linux) reports changes from its own threads; the watcher keeps only
+those that matter, a change to a file the agent has read (it is in the ReadLedger), so
+memory stays bounded by what the agent has seen however large the tree is. Before each
+model request the hook re-checks those files: one that no longer holds what the agent
+last read or wrote is listed to the model in a short note, emitted as
+FilesChangedExternally for the front ends, and forgotten by the ledger so `edit_file`
+demands a fresh read.
+
+The agent's own changes are not "external": file tools leave the ledger holding the
+new content (so the hash matches), and the runner wraps every write or exec call in
+`agent_activity()`, during which (and briefly after, for events still in flight)
+observed changes are attributed to the agent.
+
+Only the root and its non-ignored top-level directories are watched (recursively), so
+`.git`, `node_modules` or a virtualenv at the top cost no inotify watches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from termagent.core.state_document import HARNESS_NOTE_PREFIX
+from termagent.core.watch_rules import IgnoreRules
+from termagent.protocol import Event, FilesChangedExternally, Warning
+
+if TYPE_CHECKING:
+    from termagent.core.loop import AgentLoop
+    from termagent.tools.workspace import ReadLedger
+
+SETTLE_S = 1.0  # after agent activity ends, events still in flight are its own
+MAX_PENDING = 10_000
+MAX_SPLIT_WATCHES = 48
+MAX_NAMES_IN_NOTE = 40
+_HASH_CHUNK = 1 << 20
+
+
+class WorkspaceWatcher:
+    def __init__(self, root: Path, ledger: ReadLedger, emit: Callable[[Event], None],
+                 settle_s: float = SETTLE_S) -> None:
+        self.root = Path(os.path.realpath(root))
+        self._ledger = ledger
+        self._emit = emit
+        self._settle_s = settle_s
+        self._rules = IgnoreRules(self.root)
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._active = 0
+        self._quiet_until = 0.0
+        self._observer: Any = None
+        self._top_watches: dict[str, Any] = {}
+        self._split = True
+        self._closed = False
+        self._problem: str | None = None
+        self.ready = threading.Event()
+        self.events_seen = 0  # every event watchdog delivered, kept or not (for tests and benchmarks)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start watching from a background thread: the first scan of a big tree takes a moment."""
+        threading.Thread(target=self._start, name="termagent-watch-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            from watchdog.observers import Observer
+
+            observer = Observer()
+            observer.start()  # running first, so a failure below can stop it through its own API
+            try:
+                self._schedule_all(observer)
+            except OSError:
+                self._stop_observer(observer)
+                raise
+            with self._lock:
+                closed, self._observer = self._closed, observer
+            if closed:
+                self._stop_observer(observer)
+        except (OSError, ImportError) as exc:  # inotify limits, an unreadable root: the session goes on unwatched
+            self._problem = (f"not watching the workspace for outside changes ({exc}); edits still refuse "
+                             "files that changed since they were read")
+        finally:
+            self.ready.set()
+
+    def _schedule_all(self, observer: Any) -> None:
+        tops = self._top_dirs()
+        self._split = len(tops) <= MAX_SPLIT_WATCHES
+        observer.schedule(self, str(self.root), recursive=not self._split, event_filter=_event_filter())
+        if self._split:
+            for name in tops:
+                self._watch_top(observer, name)
+
+    def _top_dirs(self) -> list[str]:
+        with os.scandir(self.root) as entries:
+            return sorted(e.name for e in entries
+                          if e.is_dir(follow_symlinks=False) and not self._rules.ignored(e.name, is_dir=True))
+
+    def _watch_top(self, observer: Any, name: str) -> None:
+        try:
+            watch = observer.schedule(self, str(self.root / name), recursive=True, event_filter=_event_filter())
+        except OSError:
+            return  # gone already, or unreadable: nothing there the agent can have read
+        self._top_watches[name] = watch
+
+    def stop(self) -> None:
+        with self._lock:
+            self._closed = True
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            self._stop_observer(observer)
+
+    async def aclose(self) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self.stop)
+
+    @staticmethod
+    def _stop_observer(observer: Any) -> None:
+        observer.stop()
+        observer.join(timeout=5)
+
+    # ------------------------------------------------------------ the agent's own changes
+
+    @contextlib.asynccontextmanager
+    async def agent_activity(self) -> AsyncIterator[None]:
+        """Wrap every write or exec tool call: what changes meanwhile is the agent's doing."""
+        with self._lock:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._quiet_until = time.monotonic() + self._settle_s
+
+    def _agent_busy(self) -> bool:
+        with self._lock:
+            return self._active > 0 or time.monotonic() < self._quiet_until
+
+    # ------------------------------------------------------------ watchdog thread
+
+    def dispatch(self, event: Any) -> None:
+        """watchdog's handler entry point (called on the observer thread)."""
+        self.events_seen += 1
+        if event.is_directory:
+            self._directory_event(event)
+            return
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            if raw:
+                self._note(os.fsdecode(raw))
+
+    def _note(self, path: str) -> None:
+        rel = self._relative(path)
+        if rel is None or self._agent_busy() or not self._ledger.is_known(Path(path)):
+            return
+        if self._rules.ignored(rel):
+            return
+        with self._lock:
+            if len(self._pending) < MAX_PENDING:
+                self._pending.add(path)
+
+    def _directory_event(self, event: Any) -> None:
+        """Keep one recursive watch per non-ignored top-level directory as they come and go."""
+        if not self._split or self._observer is None:
+            return
+        if event.event_type in ("deleted", "moved"):
+            self._drop_top(os.fsdecode(event.src_path))
+        if event.event_type == "created":
+            self._add_top(os.fsdecode(event.src_path))
+        if event.event_type == "moved":
+            self._add_top(os.fsdecode(event.dest_path))
+
+    def _drop_top(self, path: str) -> None:
+        if os.path.dirname(path) != str(self.root):
+            return
+        watch = self._top_watches.pop(os.path.basename(path), None)
+        if watch is not None:
+            with contextlib.suppress(KeyError, OSError):
+                self._observer.unschedule(watch)
+
+    def _add_top(self, path: str) -> None:
+        name = os.path.basename(path)
+        if os.path.dirname(path) != str(self.root) or name in self._top_watches:
+            return
+        if not self._rules.ignored(name, is_dir=True):
+            self._watch_top(self._observer, name)
+
+    def _relative(self, path: str) -> str | None:
+        try:
+            rel = Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+        return None if rel in ("", ".") or ".git" in rel.split("/") else rel
+
+    # ------------------------------------------------------------ before each model request
+
+    async def before_request(self, loop: AgentLoop) -> None:
+        """AgentLoop hook: tell the model which files it knows changed outside, before it acts."""
+        if self._problem:
+            self._emit(Warning(self._problem))
+            self._problem = None
+        changed = self.collect()
+        if changed:
+            loop.history.append(notice(changed))
+            self._emit(FilesChangedExternally(tuple(rel for rel, _ in changed)))
+
+    def collect(self) -> list[tuple[str, bool]]:
+        """(path, deleted) for known files whose content is no longer what the agent saw."""
+        with self._lock:
+            paths, self._pending = self._pending, set()
+        changed: list[tuple[str, bool]] = []
+        for path in sorted(paths):
+            record = self._ledger.get(Path(path))
+            if record is None:
+                continue
+            state = _content_state(path, record.size, record.sha256)
+            if state == "same":
+                continue
+            self._ledger.forget(Path(path))
+            changed.append((self._relative(path) or path, state == "deleted"))
+        return changed
+
+
+def notice(changed: list[tuple[str, bool]]) -> dict[str, Any]:
+    """The user-role note the model reads; names are quoted so a file name is never an instruction."""
+    names = [json.dumps(rel, ensure_ascii=False) + (" (deleted)" if deleted else "")
+             for rel, deleted in changed[:MAX_NAMES_IN_NOTE]]
+    more = len(changed) - len(names)
+    listing = ", ".join(names) + (f" and {more} more" if more > 0 else "")
+    text = (f"{HARNESS_NOTE_PREFIX} Files changed outside the agent (by the user or another program) since you "
+            f"last read them: {listing}. Your earlier view of them is out of date: read them again before "
+            "relying on or editing them (edit_file refuses until you do).")
+    return {"role": "user", "content": [{"type": "text", "text": text}]}
+
+
+def _content_state(path: str, size: int, sha256: str) -> str:
+    """'same', 'changed' or 'deleted', compared with what the ledger recorded."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            return "changed"
+        digest = hashlib.sha256()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return "deleted"
+    except OSError:
+        return "changed"
+    return "same" if digest.hexdigest() == sha256 else "changed"
+
+
+def _event_filter() -> list[Any]:
+    """Only changes: no open/close-without-write/access noise from readers of the tree."""
+    from watchdog import events
+
+    return [events.FileModifiedEvent, events.FileCreatedEvent, events.FileDeletedEvent, events.FileMovedEvent,
+            events.DirCreatedEvent, events.DirDeletedEvent, events.DirMovedEvent]

@@ -1,0 +1,223 @@
+"""The workspace watcher with real inotify: outside edits reach the model, the agent's own do not."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from termagent.core.history import History
+from termagent.core.watch_rules import IgnoreRules
+from termagent.core.watcher import WorkspaceWatcher
+from termagent.protocol import Event, FilesChangedExternally, ToolCallFinished, Warning
+from termagent.testing.scripted_server import reply, text, tool_use
+from termagent.tools.workspace import ReadLedger
+from tests.session_support import make_session, tool_results
+
+DEADLINE_S = 20.0
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    (ws / "src").mkdir(parents=True)
+    (ws / "build").mkdir()
+    (ws / ".git").mkdir()
+    (ws / ".gitignore").write_text("build/\n*.log\n!keep.log\n")
+    (ws / "app.py").write_text("print('v1')\n")
+    (ws / "src" / "mod.py").write_text("X = 1\n")
+    (ws / "src" / "sentinel.py").write_text("S = 0\n")
+    (ws / "build" / "out.py").write_text("generated\n")
+    (ws / "debug.log").write_text("log\n")
+    (ws / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    return ws
+
+
+@pytest.fixture
+def watched(workspace: Path):
+    ledger = ReadLedger()
+    events: list[Event] = []
+    watcher = WorkspaceWatcher(workspace, ledger, events.append, settle_s=0.1)
+    watcher.start()
+    assert watcher.ready.wait(DEADLINE_S)
+    yield watcher, ledger
+    watcher.stop()
+
+
+def wait_for(watcher: WorkspaceWatcher, path: str) -> list[tuple[str, bool]]:
+    """Collect until `path` shows up (events arrive from watchdog's threads)."""
+    seen: list[tuple[str, bool]] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        seen += watcher.collect()
+        if any(rel == path for rel, _ in seen):
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"{path} was never reported; saw {seen}")
+
+
+async def settled(watcher: WorkspaceWatcher, before: int) -> None:
+    """Wait until events arrived and then none for a while."""
+    deadline = time.monotonic() + DEADLINE_S
+    last = before
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        if watcher.events_seen > before and watcher.events_seen == last:
+            return
+        last = watcher.events_seen
+    raise AssertionError("watchdog delivered no events")
+
+
+def known(ledger: ReadLedger, *paths: Path) -> None:
+    for path in paths:
+        ledger.record(path)
+
+
+def test_ignore_rules_follow_gitignore_and_skip_git(workspace):
+    rules = IgnoreRules(workspace)
+    assert rules.ignored(".git/HEAD") and rules.ignored("src/.git/x")
+    assert rules.ignored("build", is_dir=True) and rules.ignored("build/out.py")
+    assert rules.ignored("debug.log") and rules.ignored("src/deep/trace.log")
+    assert not rules.ignored("keep.log") and not rules.ignored("app.py") and not rules.ignored("src/mod.py")
+    (workspace / "src" / ".gitignore").write_text("mod.py\n")
+    assert rules.ignored("src/mod.py") and not rules.ignored("app.py")
+
+
+def test_outside_edit_of_a_read_file_is_reported_and_forgotten(workspace, watched):
+    watcher, ledger = watched
+    app, mod = workspace / "app.py", workspace / "src" / "mod.py"
+    known(ledger, app, mod)
+    app.write_text("print('v2')\n")
+    mod.unlink()
+    seen = wait_for(watcher, "src/mod.py")
+    seen += wait_for(watcher, "app.py") if ("app.py", False) not in seen else []
+    assert ("app.py", False) in seen and ("src/mod.py", True) in seen
+    assert not ledger.is_known(app)
+
+
+def test_unread_ignored_git_and_own_changes_are_not_reported(workspace, watched):
+    watcher, ledger = watched
+    app, out, log, sentinel = (workspace / "app.py", workspace / "build" / "out.py", workspace / "debug.log",
+                               workspace / "src" / "sentinel.py")
+    known(ledger, out, log, sentinel)
+    (workspace / "src" / "mod.py").write_text("X = 2\n")  # never read by the agent
+    out.write_text("regenerated\n")
+    log.write_text("more log\n")
+    (workspace / ".git" / "HEAD").write_text("ref: refs/heads/other\n")
+    app.write_text("print('agent wrote this')\n")  # the agent's write: the ledger holds the new bytes
+    ledger.record(app)
+    sentinel.write_text("S = 1\n")  # last, in a watched directory: once it shows, the rest has been seen
+    assert [rel for rel, _ in wait_for(watcher, "src/sentinel.py")] == ["src/sentinel.py"]
+    assert ledger.is_known(app) and ledger.is_known(out)
+
+
+async def test_changes_during_agent_activity_belong_to_the_agent(workspace, watched):
+    watcher, ledger = watched
+    app, sentinel = workspace / "app.py", workspace / "src" / "sentinel.py"
+    known(ledger, app, sentinel)
+    async with watcher.agent_activity():
+        before = watcher.events_seen
+        app.write_text("print('changed by a sandboxed command')\n")
+        await settled(watcher, before)  # every event of that write was delivered while the activity was open
+    await asyncio.sleep(0.2)  # past the settle window
+    sentinel.write_text("S = 2\n")
+    assert [rel for rel, _ in wait_for(watcher, "src/sentinel.py")] == ["src/sentinel.py"]
+    assert ledger.is_known(app)
+
+
+def test_a_new_top_level_directory_is_watched(workspace, watched):
+    watcher, ledger = watched
+    (workspace / "pkg").mkdir()
+    target = workspace / "pkg" / "new.py"
+    deadline = time.monotonic() + DEADLINE_S
+    version = 0
+    while time.monotonic() < deadline:  # the watch on pkg/ is added from watchdog's thread
+        version += 1
+        target.write_text(f"A = {version}\n")
+        ledger.record(target)
+        target.write_text(f"A = {version} changed outside\n")
+        time.sleep(0.05)
+        if ("pkg/new.py", False) in watcher.collect():
+            return
+    raise AssertionError("changes under a new top-level directory were never reported")
+
+
+async def test_a_watcher_that_cannot_start_warns_once(tmp_path):
+    events: list[Event] = []
+    watcher = WorkspaceWatcher(tmp_path / "gone", ReadLedger(), events.append)
+    watcher.start()
+    assert watcher.ready.wait(DEADLINE_S)
+    loop = SimpleNamespace(history=History("s"))
+    await watcher.before_request(loop)
+    await watcher.before_request(loop)
+    (warning,) = [e for e in events if isinstance(e, Warning)]
+    assert "not watching the workspace" in warning.message and loop.history.messages == []
+
+
+# ---------------------------------------------------------------- in a real session
+
+
+async def started(session):
+    session.start()
+    assert await asyncio.to_thread(session.watcher.ready.wait, DEADLINE_S)
+
+
+async def edit_when_streaming(server, workspace: Path, request_number: int) -> None:
+    """The user saves app.py while the model is still streaming its reply."""
+    while len(server.requests) < request_number:
+        await asyncio.sleep(0.01)
+    (workspace / "app.py").write_text("print('user edit')\n")
+
+
+async def test_outside_edit_reaches_the_model_and_blocks_a_blind_edit(workspace, scripted_server, monkeypatch):
+    scripted_server.add(
+        reply(tool_use("read_file", {"path": "app.py"})),
+        reply(text("Editing now " * 5), tool_use("edit_file", {"path": "app.py", "old_string": "v1",
+                                                                "new_string": "v3"})),
+        reply("stopped: the file changed under me"),
+    )
+    session, events = make_session(workspace, scripted_server, monkeypatch,
+                                   overrides={"permissions": {"mode": "accept-edits"}})
+    await started(session)
+    scripted_server.chunk_delay_s = 0.05
+    editor = asyncio.create_task(edit_when_streaming(scripted_server, workspace, 2))
+    await session.run_turn("change v1 to v3 in app.py")
+    await editor
+    await session.close()
+
+    assert (workspace / "app.py").read_text() == "print('user edit')\n"
+    (edit,) = [e for e in events if isinstance(e, ToolCallFinished) and e.name == "edit_file"]
+    assert not edit.ok and edit.error_type == "stale_read"
+    third = scripted_server.requests[2].body
+    notes = [b["text"] for b in third["messages"][-1]["content"] if b.get("type") == "text"]
+    assert any("Files changed outside the agent" in n and '"app.py"' in n for n in notes)
+    assert [e.paths for e in events if isinstance(e, FilesChangedExternally)] == [("app.py",)]
+
+
+async def test_the_agents_own_writes_are_not_reported(workspace, scripted_server, monkeypatch):
+    scripted_server.add(
+        reply(tool_use("read_file", {"path": "app.py"}), tool_use("read_file", {"path": "src/mod.py"})),
+        reply(tool_use("edit_file", {"path": "app.py", "old_string": "v1", "new_string": "v2"})),
+        reply(tool_use("write_file", {"path": "app.py", "content": "print('v3')\n"})),
+        reply(tool_use("bash", {"command": "echo 'X = 9' >> src/mod.py"})),
+        reply("done"),
+    )
+    session, events = make_session(workspace, scripted_server, monkeypatch,
+                                   overrides={"permissions": {"mode": "auto"}})
+    await started(session)
+    await session.run_turn("edit things")
+    await asyncio.sleep(0.3)  # any event still in flight is delivered before the next request drains
+    scripted_server.add(reply("ok"))
+    await session.run_turn("anything else?")
+    await session.close()
+
+    assert (workspace / "src" / "mod.py").read_text() == "X = 1\nX = 9\n"
+    assert all(e.ok for e in events if isinstance(e, ToolCallFinished))
+    assert not any(isinstance(e, FilesChangedExternally) for e in events)
+    sent = json.dumps([r.body["messages"] for r in scripted_server.requests])
+    assert "Files changed outside the agent" not in sent
+    assert tool_results(scripted_server.requests[-2].body)  # the bash call's result came back normally
