@@ -29,7 +29,11 @@ def sessions_command(args: argparse.Namespace) -> int:
 
 
 def _show_session(store: Store, session_id: str | None, subagents: bool) -> int:
-    record = store.find_session(session_id) if session_id else next(iter(store.sessions(limit=1)), None)
+    try:
+        record = store.find_session(session_id) if session_id else next(iter(store.sessions(limit=1)), None)
+    except LookupError as exc:
+        print(f"termagent: {exc}", file=sys.stderr)
+        return 2
     if record is None:
         print(f"termagent: no session matches {session_id!r}", file=sys.stderr)
         return 2
@@ -68,9 +72,15 @@ def _block_text(role: str, block: Any) -> str:
 
 
 def audit_command(args: argparse.Namespace, workspace: Path) -> int:
+    from termagent.policy.display import strip_terminal_controls
+
     store = Store()
     try:
-        record = store.find_session(args.id) if args.id else next(iter(store.sessions(str(workspace), 1)), None)
+        try:
+            record = store.find_session(args.id) if args.id else next(iter(store.sessions(str(workspace), 1)), None)
+        except LookupError as exc:
+            print(f"termagent: {exc}", file=sys.stderr)
+            return 2
         if record is None:
             print("termagent: no session to audit", file=sys.stderr)
             return 2
@@ -81,7 +91,8 @@ def audit_command(args: argparse.Namespace, workspace: Path) -> int:
                 when = time.strftime("%H:%M:%S", time.localtime(row["created_at"]))
                 who = f"{row['decision']} by {row['decided_by']}"
                 why = f" ({row['reason']})" if row["reason"] else ""
-                print(f"{when} {session.agent:12} {row['tool']:12} {who}{why} -> {row['outcome'] or '-'}  {row['input']}")
+                line = f"{when} {session.agent:12} {row['tool']:12} {who}{why} -> {row['outcome'] or '-'}  {row['input']}"
+                print(strip_terminal_controls(line))
         return 0
     finally:
         store.close()

@@ -113,8 +113,13 @@ def load_config(workspace: Path, include_project: bool = True) -> Config:
     if include_project:
         files.append(project_config_path(workspace))
     for path in files:
+        if path.is_symlink():
+            raise ConfigError(f"config error: {path} is a symlink; termagent reads only a regular file there")
         if path.is_file():
-            data = _merge(data, _read_toml(path), str(path))
+            layer = _read_toml(path)
+            if path != files[0]:
+                _refuse_project_keys(layer, path)
+            data = _merge(data, layer, str(path))
             sources.append(str(path))
     env = _env_layer()
     if env:
@@ -135,6 +140,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config error in {path}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
+
+
+PROJECT_FORBIDDEN = (("sandbox", "backend"),)
+ADDITIVE_KEYS = (("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny"))
+
+
+def _refuse_project_keys(layer: dict[str, Any], path: Path) -> None:
+    """A repository may not switch the sandbox off: only the person can, with --sandbox none."""
+    for section, key in PROJECT_FORBIDDEN:
+        if isinstance(layer.get(section), dict) and key in layer[section]:
+            raise ConfigError(f"config error in {path}: {section}.{key} cannot be set by a project "
+                              "(use --sandbox none or your user config)")
 
 
 def _env_layer() -> dict[str, dict[str, Any]]:
@@ -167,6 +184,8 @@ def _merge(base: dict[str, Any], layer: dict[str, Any], source: str) -> dict[str
                     f"config error in {source}: {section}.{key} should be "
                     f"{type(expected).__name__}, got {value!r}"
                 )
+            if (section, key) in ADDITIVE_KEYS:
+                value = list(merged[section][key]) + [v for v in value if v not in merged[section][key]]
             merged[section][key] = value
     return merged
 

@@ -15,8 +15,17 @@ import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from termagent.core.loop import STOP_API, STOP_END, STOP_INTERRUPTED, STOP_LIMIT, STOP_MAX_TOKENS, STOP_SANDBOX
+from termagent.core.loop import (
+    STOP_API,
+    STOP_END,
+    STOP_ERROR,
+    STOP_INTERRUPTED,
+    STOP_LIMIT,
+    STOP_MAX_TOKENS,
+    STOP_SANDBOX,
+)
 from termagent.core.session import Session
+from termagent.policy.display import strip_terminal_controls
 from termagent.protocol import AssistantTextDelta, Error, Event, ModelRetrying, SubagentFinished, Warning
 
 EXIT_OK = 0
@@ -42,6 +51,8 @@ def exit_for(stop_reason: str, denied: bool) -> tuple[int, str]:
         return EXIT_API, "api_error"
     if stop_reason == STOP_SANDBOX:
         return EXIT_SANDBOX, "sandbox_error"
+    if stop_reason == STOP_ERROR:
+        return EXIT_LIMIT, "internal_error"  # no code of its own in the contract: the task did not finish
     if stop_reason in (STOP_LIMIT, STOP_MAX_TOKENS):
         return EXIT_LIMIT, "limit"
     if denied:
@@ -55,20 +66,29 @@ class _Printer:
     def __init__(self, output: str, out: TextIO, err: TextIO) -> None:
         self.output, self.out, self.err = output, out, err
         self.subagents: list[dict[str, Any]] = []
+        self.on_closed_output: Any = lambda: None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, SubagentFinished):
             self.subagents.append({"agent_id": event.agent_id, "agent": event.agent, "status": event.status,
                                    "usage": event.usage, "cost_usd": event.cost_usd})
+        try:
+            self._render(event)
+        except (BrokenPipeError, ValueError):  # the reader went away (`| head`): stop paying for output
+            self.on_closed_output()
+
+    def _render(self, event: Event) -> None:
         if self.output == "stream-json":
             self.out.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
             self.out.flush()
         elif isinstance(event, (Warning, Error)):
-            self.err.write(f"termagent: {'warning' if isinstance(event, Warning) else 'error'}: {event.message}\n")
+            kind = "warning" if isinstance(event, Warning) else "error"
+            self.err.write(f"termagent: {kind}: {strip_terminal_controls(event.message)}\n")
         elif isinstance(event, ModelRetrying):
-            self.err.write(f"termagent: model request failed ({event.reason}); retry {event.attempt} in {event.delay_s:.1f}s\n")
+            self.err.write(f"termagent: model request failed ({strip_terminal_controls(event.reason)}); "
+                           f"retry {event.attempt} in {event.delay_s:.1f}s\n")
         elif self.output == "text" and isinstance(event, AssistantTextDelta) and self.out.isatty():
-            self.out.write(event.text)
+            self.out.write(strip_terminal_controls(event.text, keep_sgr=False))
             self.out.flush()
 
 
@@ -80,18 +100,24 @@ async def run_headless(session: Session, task: str, output: str, out: TextIO = s
         from termagent.core.restore import describe_restore
 
         err.write(f"termagent: {describe_restore(session.loop.history, session.store, session.session_id)}\n")
-    session.start()
-    turn = asyncio.ensure_future(session.run_turn(task))
-    _cancel_on_sigint(turn)
     try:
-        outcome = await turn
-        stop, text, detail = outcome.stop_reason, outcome.text, outcome.detail
-    except asyncio.CancelledError:
-        stop, text, detail = STOP_INTERRUPTED, "", "interrupted"
-    code, reason = exit_for(stop, bool(session.runner.denials))
-    payload = _payload(session, text, reason, detail, printer.subagents)
-    await session.close(reason)
-    _print_result(output, payload, text, out)
+        session.start()
+        turn = asyncio.ensure_future(session.run_turn(task))
+        _cancel_on_sigint(turn)
+        printer.on_closed_output = turn.cancel
+        try:
+            outcome = await turn
+            stop, text, detail = outcome.stop_reason, outcome.text, outcome.detail
+        except asyncio.CancelledError:
+            stop, text, detail = STOP_INTERRUPTED, "", "interrupted"
+        code, reason = exit_for(stop, bool(session.runner.denials))
+        payload = _payload(session, text, reason, detail, printer.subagents)
+    finally:
+        await session.close()  # the container goes even when something above failed
+    try:
+        _print_result(output, payload, text, out)
+    except (BrokenPipeError, ValueError):
+        pass
     return HeadlessResult(code, reason, payload)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from termagent.store.db import state_dir
@@ -19,12 +20,15 @@ def project_settings_hash(workspace: Path) -> str:
     root = workspace / ".termagent"
     if not root.is_dir():
         return ""
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
-    if not files:
+    entries = sorted(p for p in root.rglob("*") if p.is_symlink() or p.is_file())
+    if not entries:
         return ""  # the sandbox creates an empty one to mount read-only: nothing to trust
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in entries:
+        # A link is hashed by where it points, so planting one is a change that asks again;
+        # the loaders never follow links under .termagent/ in any case.
+        content = b"link:" + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + content + b"\0")
     return digest.hexdigest()
 
 

@@ -99,8 +99,8 @@ def load_definitions(workspace: Path, include_project: bool, known_tools: set[st
         if entry.name.endswith(".md"):
             sources.append((f"prompts/subagents/{entry.name}", entry.read_text(encoding="utf-8")))
     project_dir = workspace / ".termagent" / "agents"
-    if include_project and project_dir.is_dir():
-        for path in sorted(project_dir.glob("*.md")):
+    if include_project and project_dir.is_dir() and not project_dir.is_symlink() and not project_dir.parent.is_symlink():
+        for path in sorted(p for p in project_dir.glob("*.md") if not p.is_symlink()):
             sources.append((str(path), path.read_text(encoding="utf-8", errors="replace")))
     for source, text in sources:
         try:

@@ -22,7 +22,7 @@ from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import ToolRunner
 from termagent.model.client import ModelClient
 from termagent.model.request import StablePrefix
-from termagent.protocol import AssistantTextDelta, Event, ToolCallOutputDelta, Warning
+from termagent.protocol import AssistantTextDelta, Event, SubagentEvent, ToolCallOutputDelta, Warning
 from termagent.sandbox.base import Sandbox
 from termagent.store.db import Store
 from termagent.tools.base import ToolContext
@@ -76,7 +76,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
                      int(config.get("model", "context_window")))
     delegate.host = SubagentHost(config, workspace, model, store, registry, policy, approver, ctx, budget,
                                  bus.emit, memory, definitions, runner.denials)
-    _halt_when_sandbox_fails(loop, sandbox)
+    _halt_when_sandbox_fails(loop, sandbox, delegate.host)
     session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed)
     _attach_checkpoints(session, ctx, warnings)
     _attach_context_care(session, ctx, options)
@@ -116,8 +116,8 @@ def _attach_context_care(session: Session, ctx: ToolContext, options: SessionOpt
     session.closers.append(watcher.aclose)
 
 
-def _halt_when_sandbox_fails(loop: AgentLoop, sandbox: Sandbox) -> None:
-    """A dead sandbox ends the turn (exit 5) rather than letting the model work blind."""
+def _halt_when_sandbox_fails(loop: AgentLoop, sandbox: Sandbox, host: SubagentHost) -> None:
+    """A dead sandbox ends the turn (exit 5), in a subagent too, rather than letting the model work blind."""
 
     async def check(_: AgentLoop) -> None:
         failure = getattr(sandbox, "failed_in_use", None)
@@ -125,6 +125,7 @@ def _halt_when_sandbox_fails(loop: AgentLoop, sandbox: Sandbox) -> None:
             raise HaltTurn(STOP_SANDBOX, failure, "sandbox")
 
     loop.before_request.append(check)
+    host.child_hooks.append(check)
 
 
 def _session_id(store: Store, workspace: Path, options: SessionOptions, config: Config) -> tuple[str, bool]:
@@ -135,7 +136,10 @@ def _session_id(store: Store, workspace: Path, options: SessionOptions, config: 
         if not records:
             raise ResumeError(f"no earlier session to resume in {workspace}")
         return records[0].id, True
-    record = store.find_session(options.resume)
+    try:
+        record = store.find_session(options.resume, top_level=True)
+    except LookupError as exc:
+        raise ResumeError(str(exc)) from None
     if record is None:
         raise ResumeError(f"no session matches {options.resume!r}; `termagent sessions` lists them")
     return record.id, True
@@ -198,5 +202,6 @@ def _existing_in(workspace: Path):
 
 
 def _trace(store: Store, session_id: str, event: Event) -> None:
-    if not isinstance(event, UNTRACED):
+    inner = event.event if isinstance(event, SubagentEvent) else event
+    if not isinstance(inner, UNTRACED):
         store.record_event(session_id, event.to_dict())

@@ -27,6 +27,11 @@ class Budget:
     cost_usd: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
+    def start_task(self) -> None:
+        """Turn and wall-time caps count per task (one user turn); cost and tokens per session."""
+        self.turns = 0
+        self.started = time.monotonic()
+
     def add_turn(self) -> None:
         self.turns += 1
 

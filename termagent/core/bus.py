@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Callable
 
 from termagent.protocol import Event
@@ -13,6 +14,7 @@ Listener = Callable[[Event], None]
 class EventBus:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self._failed: set[Listener] = set()
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -25,5 +27,11 @@ class EventBus:
         return queue
 
     def emit(self, event: Event) -> None:
+        """A failing listener (a closed pipe, a UI bug) must not break the loop or the others."""
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception as exc:  # reported once per listener, never raised into the core
+                if listener not in self._failed:
+                    self._failed.add(listener)
+                    sys.stderr.write(f"termagent: an event listener failed: {type(exc).__name__}: {exc}\n")

@@ -48,7 +48,7 @@ class History:
                 merged.append({"role": message["role"], "content": content})
         if merged and merged[0]["role"] != "user":
             merged.insert(0, {"role": "user", "content": [{"type": "text", "text": "(conversation resumed)"}]})
-        return merged
+        return _answer_every_call(merged)
 
     def unanswered_tool_ids(self) -> list[str]:
         """tool_use ids in the last assistant message with no result after it (a killed turn)."""
@@ -68,8 +68,31 @@ class History:
 
 def _as_blocks(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    return list(content)
+        content = [{"type": "text", "text": content}]
+    blocks = [b for b in content if not (b.get("type") == "text" and not str(b.get("text", "")).strip())]
+    return blocks or [{"type": "text", "text": "(no content)"}]
+
+
+MISSING_RESULT = "no result was recorded for this call (the turn ended abnormally); it may not have run"
+
+
+def _answer_every_call(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Last line of defence: the API rejects a tool_use without a tool_result right after it."""
+    out = list(messages)
+    for index, message in enumerate(out):
+        if message["role"] != "assistant":
+            continue
+        ids = [b["id"] for b in message["content"] if b.get("type") == "tool_use"]
+        following = out[index + 1] if index + 1 < len(out) else None
+        answered = {b.get("tool_use_id") for b in following["content"]} if following and following["role"] == "user" else set()
+        missing = [tool_result_block(i, MISSING_RESULT, True) for i in ids if i not in answered]
+        if not missing:
+            continue
+        if following is not None and following["role"] == "user":
+            out[index + 1] = {"role": "user", "content": missing + following["content"]}
+        else:
+            out.insert(index + 1, {"role": "user", "content": missing})
+    return out
 
 
 def tool_result_block(tool_use_id: str, text: str, is_error: bool = False) -> dict[str, Any]:

@@ -36,6 +36,7 @@ STOP_API = "api_error"
 STOP_INTERRUPTED = "interrupted"
 STOP_MAX_TOKENS = "max_tokens"
 STOP_SANDBOX = "sandbox_error"
+STOP_ERROR = "error"
 
 
 class HaltTurn(Exception):
@@ -80,7 +81,7 @@ class AgentLoop:
 
     async def run_turn(self, user_text: str) -> TurnOutcome:
         self.turn_number += 1
-        self.budget.turns = 0
+        self.budget.start_task()
         self.emit(TurnStarted(self.turn_number, user_text))
         self.history.add_user_text(user_text)
         try:
@@ -94,6 +95,10 @@ class AgentLoop:
         except HaltTurn as exc:
             self.emit(Error(exc.message, exc.kind))
             outcome = TurnOutcome(exc.stop_reason, "", exc.message)
+        except Exception as exc:  # a bug somewhere below: end the turn, keep the session usable
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            self.emit(Error(message, "internal"))
+            outcome = TurnOutcome(STOP_ERROR, "", message)
         self.emit(TurnFinished(outcome.stop_reason, outcome.text))
         return outcome
 
@@ -143,7 +148,7 @@ class AgentLoop:
     async def _run_tools(self, calls: tuple[ToolCall, ...]) -> None:
         try:
             results = await self.runner.run(calls)
-        except asyncio.CancelledError:
+        except BaseException:  # interrupted or broken: every call still gets its result
             self.history.append({"role": "user", "content": self.runner.results_so_far(calls)})
             raise
         self.history.append({"role": "user", "content": results})

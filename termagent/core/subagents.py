@@ -78,6 +78,7 @@ class SubagentHost:
     memory: str
     definitions: dict[str, AgentDefinition]
     parent_denials: list[Any] = dataclasses.field(default_factory=list)
+    child_hooks: list[Any] = dataclasses.field(default_factory=list)
     _counter: Any = dataclasses.field(default_factory=lambda: itertools.count(1))
 
     async def run(self, definition: AgentDefinition, task: str, call_id: str = "") -> SubagentReport:
@@ -86,11 +87,14 @@ class SubagentHost:
         agent_id = f"{definition.name}-{next(self._counter)}"
         self.emit(SubagentStarted(agent_id, definition.name, task, call_id))
         loop = self._child_loop(definition, child_id, agent_id)
-        outcome = await self._run_bounded(loop, definition, task)
-        report = self._report(definition, agent_id, child_id, loop, outcome)
-        self.store.update_session(child_id, status=report.status)
-        self.emit(SubagentFinished(agent_id, definition.name, report.status, report.summary, report.usage,
-                                   report.cost_usd))
+        outcome = TurnOutcome(STOP_INTERRUPTED, "", "interrupted by the user")
+        try:
+            outcome = await self._run_bounded(loop, definition, task)
+        finally:  # an interrupt still closes the child's record and its panel in the front ends
+            report = self._report(definition, agent_id, child_id, loop, outcome)
+            self.store.update_session(child_id, status=report.status)
+            self.emit(SubagentFinished(agent_id, definition.name, report.status, report.summary, report.usage,
+                                       report.cost_usd))
         return report
 
     def _child_loop(self, definition: AgentDefinition, child_id: str, agent_id: str) -> AgentLoop:
@@ -103,7 +107,8 @@ class SubagentHost:
         prefix = StablePrefix((prompt, self.memory), tuple(registry.api_tools()))
         budget = Budget(self._limits(definition), parent=self.parent_budget)
         return AgentLoop(self.model, definition.role, prefix, History(child_id, self.store), runner, budget, emit,
-                         self.store, int(self.config.get("model", "context_window")))
+                         self.store, int(self.config.get("model", "context_window")),
+                         before_request=list(self.child_hooks))
 
     def _limits(self, definition: AgentDefinition) -> Limits:
         defaults = self.config.section("subagents")

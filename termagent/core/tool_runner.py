@@ -20,8 +20,8 @@ from termagent.core.describe import detail, gist
 from termagent.core.history import tool_result_block
 from termagent.model.reply import ToolCall
 from termagent.protocol import (
+    DECISION_ALLOW_ONCE,
     DECISION_ALLOW_SESSION,
-    DECISION_DENY,
     RISK_READ,
     ApprovalRequested,
     ApprovalResolved,
@@ -116,8 +116,15 @@ class ToolRunner:
         risk = self.registry.risk_of(call.name)
         self.emit(ToolCallStarted(call.id, call.name, call.input or {}, risk))
         started = time.monotonic()
-        result = await self._decide_and_run(call, risk)
-        duration = time.monotonic() - started
+        try:
+            result = await self._decide_and_run(call, risk)
+        except asyncio.CancelledError:
+            self._finish(call, _error("interrupted", INTERRUPTED), time.monotonic() - started)
+            raise
+        self._finish(call, result, time.monotonic() - started)
+
+    def _finish(self, call: ToolCall, result: ToolResult, duration: float) -> None:
+        """Events, record and audit outcome for one call: exactly once, whatever happened."""
         self.records.append(CallRecord(call.name, result.ok, round(duration, 3)))
         self.emit(ToolCallFinished(call.id, call.name, result.ok, result.display or result.output,
                                    round(duration, 3), result.error_type))
@@ -156,7 +163,7 @@ class ToolRunner:
             )
             answer = await self.approver.ask(request)
             by = "person"
-            action = "deny" if answer.decision == DECISION_DENY else "allow"
+            action = "allow" if answer.decision in (DECISION_ALLOW_ONCE, DECISION_ALLOW_SESSION) else "deny"
             reason = answer.reason or ("denied by the person" if action == "deny" else reason)
             if answer.decision == DECISION_ALLOW_SESSION:
                 self.policy.allow_for_session(call.name, call.input)

@@ -128,7 +128,7 @@ class ReplyBuilder:
         for index in sorted(self._blocks):
             entry = self._blocks[index]
             if entry.kind == "text":
-                if entry.text:
+                if entry.text.strip():  # the API rejects whitespace-only text blocks sent back to it
                     content.append({"type": "text", "text": entry.text})
                     texts.append(entry.text)
             elif entry.kind == "tool_use":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -53,18 +54,27 @@ def parse_retry_after(headers: object) -> float | None:
 
 
 class CircuitBreaker:
-    """Counts consecutive failed attempts across requests; open means stop calling."""
+    """Counts consecutive failed attempts across requests; open means stop calling.
 
-    def __init__(self, threshold: int) -> None:
+    After `cooldown_s` it lets one request through again (half-open), so an outage ends
+    the turns that hit it without killing a long interactive session for good.
+    """
+
+    def __init__(self, threshold: int, cooldown_s: float = 30.0) -> None:
         self.threshold = max(1, threshold)
+        self.cooldown_s = cooldown_s
         self.failures = 0
+        self._last_failure = 0.0
 
     @property
     def open(self) -> bool:
-        return self.failures >= self.threshold
+        if self.failures < self.threshold:
+            return False
+        return time.monotonic() - self._last_failure < self.cooldown_s
 
     def record_failure(self) -> None:
         self.failures += 1
+        self._last_failure = time.monotonic()
 
     def record_success(self) -> None:
         self.failures = 0

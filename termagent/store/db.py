@@ -140,21 +140,38 @@ class Store:
         values = [v for k, v in fields.items() if k in allowed]
         self._exec(f"UPDATE sessions SET {', '.join(sets + ['updated_at = ?'])} WHERE id = ?", (*values, time.time(), session_id))
 
-    def find_session(self, prefix: str) -> SessionRecord | None:
-        rows = self._exec("SELECT * FROM sessions WHERE id LIKE ? ORDER BY updated_at DESC", (prefix + "%",)).fetchall()
-        return SessionRecord(**dict(rows[0])) if len(rows) >= 1 else None
+    def find_session(self, prefix: str, top_level: bool = False) -> SessionRecord | None:
+        """The session whose id is `prefix` or starts with it; several matches are an error."""
+        exact = self.session(prefix)
+        if exact is not None and (exact.parent_id is None or not top_level):
+            return exact
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql = "SELECT * FROM sessions WHERE id LIKE ? ESCAPE '\\'" + (" AND parent_id IS NULL" if top_level else "")
+        rows = self._exec(sql + " ORDER BY updated_at DESC LIMIT 6", (escaped + "%",)).fetchall()
+        if len(rows) > 1:
+            names = ", ".join(row["id"] for row in rows[:5])
+            raise LookupError(f"{prefix!r} matches several sessions ({names}); give more of the id")
+        return SessionRecord(**dict(rows[0])) if rows else None
 
     # ------------------------------------------------------------ messages
 
     def append_message(self, session_id: str, message: dict[str, Any]) -> int:
+        """Numbering and insert in one write transaction, so two processes never share a seq."""
         with self._lock:
-            row = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM messages WHERE session_id = ?", (session_id,))
-            seq = int(row.fetchone()[0])
-            self._db.execute(
-                "INSERT INTO messages (session_id, seq, role, content, created_at) VALUES (?,?,?,?,?)",
-                (session_id, seq, message["role"], json.dumps(message["content"]), time.time()),
-            )
-            self._db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (time.time(), session_id))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM messages WHERE session_id = ?",
+                                       (session_id,))
+                seq = int(row.fetchone()[0])
+                self._db.execute(
+                    "INSERT INTO messages (session_id, seq, role, content, created_at) VALUES (?,?,?,?,?)",
+                    (session_id, seq, message["role"], json.dumps(message["content"]), time.time()),
+                )
+                self._db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (time.time(), session_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             return seq
 
     def messages(self, session_id: str, from_seq: int = 0) -> list[dict[str, Any]]:
