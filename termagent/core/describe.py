@@ -33,8 +33,13 @@ def detail(name: str, args: dict[str, Any] | None) -> str:
     if name == "write_file":
         return f"write {args.get('path', '')}:\n{args.get('content', '')}"
     if name == "edit_file":
-        old = str(args.get("old_string", "")).splitlines(keepends=True)
-        new = str(args.get("new_string", "")).splitlines(keepends=True)
+        old = _lines(str(args.get("old_string", "")))
+        new = _lines(str(args.get("new_string", "")))
         diff = difflib.unified_diff(old, new, fromfile=str(args.get("path", "")), tofile=str(args.get("path", "")))
         return "".join(diff)
     return json.dumps(args, indent=2, ensure_ascii=False)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines that all end in a newline, so difflib never glues a - line to a + line."""
+    return [line if line.endswith("\n") else line + "\n" for line in text.splitlines(keepends=True)]

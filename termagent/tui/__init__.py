@@ -1,0 +1,34 @@
+"""The full-screen Textual front end. Importing this package stays light: textual is
+imported only when `run_tui` runs, so `termagent --task` never pays for it."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+def run_tui(session: Any, reopen: Callable[[str | None], Any] | None = None) -> int:
+    """Run the app until the person quits; returns the exit code (0, or 130 after ctrl+c).
+
+    `reopen(None)` opens a fresh session and `reopen(id)` resumes a stored one, for
+    /clear and /resume; without it those commands say they are unavailable.
+    TERMAGENT_THEME picks a Textual theme (e.g. textual-light, nord, gruvbox).
+    """
+    import os
+
+    from termagent.tui.app import TermagentApp
+
+    app = TermagentApp(session, reopen, theme=os.environ.get("TERMAGENT_THEME"))
+    result = app.run()
+    if not app.detached:
+        _close_quietly(app.session)
+    return result if isinstance(result, int) else app.exit_code
+
+
+def _close_quietly(session: Any) -> None:
+    """The app stopped without shutting the session down (it crashed): still remove the sandbox."""
+    import asyncio
+
+    try:
+        asyncio.run(session.close("crashed"))
+    except Exception:  # noqa: BLE001 - best effort on the way out
+        pass

@@ -1,0 +1,240 @@
+"""Slash commands, shared by the TUI and the plain line mode. Each answers as a notice.
+
+Commands read the session's public parts (config, policy, budget, store, registry) and
+never reach into the running loop; anything that would disturb a turn in flight
+(/model, /clear, /resume) waits until the turn is over. The front end is the
+`Host`: it shows notices and diffs, swaps sessions and quits. No textual import here.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Awaitable, Callable, Protocol
+
+from termagent.config import MODES
+from termagent.tui.completion import SLASH_COMMANDS
+
+
+class Host(Protocol):
+    """What a front end offers the commands."""
+
+    session: Any
+    reopen: Callable[[str | None], Any] | None
+    requests: int
+
+    def notice(self, kind: str, text: str) -> None: ...
+
+    def show_diff(self, text: str) -> None: ...
+
+    def mode_changed(self, mode: str) -> None: ...
+
+    def model_changed(self, name: str) -> None: ...
+
+    async def switch_session(self, resume_id: str | None) -> None: ...
+
+    async def quit_app(self, code: int = 0) -> None: ...
+
+
+async def change_model(session: Any, name: str) -> None:
+    """A new client for the new model; subagents keep their own role's model setting."""
+    from termagent.model.client import ModelClient
+
+    config = session.config.with_overrides({"model": {"main": name}})
+    old = session.loop.model
+    session.config = config
+    session.loop.model = ModelClient(config)
+    host = getattr(session.runner.registry.get("delegate"), "host", None)
+    if host is not None:
+        host.model, host.config = session.loop.model, config
+    await old.aclose()
+
+KEYS_HELP = (
+    ("enter", "send the prompt"),
+    ("ctrl+j / shift+enter / \\⏎", "new line"),
+    ("↑ ↓", "prompt history (from the first / last line)"),
+    ("tab", "take a completion: /commands, @files"),
+    ("esc", "interrupt the running turn"),
+    ("ctrl+c twice", "quit"),
+    ("shift+tab", "cycle permission mode"),
+    ("ctrl+o", "verbose: expand every tool call"),
+    ("pgup / pgdn, ctrl+up", "scroll, show earlier items"),
+    ("tab to a tool call, enter", "expand it / show all lines"),
+)
+
+
+def help_text() -> str:
+    width = max(len(f"/{c.name} {c.args}") for c in SLASH_COMMANDS)
+    lines = ["Commands"]
+    lines += [f"  {f'/{c.name} {c.args}'.ljust(width)}  {c.help}" for c in SLASH_COMMANDS]
+    key_width = max(len(k) for k, _ in KEYS_HELP)
+    lines += ["", "Keys"] + [f"  {k.ljust(key_width)}  {v}" for k, v in KEYS_HELP]
+    return "\n".join(lines)
+
+
+class SlashCommands:
+    def __init__(self, host: Host) -> None:
+        self.app = host
+        self.table: dict[str, Callable[[str], Awaitable[None]]] = {
+            "help": self.help, "clear": self.clear, "compact": self.compact, "cost": self.cost,
+            "model": self.model, "mode": self.mode, "sessions": self.sessions, "resume": self.resume,
+            "agents": self.agents, "diff": self.diff, "quit": self.quit, "exit": self.quit,
+        }
+
+    @property
+    def session(self):
+        return self.app.session
+
+    def say(self, text: str, kind: str = "info") -> None:
+        self.app.notice(kind, text)
+
+    async def run(self, line: str) -> None:
+        name, _, arg = line[1:].strip().partition(" ")
+        handler = self.table.get(name.lower())
+        if handler is None:
+            self.say(f"unknown command /{name} — /help lists them", "warning")
+            return
+        try:
+            await handler(arg.strip())
+        except Exception as exc:  # noqa: BLE001 - a failed command is reported, the session goes on
+            self.say(f"/{name} failed: {exc}", "error")
+
+    def _idle(self, what: str) -> bool:
+        if self.session.busy:
+            self.say(f"{what} waits for the running turn: press esc to interrupt it first", "warning")
+            return False
+        return True
+
+    async def help(self, _: str) -> None:
+        self.say(help_text(), "help")
+
+    async def quit(self, _: str) -> None:
+        await self.app.quit_app(0)
+
+    async def clear(self, _: str) -> None:
+        if not self._idle("/clear"):
+            return
+        if self.app.reopen is None:
+            self.say("a fresh session is not available here: start termagent again", "warning")
+            return
+        await self.app.switch_session(None)
+
+    async def resume(self, arg: str) -> None:
+        if not arg:
+            await self.sessions("")
+            self.say("/resume ID continues one of these (an id prefix is enough)")
+            return
+        if not self._idle("/resume"):
+            return
+        if self.app.reopen is None:
+            self.say("resuming is not available here: run termagent --resume ID", "warning")
+            return
+        await self.app.switch_session(arg)
+
+    async def compact(self, focus: str) -> None:
+        """During a turn the session folds the history before its next model request."""
+        compact = getattr(self.session, "compact", None)
+        if compact is None:
+            self.say("compaction is not available yet", "warning")
+            return
+        when = " before the next model request" if self.session.busy else ""
+        self.say(f"compacting{when}…" + (f" (focus: {focus})" if focus else ""))
+        await compact(focus)
+
+    async def cost(self, _: str) -> None:
+        budget = self.session.loop.budget
+        usage = budget.usage
+        prompt = usage.prompt_tokens
+        rate = f"{usage.cache_read_input_tokens / prompt:.0%}" if prompt else "n/a"
+        lines = [
+            f"model requests this run: {self.app.requests}",
+            f"input tokens:  {usage.input_tokens:,} fresh, {usage.cache_read_input_tokens:,} cache read, "
+            f"{usage.cache_creation_input_tokens:,} cache write",
+            f"output tokens: {usage.output_tokens:,}",
+            f"cache hit rate: {rate}",
+            f"cost this run: ${budget.cost_usd:.4f}",
+        ]
+        stored = self.session.store.usage_totals(self.session.session_id)
+        if self.session.resumed:
+            lines.append(f"cost of the whole session (stored): ${float(stored['cost_usd']):.4f}")
+        self.say("\n".join(lines))
+
+    async def model(self, name: str) -> None:
+        if not name:
+            self.say(f"main model: {self.session.config.model_for('main')} · /model NAME changes it")
+            return
+        if not self._idle("/model"):
+            return
+        await change_model(self.session, name)
+        self.app.model_changed(name)
+        self.say(f"main model is now {name}")
+
+    async def mode(self, name: str) -> None:
+        policy = self.session.runner.policy
+        if not name:
+            self.say(f"permission mode: {policy.mode} (one of {', '.join(MODES)}; shift+tab cycles)")
+            return
+        if name not in MODES:
+            self.say(f"unknown mode {name!r}: choose one of {', '.join(MODES)}", "warning")
+            return
+        policy.mode = name
+        self.app.mode_changed(name)
+        self.say(f"permission mode: {name}")
+
+    async def sessions(self, _: str) -> None:
+        store = self.session.store
+        records = store.sessions(str(self.session.workspace), limit=15)
+        if not records:
+            self.say("no stored sessions for this workspace")
+            return
+        lines = [f"sessions in {self.session.workspace.name} (newest first):"]
+        for record in records:
+            current = " ← current" if record.id == self.session.session_id else ""
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.updated_at))
+            count = store.message_count(record.id)
+            title = _first_prompt(store, record.id) if not record.title else record.title
+            lines.append(f"  {record.id}  {when}  {count:>4} msgs  {title}{current}")
+        self.say("\n".join(lines))
+
+    async def agents(self, _: str) -> None:
+        delegate = self.session.runner.registry.get("delegate")
+        host = getattr(delegate, "host", None)
+        definitions = getattr(host, "definitions", None) or getattr(delegate, "definitions", None)
+        if not definitions:
+            self.say("no subagents are defined")
+            return
+        lines = ["subagents (the model delegates to them with the delegate tool):"]
+        width = max(len(name) for name in definitions)
+        for name in sorted(definitions):
+            definition = definitions[name]
+            tools = ", ".join(definition.tools)
+            lines.append(f"  {name.ljust(width)}  {definition.description}  [tools: {tools}]")
+        self.say("\n".join(lines))
+
+    async def diff(self, _: str) -> None:
+        from termagent.gitsafe import GitError, is_git_repo, run_git
+
+        root = self.session.workspace
+        if not is_git_repo(root):
+            self.say(f"{root.name} is not a git repository", "warning")
+            return
+        try:
+            text = run_git(root, "diff", "HEAD", check=False).stdout or run_git(root, "diff").stdout
+        except GitError as exc:
+            self.say(f"git diff failed: {exc}", "error")
+            return
+        if not text.strip():
+            self.say("no uncommitted changes to tracked files")
+            return
+        self.app.show_diff(text)
+
+
+def _first_prompt(store, session_id: str) -> str:
+    """A title for untitled sessions: the start of their first prompt."""
+    for message in store.messages(session_id)[:3]:
+        content = message["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        for block in blocks:
+            if message["role"] == "user" and block.get("type") == "text":
+                words = " ".join(str(block["text"]).split())
+                return words[:50] + ("…" if len(words) > 50 else "")
+    return ""

@@ -1,0 +1,109 @@
+"""Light records of what the conversation view shows, kept for blocks not mounted.
+
+A long session must not hold thousands of widgets: blocks scrolled far out of view are
+reduced to these records and rebuilt on demand, and a resumed session's stored
+messages become records first, of which only the newest are mounted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    text: str
+
+
+@dataclass(frozen=True)
+class AssistantRecord:
+    text: str
+
+
+@dataclass(frozen=True)
+class ChildCall:
+    """One tool call a subagent made, as its one-line header."""
+
+    call_id: str
+    name: str
+    gist: str
+    ok: bool | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SubagentRecord:
+    agent_id: str
+    agent: str
+    task: str
+    status: str = "running"
+    summary: str = ""
+    calls: tuple[ChildCall, ...] = ()
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class ToolRecord:
+    call_id: str
+    name: str
+    input: dict[str, Any]
+    ok: bool | None = None  # None: still running, or its result was never stored
+    output: str = ""
+    duration_s: float | None = None
+    error_type: str | None = None
+    subagent: SubagentRecord | None = None
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    kind: str  # info, warning, error, retry, compaction, help
+    text: str
+
+
+Record = Union[UserRecord, AssistantRecord, ToolRecord, NoticeRecord]
+
+
+def records_from_messages(messages: list[dict[str, Any]]) -> list[Record]:
+    """A stored API-format history as view records, each tool call paired with its result."""
+    records: list[Record] = []
+    pending: dict[str, int] = {}
+    for message in messages:
+        for block in _as_blocks(message.get("content", [])):
+            kind = block.get("type")
+            if kind == "text" and block.get("text", "").strip():
+                text = str(block["text"])
+                records.append(UserRecord(text) if message.get("role") == "user" else AssistantRecord(text))
+            elif kind == "tool_use":
+                pending[str(block.get("id", ""))] = len(records)
+                records.append(ToolRecord(str(block.get("id", "")), str(block.get("name", "")),
+                                          dict(block.get("input") or {})))
+            elif kind == "tool_result":
+                _pair_result(records, pending, block)
+    return records
+
+
+def _pair_result(records: list[Record], pending: dict[str, int], block: dict[str, Any]) -> None:
+    index = pending.pop(str(block.get("tool_use_id", "")), None)
+    if index is None:
+        return
+    record = records[index]
+    assert isinstance(record, ToolRecord)
+    failed = bool(block.get("is_error"))
+    records[index] = dataclasses.replace(record, ok=not failed, output=_result_text(block.get("content")),
+                                         error_type="error" if failed else None)
+
+
+def _as_blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return ""

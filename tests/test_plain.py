@@ -1,0 +1,130 @@
+"""The plain line mode: prompts typed into prompt-toolkit, printed output read back."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from termagent.plain.printer import FenceStream, Palette, Printer
+from termagent.plain.repl import PlainRepl
+from termagent.protocol import AssistantTextDelta, ToolCallFinished, ToolCallStarted
+from termagent.testing.scripted_server import reply, tool_use
+from termagent.tui.history import InputHistory
+from tests.session_support import make_session
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "project"
+    ws.mkdir()
+    (ws / "app.py").write_text("print('hello')\n")
+    return ws
+
+
+class Typist:
+    """Feeds keystrokes to the REPL only once it is waiting for them, like a person."""
+
+    def __init__(self, pipe, repl: PlainRepl) -> None:
+        self.pipe = pipe
+        self.repl = repl
+
+    async def type(self, text: str, timeout: float = 15.0) -> None:
+        waited = 0.0
+        while not (self.repl.prompt.app.is_running or self.repl.asker.app.is_running):
+            await asyncio.sleep(0.02)
+            waited += 0.02
+            assert waited < timeout, f"the REPL never asked for input; output so far:\n{self.repl.out.getvalue()}"
+        await asyncio.sleep(0.05)
+        self.pipe.send_text(text)
+        await asyncio.sleep(0.05)
+        while self.repl.prompt.app.is_running and self.repl.asker.app.is_running:
+            await asyncio.sleep(0.02)
+
+
+async def drive(session, keystrokes: list[str], reopen=None) -> tuple[int, str]:
+    out = io.StringIO()
+    with create_pipe_input() as pipe:
+        repl = PlainRepl(session, reopen, out=out, color=False, pt_input=pipe, pt_output=DummyOutput(),
+                         history=InputHistory())
+        typist = Typist(pipe, repl)
+        task = asyncio.create_task(repl.run())
+        for keys in keystrokes:
+            await typist.type(keys)
+            await asyncio.sleep(0.1)
+            while session.busy and not repl.asker.app.is_running:
+                await asyncio.sleep(0.05)
+        code = await asyncio.wait_for(task, timeout=30)
+    return code, out.getvalue()
+
+
+async def test_a_prompt_streams_the_answer_and_a_status_line(workspace, scripted_server, monkeypatch):
+    scripted_server.add(reply(tool_use("read_file", {"path": "app.py"})),
+                        reply("It prints hello.\n\n```python\nprint('hello')\n```\n"))
+    session, _ = make_session(workspace, scripted_server, monkeypatch, interactive=True)
+    code, out = await drive(session, ["what does app.py do\r", "/quit\r"])
+    assert code == 0
+    assert "● read_file  app.py" in out and "✓ read_file" in out
+    assert "It prints hello." in out and "print('hello')" in out
+    assert "$0.0" in out and "tokens" in out
+
+
+async def test_approval_yes_writes_and_no_sends_the_reason(workspace, scripted_server, monkeypatch):
+    scripted_server.add(reply(tool_use("write_file", {"path": "a.txt", "content": "A\n"})),
+                        reply(tool_use("write_file", {"path": "b.txt", "content": "B\n"})),
+                        reply("One of two."))
+    session, _ = make_session(workspace, scripted_server, monkeypatch, interactive=True)
+    code, out = await drive(session, ["write both\r", "y\r", "n\r", "not b\r", "/quit\r"])
+    assert "Allow write_file?" in out and "write a.txt:" in out
+    assert (workspace / "a.txt").read_text() == "A\n"
+    assert not (workspace / "b.txt").exists()
+    last = scripted_server.requests[-1].body["messages"][-1]["content"]
+    assert any("not b" in str(block.get("content")) for block in last)
+
+
+async def test_slash_commands_and_completion_in_plain_mode(workspace, scripted_server, monkeypatch):
+    session, _ = make_session(workspace, scripted_server, monkeypatch, interactive=True)
+    code, out = await drive(session, ["/ag\t\r", "/mode plan\r", "/help\r", "/quit\r"])
+    assert session.runner.policy.mode == "plan"
+    assert "subagents (the model delegates" in out and "explorer" in out
+    assert "permission mode: plan" in out and "/resume [id]" in out
+
+
+async def test_resume_in_plain_mode_prints_the_history(workspace, scripted_server, monkeypatch):
+    scripted_server.add(reply("The answer is 42."))
+    first, _ = make_session(workspace, scripted_server, monkeypatch, interactive=True)
+    await first.run_turn("what is the answer")
+    await first.close()
+    resumed, _ = make_session(workspace, scripted_server, monkeypatch, interactive=True, resume="")
+    code, out = await drive(resumed, ["/quit\r"])
+    assert "❯ what is the answer" in out and "The answer is 42." in out and "resumed" in out
+
+
+def test_fences_are_highlighted_whole_and_prose_streams_at_once():
+    written: list[str] = []
+    stream = FenceStream(written.append, Palette(color=True))
+    stream.feed("Some prose ")
+    assert written == ["Some prose "]
+    stream.feed("here.\n```py")
+    stream.feed("thon\nx = 1\n")
+    stream.feed("```\nafter")
+    stream.end()
+    text = "".join(written)
+    assert "Some prose here.\n" in text
+    assert "\x1b[" in text.split("```python")[1].split("```")[0]
+    assert text.rstrip().endswith("after")
+
+
+def test_printer_strips_terminal_controls_from_model_and_tool_text():
+    out = io.StringIO()
+    printer = Printer(out, color=False)
+    printer.handle(AssistantTextDelta("hi \x1b]52;c;ZXZpbA==\x07there\x1b[2J\n"))
+    printer.handle(ToolCallStarted("c1", "bash", {"command": "printf '\\033[31m'"}))
+    printer.handle(ToolCallFinished("c1", "bash", True, "\x1b[31mred\x1b[0m text\n", 0.1))
+    text = out.getvalue()
+    assert "\x1b" not in text and "ZXZpbA" not in text
+    assert "hi there" in text and "red text" in text
