@@ -358,3 +358,11 @@ async def test_slash_and_path_completion(session_for, workspace):
         assert app.prompt.text == "look @src/parser.py "
         await pilot.press("@", "n", "o", "t")
         await shows(pilot, "@notes[bold]x.md")
+
+
+def test_write_approval_shows_the_path_above_the_content():
+    from termagent.protocol import ApprovalRequested
+    from termagent.tui.approval import detail_view
+
+    shown, _ = detail_view(ApprovalRequested("1", "c", "write_file", "a.py", "write a.py:\nprint(1)\n"), True)
+    assert shown.plain.splitlines() == ["write a.py:", "print(1)"]

@@ -45,7 +45,7 @@ def detail_view(request: ApprovalRequested, dark: bool) -> tuple[RenderableType,
     if request.tool == "write_file" and "\n" in shown:
         first, body = shown.split("\n", 1)
         path = first.removeprefix("write ").removesuffix(":")
-        title = Text(first, style="bold", end="\n")
+        title = Text(first + "\n", style="bold")
         return title + render.highlighted(body, render.lexer_for_path(path), dark), warnings
     return Text(shown, end=""), warnings
 
