@@ -47,3 +47,14 @@ def tool_results(request_body: dict[str, Any]) -> list[dict[str, Any]]:
     """The tool_result blocks of the newest user message of a recorded request."""
     last = request_body["messages"][-1]
     return [b for b in last["content"] if isinstance(b, dict) and b.get("type") == "tool_result"]
+
+
+async def eventually(predicate, timeout_s: float = 6.0) -> bool:
+    """Poll `predicate` while the session works in the background; True once it holds."""
+    import asyncio
+
+    for _ in range(int(timeout_s / 0.02)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()

@@ -26,7 +26,7 @@ from termagent.protocol import (
 )
 from termagent.testing.scripted_server import reply, text, tool_use
 from termagent.trust import is_trusted, trust
-from tests.session_support import make_session, tool_results
+from tests.session_support import eventually, make_session, tool_results
 
 
 def test_a_planted_symlink_is_neither_trusted_silently_nor_followed(tmp_path):
@@ -100,10 +100,7 @@ async def test_an_unknown_approval_answer_counts_as_deny(workspace, scripted_ser
     session.start()
     serving = asyncio.create_task(session.serve())
     session.submit(SubmitTurn("write"))
-    for _ in range(300):
-        await asyncio.sleep(0.02)
-        if len(scripted_server.requests) == 2 and not session.busy:
-            break
+    await eventually(lambda: len(scripted_server.requests) == 2 and not session.busy)
     session.submit(Shutdown())
     await asyncio.wait_for(serving, 10)
     assert not (workspace / "x.txt").exists()
@@ -143,17 +140,11 @@ async def test_interrupting_a_running_command_finishes_its_events(workspace, scr
     session.start()
     serving = asyncio.create_task(session.serve())
     session.submit(SubmitTurn("sleep"))
-    for _ in range(300):
-        await asyncio.sleep(0.02)
-        if any(isinstance(e, ToolCallStarted) for e in events):
-            break
+    await eventually(lambda: any(isinstance(e, ToolCallStarted) for e in events))
     await asyncio.sleep(0.3)
     session.submit(Interrupt())
     session.submit(SubmitTurn("and now?"))
-    for _ in range(300):
-        await asyncio.sleep(0.02)
-        if len(scripted_server.requests) == 2 and not session.busy:
-            break
+    await eventually(lambda: len(scripted_server.requests) == 2 and not session.busy)
     session.submit(Shutdown())
     await asyncio.wait_for(serving, 10)
     finished = [e for e in events if isinstance(e, ToolCallFinished)]

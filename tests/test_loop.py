@@ -18,7 +18,7 @@ from termagent.protocol import (
     TurnFinished,
 )
 from termagent.testing.scripted_server import cut, fault, reply, sse_error, text, tool_use, tool_use_raw
-from tests.session_support import make_session, tool_results
+from tests.session_support import eventually, make_session, tool_results
 
 
 @pytest.fixture
@@ -202,18 +202,12 @@ async def test_interrupt_mid_stream_keeps_a_valid_history(workspace, scripted_se
     session.start()
     server_task = asyncio.create_task(session.serve())
     session.submit(SubmitTurn("first"))
-    for _ in range(200):
-        await asyncio.sleep(0.02)
-        if any(type(e).__name__ == "AssistantTextDelta" for e in events):
-            break
+    await eventually(lambda: any(type(e).__name__ == "AssistantTextDelta" for e in events))
     session.submit(Interrupt())
     await asyncio.sleep(0.2)
     scripted_server.chunk_delay_s = 0.0
     session.submit(SubmitTurn("second"))
-    for _ in range(200):
-        await asyncio.sleep(0.02)
-        if any(isinstance(e, AssistantMessage) and e.text == "second answer" for e in events):
-            break
+    await eventually(lambda: any(isinstance(e, AssistantMessage) and e.text == "second answer" for e in events))
     session.submit(Shutdown())
     await asyncio.wait_for(server_task, 10)
     stops = [e.stop_reason for e in events if isinstance(e, TurnFinished)]
