@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -46,29 +45,9 @@ def _show_session(store: Store, session_id: str | None, subagents: bool) -> int:
 
 
 def _print_transcript(store: Store, record: SessionRecord, indent: str) -> None:
-    from termagent.policy.display import strip_terminal_controls
+    from termagent.store.transcript import format_transcript
 
-    print(f"{indent}session {record.id}  model {record.model}  workspace {record.workspace}")
-    for message in store.messages(record.id):
-        for block in message["content"] if isinstance(message["content"], list) else [message["content"]]:
-            line = _block_text(message["role"], block)
-            print(indent + strip_terminal_controls(line).replace("\n", "\n" + indent))
-
-
-def _block_text(role: str, block: Any) -> str:
-    if isinstance(block, str):
-        return f"{role}: {block}"
-    kind = block.get("type")
-    if kind == "text":
-        return f"{role}: {block['text']}"
-    if kind == "tool_use":
-        return f"{role} → {block['name']}({json.dumps(block.get('input'), ensure_ascii=False)})"
-    if kind == "tool_result":
-        content = block.get("content")
-        text = content if isinstance(content, str) else json.dumps(content)
-        flag = " (error)" if block.get("is_error") else ""
-        return f"result{flag}: {text[:2000]}{' …' if len(text) > 2000 else ''}"
-    return f"{role}: [{kind}]"
+    print(indent + format_transcript(store, record).replace("\n", "\n" + indent))
 
 
 def audit_command(args: argparse.Namespace, workspace: Path) -> int:

@@ -163,6 +163,23 @@ async def test_subagent_calls_nest_under_the_delegate_call_with_its_summary(sess
         block = next(b for b in app.query(ToolCallBlock) if b.state.name == "delegate")
         await pilot.click(block)
         await shows(pilot, "read_file app.py")
+        await send(pilot, "/transcript")
+        await shows(pilot, "agent explorer")
+        assert 'assistant → read_file({"path": "app.py"})' in screen_text(app)
+
+
+async def test_undo_restores_the_files_the_agent_changed(workspace, session_for, scripted_server):
+    subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)
+    scripted_server.add(reply(tool_use("write_file", {"path": "notes.txt", "content": "agent wrote this\n"})),
+                        reply("written"))
+    session, _ = session_for(overrides={"permissions": {"mode": "accept-edits"}})
+    app = tui(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "write notes")
+        await idle(pilot, app)
+        assert (workspace / "notes.txt").exists()
+        await send(pilot, "/undo")
+        await until(pilot, lambda: not (workspace / "notes.txt").exists(), "notes.txt removed by /undo")
 
 
 async def test_a_resumed_session_of_two_thousand_messages_mounts_one_page(workspace, scripted_server, monkeypatch):

@@ -78,6 +78,7 @@ class SlashCommands:
             "help": self.help, "clear": self.clear, "compact": self.compact, "cost": self.cost,
             "model": self.model, "mode": self.mode, "sessions": self.sessions, "resume": self.resume,
             "agents": self.agents, "diff": self.diff, "quit": self.quit, "exit": self.quit,
+            "undo": self.undo, "transcript": self.transcript,
         }
 
     @property
@@ -226,6 +227,35 @@ class SlashCommands:
             self.say("no uncommitted changes to tracked files")
             return
         self.app.show_diff(text)
+
+
+    async def undo(self, _: str) -> None:
+        """One checkpoint back; the state before the undo is itself kept, so it can be redone."""
+        if not self._idle("/undo"):
+            return
+        checkpointer = getattr(self.session, "checkpointer", None)
+        if checkpointer is None or not checkpointer.enabled:
+            reason = getattr(checkpointer, "disabled_reason", "") or "checkpoints are off"
+            self.say(reason, "warning")
+            return
+        from termagent.git import undo_last
+
+        self.say(await undo_last(self.session.workspace, self.session.session_id))
+
+    async def transcript(self, arg: str) -> None:
+        from termagent.store.transcript import format_transcript
+
+        children = self.session.store.children(self.session.session_id)
+        if not children:
+            self.say("no subagent has run in this session yet")
+            return
+        try:
+            chosen = children[int(arg) - 1] if arg else children[-1]
+        except (ValueError, IndexError):
+            listing = "\n".join(f"  {n}. {c.agent} ({c.status})" for n, c in enumerate(children, 1))
+            self.say(f"choose one of:\n{listing}", "warning")
+            return
+        self.say(format_transcript(self.session.store, chosen))
 
 
 def _first_prompt(store, session_id: str) -> str:

@@ -38,6 +38,8 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("resume", "[id]", "continue a stored session"),
     SlashCommand("agents", "", "list the subagents the model can delegate to"),
     SlashCommand("diff", "", "show uncommitted changes (git diff)"),
+    SlashCommand("undo", "", "undo the agent's last file change"),
+    SlashCommand("transcript", "[n]", "a subagent's full transcript"),
     SlashCommand("quit", "", "leave termagent"),
 )
 
