@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from termagent.cli import main
 from termagent.headless import run_headless
 from termagent.protocol import SubagentFinished, SubagentStarted, Warning
 from termagent.testing.scripted_server import fault, reply, text, tool_use
@@ -112,6 +114,21 @@ async def test_two_delegations_in_one_turn_run_concurrently(workspace, scripted_
     order = [type(e).__name__ for e in events if isinstance(e, (SubagentStarted, SubagentFinished))]
     assert order == ["SubagentStarted", "SubagentStarted", "SubagentFinished", "SubagentFinished"]
     assert len(payload["subagents"]) == 2 and result.exit_code == 0
+
+
+def test_sessions_show_prints_subagent_transcripts(workspace, scripted_server, monkeypatch, capsys):
+    router = Router()
+    scripted_server.responder = router
+    router.add("main", reply(tool_use("delegate", {"agent": "explorer", "task": "Where is test_ok?"})),
+               reply(text("found it")))
+    router.add("explorer", reply(tool_use("grep", {"pattern": "def test_ok"})),
+               reply(text("status: ok\nfindings:\n- tests/test_suite.py:2")))
+    session, _ = make_session(workspace, scripted_server, monkeypatch)
+    asyncio.run(headless(session))
+    assert main(["sessions", "show", session.session_id, "--subagents"]) == 0
+    shown = capsys.readouterr().out
+    assert "=== subagent explorer" in shown
+    assert 'assistant → grep({"pattern": "def test_ok"})' in shown and "tests/test_suite.py:2" in shown
 
 
 async def test_custom_agent_gets_only_its_tools_and_cannot_delegate(workspace, scripted_server, monkeypatch):
