@@ -282,3 +282,43 @@ def test_cuts_fall_only_before_turn_starts_or_after_answered_steps():
     assert choose_cut(messages, 2).index == 6  # too few turns: fall back to the last answered steps
     assert choose_cut(messages[:3], 1).index == 0
     assert touched_files(messages) == {"a.py": {"read"}}
+
+
+def test_sub_headings_stay_in_their_section_and_empty_sections_keep_earlier_text():
+    earlier = merge(StateDocument(), summary("OLD"), [], {})
+    reply = ("## Decisions and reasons\n- pin numpy\n### Why numpy<2 stays pinned in CI\n- the wheels break\n"
+             "#### Open question about the next release\n- none yet\n## Next steps\n\n## Open problems")
+    merged = merge(earlier, reply, [], {})
+    decisions = merged.section("Decisions and reasons")
+    assert "- the wheels break" in decisions and "### Why numpy<2 stays pinned in CI" in decisions
+    assert "- none yet" in decisions and merged.section("Open problems") == "- OLD open problems"
+    assert merged.section("Next steps") == "- OLD next steps"  # a bare heading is not "(none)"
+    assert parse(merged.render()) == merged
+
+
+async def test_a_compaction_that_stays_over_the_limit_waits_for_growth(workspace, scripted_server, monkeypatch):
+    summariser = Summariser()
+    seen: dict[str, list[Any]] = {"events": []}
+
+    def responder(request: RecordedRequest) -> dict[str, Any] | None:
+        answer = summariser(request)
+        done = [e for e in seen["events"] if isinstance(e, CompactionDone)]
+        if answer is None and done:  # the measured size after compaction, grown by a little
+            answer = reply("ok", usage={"input_tokens": done[-1].tokens_after + 200, "output_tokens": 5})
+        return answer
+
+    scripted_server.responder = responder
+    scripted_server.add(reply("one"), reply("two", usage=OVER))
+    session, events = make_session(workspace, scripted_server, monkeypatch,
+                                   overrides={**WINDOW, "compaction": {"keep_recent_turns": 1}})
+    seen["events"] = events
+    await session.run_turn("first")
+    await session.run_turn("second")
+    huge = "a pasted log line that the user wants examined closely\n" * (
+        2 * len(json.dumps(main_requests(scripted_server)[-1])) // 50)
+    await session.run_turn(huge)  # kept verbatim: still over the limit after folding turns one and two
+    (done,) = [e for e in events if isinstance(e, CompactionDone)]
+    assert done.tokens_after > 70_000
+    await session.run_turn("fourth")
+    await session.run_turn("fifth")
+    assert summariser.count == 1  # not another paid compaction on every request

@@ -12,7 +12,7 @@ import pytest
 
 from termagent.core.history import History
 from termagent.core.watch_rules import IgnoreRules
-from termagent.core.watcher import WorkspaceWatcher
+from termagent.core.watcher import Change, WorkspaceWatcher, notice
 from termagent.protocol import Event, FilesChangedExternally, ToolCallFinished, Warning
 from termagent.testing.scripted_server import reply, text, tool_use
 from termagent.tools.workspace import ReadLedger
@@ -31,6 +31,8 @@ def workspace(tmp_path: Path) -> Path:
     (ws / "app.py").write_text("print('v1')\n")
     (ws / "src" / "mod.py").write_text("X = 1\n")
     (ws / "src" / "sentinel.py").write_text("S = 0\n")
+    (ws / "src" / "pkg" / "deep").mkdir(parents=True)
+    (ws / "src" / "pkg" / "deep" / "inner.py").write_text("I = 1\n")
     (ws / "build" / "out.py").write_text("generated\n")
     (ws / "debug.log").write_text("log\n")
     (ws / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
@@ -48,16 +50,21 @@ def watched(workspace: Path):
     watcher.stop()
 
 
-def wait_for(watcher: WorkspaceWatcher, path: str) -> list[tuple[str, bool]]:
+def wait_for_changes(watcher: WorkspaceWatcher, path: str) -> list[Change]:
     """Collect until `path` shows up (events arrive from watchdog's threads)."""
-    seen: list[tuple[str, bool]] = []
+    seen: list[Change] = []
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         seen += watcher.collect()
-        if any(rel == path for rel, _ in seen):
+        if any(change.path == path for change in seen):
             return seen
         time.sleep(0.02)
     raise AssertionError(f"{path} was never reported; saw {seen}")
+
+
+def wait_for(watcher: WorkspaceWatcher, path: str) -> list[tuple[str, bool]]:
+    """(path, deleted) pairs, collected until `path` shows up."""
+    return [(change.path, change.deleted) for change in wait_for_changes(watcher, path)]
 
 
 async def settled(watcher: WorkspaceWatcher, before: int) -> None:
@@ -115,18 +122,58 @@ def test_unread_ignored_git_and_own_changes_are_not_reported(workspace, watched)
     assert ledger.is_known(app) and ledger.is_known(out)
 
 
-async def test_changes_during_agent_activity_belong_to_the_agent(workspace, watched):
+async def test_a_save_during_a_long_command_still_reaches_the_model(workspace, watched):
     watcher, ledger = watched
     app, sentinel = workspace / "app.py", workspace / "src" / "sentinel.py"
     known(ledger, app, sentinel)
-    async with watcher.agent_activity():
+    async with watcher.agent_activity():  # e.g. a long `bash pytest` while the user saves app.py
         before = watcher.events_seen
-        app.write_text("print('changed by a sandboxed command')\n")
+        app.write_text("print('saved in the editor meanwhile')\n")
         await settled(watcher, before)  # every event of that write was delivered while the activity was open
     await asyncio.sleep(0.2)  # past the settle window
     sentinel.write_text("S = 2\n")
-    assert [rel for rel, _ in wait_for(watcher, "src/sentinel.py")] == ["src/sentinel.py"]
-    assert ledger.is_known(app)
+    seen = {c.path: c for c in wait_for_changes(watcher, "src/sentinel.py")}
+    seen |= {c.path: c for c in watcher.collect()}
+    assert seen["app.py"].during_command and not seen["src/sentinel.py"].during_command
+    assert not ledger.is_known(app)  # edit_file now demands a fresh read
+
+
+async def test_a_change_during_a_command_is_not_blamed_on_the_user(workspace):
+    events: list[Event] = []
+    ledger = ReadLedger()
+    watcher = WorkspaceWatcher(workspace, ledger, events.append, settle_s=0.1)
+    watcher.start()
+    assert await asyncio.to_thread(watcher.ready.wait, DEADLINE_S)
+    ledger.record(workspace / "app.py")
+    async with watcher.agent_activity():
+        before = watcher.events_seen
+        (workspace / "app.py").write_text("print('by the command')\n")
+        await settled(watcher, before)
+    loop = SimpleNamespace(history=History("s"))
+    await watcher.before_request(loop)
+    watcher.stop()
+    (note,) = loop.history.messages
+    text = note["content"][0]["text"]
+    assert "changed while a command ran (by the command or by someone else)" in text and '"app.py"' in text
+    assert "outside the agent" not in text
+    assert not any(isinstance(e, FilesChangedExternally) for e in events)
+
+
+def test_the_notice_separates_outside_changes_from_command_time_changes():
+    text = notice([Change("a.py", False, False), Change("b.py", True, True)])["content"][0]["text"]
+    outside, _, during = text.partition("changed while a command ran")
+    assert '"a.py"' in outside and "outside the agent" in outside and '"b.py" (deleted)' in during
+
+
+@pytest.mark.parametrize("outside_the_workspace", [True, False])
+def test_moving_a_directory_away_reports_the_known_files_below_it(workspace, watched, outside_the_workspace):
+    watcher, ledger = watched
+    inner = workspace / "src" / "pkg" / "deep" / "inner.py"
+    known(ledger, inner)
+    target = workspace.parent / "elsewhere" if outside_the_workspace else workspace / "src" / "pkg_old"
+    (workspace / "src" / "pkg").rename(target)
+    assert ("src/pkg/deep/inner.py", True) in wait_for(watcher, "src/pkg/deep/inner.py")
+    assert not ledger.is_known(inner)
 
 
 def test_a_new_top_level_directory_is_watched(workspace, watched):
@@ -141,7 +188,7 @@ def test_a_new_top_level_directory_is_watched(workspace, watched):
         ledger.record(target)
         target.write_text(f"A = {version} changed outside\n")
         time.sleep(0.05)
-        if ("pkg/new.py", False) in watcher.collect():
+        if any(c.path == "pkg/new.py" and not c.deleted for c in watcher.collect()):
             return
     raise AssertionError("changes under a new top-level directory were never reported")
 
@@ -220,4 +267,6 @@ async def test_the_agents_own_writes_are_not_reported(workspace, scripted_server
     assert not any(isinstance(e, FilesChangedExternally) for e in events)
     sent = json.dumps([r.body["messages"] for r in scripted_server.requests])
     assert "Files changed outside the agent" not in sent
+    # the command's own change is named honestly (the ledger cannot vouch for it), never app.py
+    assert "changed while a command ran" in sent and '\\"src/mod.py\\"' in sent and '\\"app.py\\"' not in sent
     assert tool_results(scripted_server.requests[-2].body)  # the bash call's result came back normally

@@ -10,7 +10,8 @@ and the user's own words are copied into the document by the harness, not the mo
 
 Every change is stored as a snapshot (`record_compaction`) before it takes effect, so
 `--resume` rebuilds exactly the request the model was seeing. A failed summary keeps
-the full history, says so, and is not retried until the context has grown further.
+the full history, says so, and is not retried until the context has grown further; a
+compaction that leaves the context still over the threshold waits the same way.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ class Compactor:
         history.load(live, history.last_seq, document)
         loop.prefix = refreshed_prefix(loop.prefix, self._workspace)
         after = self.meter.tokens(self.meter.chars(loop.prefix, history))
-        self._retry_floor = 0
+        self._retry_floor = after + self._margin()  # still over the limit: wait for more growth, not every request
         self._stuck_warned = False
         loop.emit(CompactionDone(turns, before, after, document))
 

@@ -53,7 +53,9 @@ _KEYWORDS = (
     ("file", SUMMARY_SECTIONS[1]),
 )
 _HARNESS_WORDS = ("pinned", "tools touched")
-_HEADING = re.compile(r"^\s*#{1,4}\s*(.+?)\s*:?\s*$")
+#: Only level-1/2 headings start sections: the model's own "### ..." sub-headings are body text,
+#: even when they contain a section keyword ("### Why numpy<2 stays pinned in CI").
+_HEADING = re.compile(r"^\s*#{1,2}(?!#)\s*(.+?)\s*:?\s*$")
 
 
 class DocumentFormatError(Exception):
@@ -102,18 +104,22 @@ def merge(previous: StateDocument, model_reply: str, new_pins: list[str],
           new_files: dict[str, set[str]]) -> StateDocument:
     """The next document: harness sections extended, summary sections from the model.
 
-    A section the model left out keeps its previous text, so an omission never loses
-    what an earlier compaction recorded.
+    A section the model left out, or wrote as a bare heading, keeps its previous text, so
+    an omission never loses what an earlier compaction recorded.
     """
     written = parse_model_sections(model_reply)
     old = dict(previous.sections)
-    sections = tuple((h, _clean_body(written[h]) if h in written else old.get(h, EMPTY)) for h in SUMMARY_SECTIONS)
+    sections = tuple((h, _clean_body(written[h]) if written.get(h) else old.get(h, EMPTY)) for h in SUMMARY_SECTIONS)
     files, dropped = _merge_files(previous.files, previous.files_dropped, new_files)
     return StateDocument(previous.pinned + tuple(new_pins), sections, files, dropped)
 
 
 def parse_model_sections(reply: str) -> dict[str, str]:
-    """Map the summariser's headings to our sections; unknown headings join the one before."""
+    """Map the summariser's headings to our sections; unknown headings join the one before.
+
+    A section whose heading has no text under it maps to "" (nothing written), so `merge`
+    keeps the earlier text rather than replacing it with EMPTY.
+    """
     found: dict[str, list[str]] = {}
     current: str | None = None
     for line in reply.splitlines():
@@ -131,7 +137,7 @@ def parse_model_sections(reply: str) -> dict[str, str]:
             found[current].append(line)
     if not found:
         raise DocumentFormatError("the summary has none of the required sections")
-    return {h: "\n".join(lines).strip() or EMPTY for h, lines in found.items()}
+    return {h: "\n".join(lines).strip() for h, lines in found.items()}
 
 
 def _section_for(title: str) -> str | None:

@@ -8,10 +8,19 @@ last read or wrote is listed to the model in a short note, emitted as
 FilesChangedExternally for the front ends, and forgotten by the ledger so `edit_file`
 demands a fresh read.
 
-The agent's own changes are not "external": file tools leave the ledger holding the
-new content (so the hash matches), and the runner wraps every write or exec call in
-`agent_activity()`, during which (and briefly after, for events still in flight)
-observed changes are attributed to the agent.
+Every change to a known file is queued, whenever it happens; the hash check decides.
+The agent's file tools leave the ledger holding the new content, so their writes match
+and are never reported. A command the agent runs (`bash`) does not refresh the ledger,
+and while one runs (the runner wraps every write or exec call in `agent_activity()`,
+plus a short settle window for events still in flight) a change cannot be told apart
+from the user saving the same file. Rather than guess, such files are reported to the
+model as "changed while a command ran (by the command or by someone else)": re-reading
+is right either way, since `edit_file` would refuse the stale view anyway. Only changes
+seen outside any agent activity are claimed as external, and only those are emitted as
+FilesChangedExternally, so the front ends never blame the user for the agent's command.
+
+A deleted or moved directory marks every known file below it, since inotify reports
+only the directory itself when it leaves the watched tree.
 
 Only the root and its non-ignored top-level directories are watched (recursively), so
 `.git`, `node_modules` or a virtualenv at the top cost no inotify watches.
@@ -27,6 +36,7 @@ import stat
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +55,15 @@ MAX_NAMES_IN_NOTE = 40
 _HASH_CHUNK = 1 << 20
 
 
+@dataclass(frozen=True)
+class Change:
+    """A known file whose content is no longer what the agent last read or wrote."""
+
+    path: str  # root-relative
+    deleted: bool
+    during_command: bool  # every event for it came while the agent was running a tool call
+
+
 class WorkspaceWatcher:
     def __init__(self, root: Path, ledger: ReadLedger, emit: Callable[[Event], None],
                  settle_s: float = SETTLE_S) -> None:
@@ -54,7 +73,7 @@ class WorkspaceWatcher:
         self._settle_s = settle_s
         self._rules = IgnoreRules(self.root)
         self._lock = threading.Lock()
-        self._pending: set[str] = set()
+        self._pending: dict[str, bool] = {}  # path -> seen only during agent activity
         self._active = 0
         self._quiet_until = 0.0
         self._observer: Any = None
@@ -161,16 +180,21 @@ class WorkspaceWatcher:
 
     def _note(self, path: str) -> None:
         rel = self._relative(path)
-        if rel is None or self._agent_busy() or not self._ledger.is_known(Path(path)):
+        if rel is None or not self._ledger.is_known(Path(path)) or self._rules.ignored(rel):
             return
-        if self._rules.ignored(rel):
-            return
+        busy = self._agent_busy()
         with self._lock:
-            if len(self._pending) < MAX_PENDING:
-                self._pending.add(path)
+            if path in self._pending:
+                self._pending[path] = self._pending[path] and busy
+            elif len(self._pending) < MAX_PENDING:
+                self._pending[path] = busy
 
     def _directory_event(self, event: Any) -> None:
-        """Keep one recursive watch per non-ignored top-level directory as they come and go."""
+        """Mark known files below a vanished directory; keep one recursive watch per
+        non-ignored top-level directory as they come and go."""
+        if event.event_type in ("deleted", "moved"):
+            for known in self._ledger.known_under(Path(os.fsdecode(event.src_path))):
+                self._note(str(known))
         if not self._split or self._observer is None:
             return
         if event.event_type in ("deleted", "moved"):
@@ -212,14 +236,16 @@ class WorkspaceWatcher:
         changed = self.collect()
         if changed:
             loop.history.append(notice(changed))
-            self._emit(FilesChangedExternally(tuple(rel for rel, _ in changed)))
+            external = tuple(c.path for c in changed if not c.during_command)
+            if external:
+                self._emit(FilesChangedExternally(external))
 
-    def collect(self) -> list[tuple[str, bool]]:
-        """(path, deleted) for known files whose content is no longer what the agent saw."""
+    def collect(self) -> list[Change]:
+        """Known files whose content is no longer what the agent saw; the ledger forgets them."""
         with self._lock:
-            paths, self._pending = self._pending, set()
-        changed: list[tuple[str, bool]] = []
-        for path in sorted(paths):
+            pending, self._pending = self._pending, {}
+        changed: list[Change] = []
+        for path in sorted(pending):
             record = self._ledger.get(Path(path))
             if record is None:
                 continue
@@ -227,20 +253,31 @@ class WorkspaceWatcher:
             if state == "same":
                 continue
             self._ledger.forget(Path(path))
-            changed.append((self._relative(path) or path, state == "deleted"))
+            changed.append(Change(self._relative(path) or path, state == "deleted", pending[path]))
         return changed
 
 
-def notice(changed: list[tuple[str, bool]]) -> dict[str, Any]:
+def notice(changed: list[Change]) -> dict[str, Any]:
     """The user-role note the model reads; names are quoted so a file name is never an instruction."""
-    names = [json.dumps(rel, ensure_ascii=False) + (" (deleted)" if deleted else "")
-             for rel, deleted in changed[:MAX_NAMES_IN_NOTE]]
-    more = len(changed) - len(names)
-    listing = ", ".join(names) + (f" and {more} more" if more > 0 else "")
-    text = (f"{HARNESS_NOTE_PREFIX} Files changed outside the agent (by the user or another program) since you "
-            f"last read them: {listing}. Your earlier view of them is out of date: read them again before "
-            "relying on or editing them (edit_file refuses until you do).")
+    outside = [c for c in changed if not c.during_command]
+    during = [c for c in changed if c.during_command]
+    lines = []
+    if outside:
+        lines.append("Files changed outside the agent (by the user or another program) since you last read "
+                     f"them: {_listing(outside)}.")
+    if during:
+        lines.append("Files changed while a command ran (by the command or by someone else) since you last "
+                     f"read them: {_listing(during)}.")
+    text = (f"{HARNESS_NOTE_PREFIX} " + " ".join(lines) + " Your earlier view of them is out of date: read "
+            "them again before relying on or editing them (edit_file refuses until you do).")
     return {"role": "user", "content": [{"type": "text", "text": text}]}
+
+
+def _listing(changed: list[Change]) -> str:
+    names = [json.dumps(c.path, ensure_ascii=False) + (" (deleted)" if c.deleted else "")
+             for c in changed[:MAX_NAMES_IN_NOTE]]
+    more = len(changed) - len(names)
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
 def _content_state(path: str, size: int, sha256: str) -> str:

@@ -156,6 +156,12 @@ class ReadLedger:
         with self._lock:
             return self._entries.get(_key(path))
 
+    def known_under(self, directory: Path) -> list[Path]:
+        """Every known file below `directory` (a watcher saw the directory deleted or moved)."""
+        base = Path(os.path.realpath(directory))
+        with self._lock:
+            return [key for key in self._entries if base in key.parents]
+
 
 def _key(path: Path) -> Path:
     return Path(os.path.realpath(path))
