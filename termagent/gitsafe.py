@@ -104,13 +104,14 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def git_env(root: Path | str, scan_filters: bool = True) -> dict[str, str]:
+def git_env(root: Path | str, scan_filters: bool = True, pinned: dict[str, str] | None = None) -> dict[str, str]:
     """`base_env()` plus overrides that switch off every filter driver the repo defines.
 
     `scan_filters=False` skips the config scan (one git process) for commands that never
-    read work-tree content, see `_reads_content`.
+    read work-tree content, see `_reads_content`. `pinned` (GIT_DIR / GIT_WORK_TREE that
+    git handed a hook in a bare-repo or dotfiles setup) names the repository explicitly.
     """
-    env = base_env()
+    env = base_env() | (pinned or {})
     overrides: list[tuple[str, str]] = []
     for name in _filter_drivers(root, env) if scan_filters else []:
         overrides += [(f"filter.{name}.{key}", "") for key in _FILTER_KEYS]

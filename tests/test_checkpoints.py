@@ -252,3 +252,28 @@ async def test_a_stale_lock_on_the_private_index_does_not_stop_snapshots(tmp_pat
     assert await checkpointer.snapshot("two") is not None
     rewind(repo, "s1", 1)
     assert (repo / "edit.txt").read_text() == "original\n"
+
+
+async def test_files_that_became_ignored_leave_later_snapshots_and_survive_a_rewind(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "committed.log").write_text("tracked though ignored later\n")
+    git(repo, "add", "committed.log")
+    git(repo, "commit", "-q", "-m", "log")
+    checkpointer = Checkpointer(repo, "s1")
+    assert await checkpointer.snapshot("before npm install") is not None
+    (repo / "node_modules" / "pkg").mkdir(parents=True)
+    (repo / "node_modules" / "pkg" / "index.js").write_text("module.exports = 1\n")
+    assert await checkpointer.snapshot("before writing .gitignore") is not None
+    (repo / "node_modules" / "pkg" / "index.js").write_text("module.exports = 2\n")
+    (repo / ".gitignore").write_text("build/\nnode_modules/\n*.log\n")
+    (repo / "committed.log").write_text("edited by agent\n")
+    (repo / "edit.txt").write_text("agent edit\n")
+    assert await checkpointer.snapshot("before bash") is not None
+
+    plan = plan_rewind(repo, "s1", 1)
+    assert "node_modules/pkg/index.js" not in plan.deleted
+    assert set(plan.modified) == {".gitignore", "edit.txt", "committed.log"}
+    rewind(repo, "s1", 1)
+    assert (repo / "node_modules" / "pkg" / "index.js").read_text() == "module.exports = 2\n"
+    assert (repo / "edit.txt").read_text() == "original\n"
+    assert (repo / "committed.log").read_text() == "tracked though ignored later\n"

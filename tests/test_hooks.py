@@ -3,11 +3,14 @@ hook scripts (this venv's python) against the scripted model server."""
 
 from __future__ import annotations
 
+import os
 import stat
+import threading
 from pathlib import Path
 
 from termagent.hooks.install import BACKUP_SUFFIX, install, uninstall
 from termagent.testing.scripted_server import ScriptedServer, reply, text, tool_use
+from termagent.testing.steps import fault
 from tests.hooks_support import (
     base_env,
     closed_port_url,
@@ -235,3 +238,72 @@ def test_cli_installs_and_uninstalls(tmp_path: Path, monkeypatch) -> None:
     assert main(["-C", str(repo), "hooks", "install", "post-merge"]) == 2
     assert main(["-C", str(repo), "hooks", "uninstall"]) == 0
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+
+
+def stage_two_chunks(repo: Path) -> None:
+    """A secret in one file and a big clean file: together over the chunk size, so two chunks."""
+    stage(repo, "secret.py", "TOKEN = 'hunter2'\n" + "".join(f"S_{n} = {n}  # " + "s" * 60 + "\n" for n in range(200)))
+    stage(repo, "clean.py", "".join(f"C_{n} = {n}  # " + "c" * 60 + "\n" for n in range(400)))
+
+
+def block_secret(other: object) -> object:
+    block = verdict("block", {"file": "secret.py", "line": 1, "severity": "error", "message": "hard-coded token"})
+    return lambda request: block if "TOKEN = 'hunter2'" in first_user_text(request.body) else other
+
+
+def test_a_block_stands_when_another_chunk_fails(tmp_path: Path, scripted_server: ScriptedServer) -> None:
+    write_user_config()
+    repo = make_repo(tmp_path / "repo")
+    before = head(repo)
+    stage_two_chunks(repo)
+    scripted_server.responder = block_secret(fault(529))
+    proc = git(repo, "commit", "-m", "two", env=model_env(scripted_server.url), check=False)
+    assert any("C_0 = 0" in first_user_text(r.body) for r in scripted_server.requests)
+    assert proc.returncode == 1 and "secret.py:1: error: hard-coded token" in proc.stderr
+    assert head(repo) == before
+
+
+def test_a_block_stands_when_the_time_bound_cuts_off_another_chunk(tmp_path: Path,
+                                                                  scripted_server: ScriptedServer) -> None:
+    write_user_config("[hooks]\ntimeout_s = 5.0\n")
+    repo = make_repo(tmp_path / "repo")
+    before = head(repo)
+    stage_two_chunks(repo)
+    release = threading.Event()
+    stall = block_secret(None)
+    scripted_server.responder = lambda request: stall(request) or (release.wait(60) and verdict("pass"))
+    try:
+        proc = git(repo, "commit", "-m", "two", env=model_env(scripted_server.url), check=False)
+    finally:
+        release.set()
+    assert proc.returncode == 1 and "secret.py:1: error: hard-coded token" in proc.stderr
+    assert head(repo) == before
+
+
+def test_runs_for_a_bare_repository_with_a_separate_work_tree(tmp_path: Path,
+                                                              scripted_server: ScriptedServer) -> None:
+    write_user_config()
+    seed = make_repo(tmp_path / "seed")
+    bare, home = tmp_path / "dotfiles.git", tmp_path / "home"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
+    home.mkdir()
+    (bare / "hooks" / "pre-commit").write_bytes((seed / ".git" / "hooks" / "pre-commit").read_bytes())
+    (bare / "hooks" / "pre-commit").chmod(0o755)
+    dot = ("--git-dir", str(bare), "--work-tree", str(home))
+    (home / ".bashrc").write_text("export DOTFILES_CHANGE=1\n")
+    git(home, *dot, "add", ".bashrc")
+    scripted_server.add(verdict("pass"))
+    proc = git(home, *dot, "commit", "-m", "bashrc", env=model_env(scripted_server.url), check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "DOTFILES_CHANGE" in first_user_text(scripted_server.requests[0].body)
+    assert git(home, *dot, "log", "-1", "--format=%s").stdout.strip() == "bashrc"
+
+
+def test_a_broken_config_fails_open_like_any_other_setup_failure(tmp_path: Path) -> None:
+    write_user_config()
+    repo = make_repo(tmp_path / "repo")
+    Path(os.environ["TERMAGENT_CONFIG_DIR"], "config.toml").write_text("[hooks\nbroken = \n")
+    stage(repo, "a.txt", "a\n")
+    proc = git(repo, "commit", "-m", "a", env=base_env())
+    assert "pre-commit hook skipped" in proc.stderr
+    assert git(repo, "log", "-1", "--format=%s").stdout.strip() == "a"

@@ -102,10 +102,46 @@ class Plumbing:
         `--ignore-errors` keeps one unreadable file from losing the whole snapshot; a fatal
         error (a locked index, say) still raises, so a stale tree is never taken for current.
         """
+        self.drop_ignored()
         proc = self.run("add", "--all", "--ignore-errors", "--", self.info.scope, check=False)
         if proc.returncode != 0 and "fatal:" in proc.stderr:
             raise GitError(f"git add failed: {proc.stderr.strip().splitlines()[-1]}", proc.returncode, proc.stderr)
         return self.run("write-tree").stdout.strip()
+
+    def drop_ignored(self) -> None:
+        """Remove entries that are now gitignored from this index, except files the person tracks.
+
+        `add --all` never drops what an index already holds, so a file snapshotted before it
+        became ignored (node_modules/ added to .gitignore later) would stay in every later
+        tree, and a rewind to before it existed would delete it. Files in the person's own
+        index stay: they are tracked, ignored or not.
+        """
+        if "GIT_INDEX_FILE" not in self.env:
+            return
+        ignored = self._ignored_entries(self.env)
+        if not ignored:
+            return
+        person_env = {k: v for k, v in self.env.items() if k != "GIT_INDEX_FILE"}
+        tracked = set(self._ignored_entries(person_env))
+        drop = [path for path in ignored if path not in tracked]
+        if drop:
+            self.run("rm", "--cached", "-q", "-f", "--ignore-unmatch", "--pathspec-from-file=-", "--pathspec-file-nul",
+                     input="\0".join(drop) + "\0")
+
+    def _ignored_entries(self, env: dict[str, str]) -> list[str]:
+        """Index entries (of the index `env` names) that match the ignore rules now."""
+        argv = gitsafe.git_command(self.info.top, "ls-files", "-z", "--cached", "--ignored", "--exclude-standard",
+                                   "--", self.info.scope)
+        try:
+            proc = subprocess.run(argv, check=False, capture_output=True, env=env, cwd=str(self.info.top),
+                                  timeout=gitsafe.DEFAULT_TIMEOUT_S, stdin=subprocess.DEVNULL, encoding="utf-8",
+                                  errors="surrogateescape")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise GitError(f"git ls-files did not run: {exc}") from None
+        if proc.returncode != 0:
+            raise GitError(f"git ls-files failed: {proc.stderr.strip() or proc.returncode}", proc.returncode,
+                           proc.stderr)
+        return [path for path in proc.stdout.split("\0") if path]
 
     def resolve(self, rev: str) -> str | None:
         proc = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", rev, check=False)

@@ -133,7 +133,11 @@ def _reminder(reply: Any) -> dict[str, Any]:
     return {"role": "user", "content": blocks}
 
 
-async def review_diff(ctx: HookContext, diff: str) -> Verdict:
+async def review_diff(ctx: HookContext, diff: str, arrived: list[Verdict] | None = None) -> Verdict:
+    """All chunks' verdicts as one. Each verdict is appended to `arrived` as it comes, so a
+    caller cut off by the time bound still knows which chunks already blocked. A failed
+    chunk raises only when no other chunk blocked: one `block` is enough to stop the commit."""
+    arrived = [] if arrived is None else arrived
     chunks = make_chunks(diff)
     client = model_client(ctx)
     system = hook_prompt(ctx, "review")
@@ -141,16 +145,26 @@ async def review_diff(ctx: HookContext, diff: str) -> Verdict:
 
     async def one(index: int, chunk: Chunk) -> Verdict:
         async with gate:
-            return await review_chunk(client, system, chunk, index, len(chunks))
+            verdict = await review_chunk(client, system, chunk, index, len(chunks))
+        arrived.append(verdict)
+        return verdict
 
     try:
         results = await asyncio.gather(*(one(i, c) for i, c in enumerate(chunks, start=1)), return_exceptions=True)
     finally:
         await client.aclose()
     failures = [r for r in results if isinstance(r, BaseException)]
-    if failures:
+    combined = combine(arrived)
+    if failures and combined.verdict != "block":
         raise failures[0]
-    verdicts = [r for r in results if isinstance(r, Verdict)]
+    if failures:
+        say(f"termagent review: {len(failures)} of {len(chunks)} parts could not be reviewed ({failures[0]}); "
+            "blocking on the parts that were")
+    return combined
+
+
+def combine(verdicts: list[Verdict]) -> Verdict:
+    """One verdict: `block` when any part blocked, with every finding once."""
     findings = sorted({f for v in verdicts for f in v.findings}, key=lambda f: (f.file, f.line or 0, f.message))
     blocked = any(v.verdict == "block" for v in verdicts)
     return Verdict("block" if blocked else "pass", tuple(findings))
@@ -160,7 +174,22 @@ async def run_review(ctx: HookContext) -> int:
     diff = await asyncio.to_thread(ctx.staged_diff)
     if not diff.strip():
         return EXIT_OK
-    verdict = await review_diff(ctx, diff)
+    arrived: list[Verdict] = []
+    try:
+        verdict = await review_diff(ctx, diff, arrived)
+    except asyncio.CancelledError:
+        # hooks.timeout_s fired (run.py's wait_for cancels us). A part that already blocked
+        # still blocks: returning instead of re-raising hands wait_for this exit code.
+        verdict = combine(arrived)
+        if verdict.verdict != "block":
+            raise
+        say(f"termagent review: no answer for every part within {ctx.timeout_s:.0f} s (hooks.timeout_s); "
+            "blocking on the parts that were reviewed")
+    return report(verdict)
+
+
+def report(verdict: Verdict) -> int:
+    """Print the findings and turn the verdict into git's exit code."""
     for finding in verdict.findings:
         print(finding.render(), flush=True)
     count = len(verdict.findings)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from termagent import gitsafe
-from termagent.config import Config, ConfigError, load_config
+from termagent.config import DEFAULTS, Config, ConfigError, load_config
 
 SKIP_VAR = "TERMAGENT_SKIP_HOOKS"
 EXIT_OK = 0
@@ -38,6 +38,7 @@ class HookContext:
     config: Config
     trusted: bool  # the project's .termagent/ settings apply
     index_file: str | None  # GIT_INDEX_FILE git gave the hook (`commit -a`, `commit <paths>`)
+    repo_env: tuple[tuple[str, str], ...] = ()  # GIT_DIR/GIT_WORK_TREE git gave the hook, absolute
 
     @property
     def fail_closed(self) -> bool:
@@ -48,16 +49,11 @@ class HookContext:
         return float(self.config.get("hooks", "timeout_s"))
 
     def git(self, *args: str, check: bool = True) -> str:
-        """Hardened git at the top, reading the index git handed to this hook."""
-        env = gitsafe.git_env(self.top)
+        """Hardened git at the top, in the repository and index git handed to this hook."""
+        env = hook_git_env(self.top, dict(self.repo_env))
         if self.index_file:
             env["GIT_INDEX_FILE"] = self.index_file
-        try:
-            proc = subprocess.run(gitsafe.git_command(self.top, *args), check=False, capture_output=True, env=env,
-                                  cwd=self.top, stdin=subprocess.DEVNULL, timeout=gitsafe.DEFAULT_TIMEOUT_S,
-                                  encoding="utf-8", errors="replace")
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise gitsafe.GitError(f"git {args[0]} did not run: {exc}") from None
+        proc = run_hook_git(self.top, env, *args)
         if check and proc.returncode != 0:
             raise gitsafe.GitError(f"git {args[0]} failed: {proc.stderr.strip() or proc.returncode}",
                                    proc.returncode, proc.stderr)
@@ -66,6 +62,35 @@ class HookContext:
     def staged_diff(self) -> str:
         """Exactly what the commit will contain: the index, never the working tree."""
         return self.git("diff", "--cached", "--no-color", "-M", *gitsafe.DIFF_SAFETY)
+
+
+def repo_from_environment() -> dict[str, str]:
+    """GIT_DIR and GIT_WORK_TREE as git set them for this hook (a bare repository with a
+    separate work tree, the dotfiles setup), made absolute against the hook's cwd.
+
+    gitsafe scrubs every inherited GIT_* variable, so these are passed on explicitly:
+    without them git would not find the repository at all."""
+    pinned: dict[str, str] = {}
+    for key in ("GIT_DIR", "GIT_WORK_TREE"):
+        value = os.environ.get(key, "")
+        if value:
+            path = Path(value)
+            pinned[key] = str(path if path.is_absolute() else Path.cwd() / path)
+    return pinned
+
+
+def hook_git_env(root: Path, pinned: dict[str, str]) -> dict[str, str]:
+    """`gitsafe.git_env(root)` for the repository `pinned` names, its filter drivers included."""
+    return gitsafe.git_env(root, pinned=pinned)
+
+
+def run_hook_git(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(gitsafe.git_command(cwd, *args), check=False, capture_output=True, env=env, cwd=cwd,
+                              stdin=subprocess.DEVNULL, timeout=gitsafe.DEFAULT_TIMEOUT_S, encoding="utf-8",
+                              errors="replace")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise gitsafe.GitError(f"git {args[0]} did not run: {exc}") from None
 
 
 def model_client(ctx: HookContext) -> Any:
@@ -93,18 +118,36 @@ def say(message: str) -> None:
 
 def fail(ctx: HookContext, why: str) -> int:
     """One line on stderr; exit 0 (fail open) or 1 (fail closed)."""
+    return fail_as(ctx.name, ctx.fail_closed, why)
+
+
+def fail_as(name: str, fail_closed: bool, why: str) -> int:
     why = " ".join(why.split())
-    if ctx.fail_closed:
-        say(f"termagent {ctx.name}: blocked: {why} (hooks.fail_closed = true; {SKIP_VAR}=1 skips once)")
+    if fail_closed:
+        say(f"termagent {name}: blocked: {why} (hooks.fail_closed = true; {SKIP_VAR}=1 skips once)")
         return EXIT_BLOCK
-    say(f"termagent: warning: {ctx.name} hook skipped: {why}; continuing (hooks.fail_closed = true blocks instead)")
+    say(f"termagent: warning: {name} hook skipped: {why}; continuing (hooks.fail_closed = true blocks instead)")
     return EXIT_OK
+
+
+def _setup_failed(name: str, workspace: Path, why: str, overrides: dict[str, dict[str, Any]] | None) -> int:
+    """No context could be built: decide open/closed from the user's own config (the project's
+    may be what is broken), or the defaults when that is unreadable too."""
+    try:
+        config = load_config(workspace, include_project=False)
+        if overrides:
+            config = config.with_overrides(overrides)
+        fail_closed = bool(config.get("hooks", "fail_closed"))
+    except ConfigError:
+        fail_closed = bool(DEFAULTS["hooks"]["fail_closed"])
+    return fail_as(name, fail_closed, why)
 
 
 def build_context(name: str, args: tuple[str, ...], workspace: Path,
                   overrides: dict[str, dict[str, Any]] | None = None) -> HookContext:
     """Raises ConfigError for a broken config and HookUnavailable outside a work tree."""
-    proc = gitsafe.run_git(workspace, "rev-parse", "--show-toplevel", check=False, timeout=15)
+    pinned = repo_from_environment()
+    proc = run_hook_git(workspace, hook_git_env(workspace, pinned), "rev-parse", "--show-toplevel")
     if proc.returncode != 0 or not proc.stdout.strip():
         raise HookUnavailable(f"{workspace} is not inside a git work tree")
     top = Path(proc.stdout.strip())
@@ -117,7 +160,7 @@ def build_context(name: str, args: tuple[str, ...], workspace: Path,
     config = load_config(top, include_project=trusted)
     if overrides:
         config = config.with_overrides(overrides)
-    return HookContext(name, args, top, config, trusted, _index_file())
+    return HookContext(name, args, top, config, trusted, _index_file(), tuple(sorted(pinned.items())))
 
 
 def _index_file() -> str | None:
@@ -152,11 +195,9 @@ def run_hook(name: str, args: tuple[str, ...], workspace: Path,
     try:
         ctx = build_context(name, args, workspace, overrides)
     except ConfigError as exc:
-        say(f"termagent {name}: {exc}")
-        return EXIT_USAGE
+        return _setup_failed(name, workspace, f"broken configuration ({exc})", overrides)
     except (HookUnavailable, gitsafe.GitError) as exc:
-        say(f"termagent {name}: {exc}")
-        return EXIT_USAGE
+        return _setup_failed(name, workspace, str(exc), overrides)
     return _run_bounded(ctx, _runner(name))
 
 
