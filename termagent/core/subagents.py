@@ -22,7 +22,15 @@ from termagent.core.approvals import Approver
 from termagent.core.budget import Budget, Limits
 from termagent.core.describe import gist
 from termagent.core.history import History
-from termagent.core.loop import STOP_API, STOP_END, STOP_INTERRUPTED, AgentLoop, TurnOutcome
+from termagent.core.loop import (
+    STOP_API,
+    STOP_END,
+    STOP_ERROR,
+    STOP_INTERRUPTED,
+    STOP_SANDBOX,
+    AgentLoop,
+    TurnOutcome,
+)
 from termagent.core.prompts import load_prompt
 from termagent.core.tool_runner import PolicyLike, ToolRunner
 from termagent.model.client import ModelClient
@@ -128,7 +136,8 @@ class SubagentHost:
 
     def _report(self, definition: AgentDefinition, agent_id: str, child_id: str, loop: AgentLoop,
                 outcome: TurnOutcome) -> SubagentReport:
-        status = {STOP_END: "ok", STOP_API: "failed", STOP_INTERRUPTED: "interrupted"}.get(outcome.stop_reason, "limit")
+        status = {STOP_END: "ok", STOP_API: "failed", STOP_SANDBOX: "failed", STOP_ERROR: "failed",
+                  STOP_INTERRUPTED: "interrupted"}.get(outcome.stop_reason, "limit")
         summary = _bounded(outcome.text.strip())
         if status != "ok":
             summary = f"status: {status}\nreason: {outcome.detail or outcome.stop_reason}\n" + (
