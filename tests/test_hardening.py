@@ -152,3 +152,30 @@ async def test_interrupting_a_running_command_finishes_its_events(workspace, scr
     results = tool_results(scripted_server.requests[1].body)
     assert results[0]["is_error"] and "interrupted" in results[0]["content"]
     assert session.store.audit(session.session_id)[0]["outcome"] == "error: interrupted"
+
+
+async def test_a_model_written_tool_name_reaches_front_ends_inert(workspace, scripted_server, monkeypatch):
+    scripted_server.add(reply(tool_use("evil\x1b]0;PWN\x07name", {})), reply(text("ok")))
+    session, events = make_session(workspace, scripted_server, monkeypatch)
+    await run_headless(session, "go", "json", io.StringIO(), io.StringIO())
+    names = [e.name for e in events if isinstance(e, (ToolCallStarted, ToolCallFinished))]
+    assert names and all("\x1b" not in name and "\x07" not in name for name in names)
+
+
+async def test_an_interrupted_approval_is_withdrawn_so_its_dialog_closes(workspace, scripted_server, monkeypatch):
+    from termagent.protocol import ApprovalResolved
+
+    scripted_server.add(reply(tool_use("write_file", {"path": "x.txt", "content": "x"})), reply(text("ok")))
+    session, events = make_session(workspace, scripted_server, monkeypatch, interactive=True)
+    session.start()
+    serving = asyncio.create_task(session.serve())
+    session.submit(SubmitTurn("write"))
+    assert await eventually(lambda: any(isinstance(e, ApprovalRequested) for e in events))
+    session.submit(Interrupt())
+    assert await eventually(lambda: any(isinstance(e, ApprovalResolved) for e in events))
+    session.submit(Shutdown())
+    await asyncio.wait_for(serving, 10)
+    request = next(e for e in events if isinstance(e, ApprovalRequested))
+    resolved = next(e for e in events if isinstance(e, ApprovalResolved))
+    assert resolved.request_id == request.request_id and resolved.decision == "deny"
+    assert not (workspace / "x.txt").exists()

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from termagent.protocol import TurnFinished
 from termagent.testing.scripted_server import reply, sse_error, tool_use
+from termagent.tui.approval import ARM_DELAY_S
 from termagent.tui.app import TermagentApp
 from termagent.tui.toolcall import ToolCallBlock
 from tests.session_support import make_session, tool_results
@@ -181,6 +182,10 @@ async def test_write_in_ask_mode_asks_and_allow_once_writes(session_for, scripte
         screen = screen_text(app)
         assert "notes.md" in screen and "# Notes" in screen and "[y] allow once" in screen
         assert not (workspace / "notes.md").exists()
+        await pilot.press("y")  # too soon after the dialog opened: ignored, so a stray key cannot approve
+        await pilot.pause(0.2)
+        assert not (workspace / "notes.md").exists() and "Allow write_file?" in screen_text(app)
+        await pilot.pause(ARM_DELAY_S)
         await pilot.press("y")
         await idle(pilot, app)
         assert (workspace / "notes.md").read_text() == "# Notes\nhello\n"
@@ -214,6 +219,7 @@ async def test_allow_for_session_stops_asking_for_the_same_command(session_for, 
         await send(pilot, "echo twice")
         await shows(pilot, "Allow bash?")
         assert "echo same-call" in screen_text(app)
+        await pilot.pause(ARM_DELAY_S)
         await pilot.press("a")
         await idle(pilot, app)
         assert "Allow bash?" not in screen_text(app)

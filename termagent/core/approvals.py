@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Callable, Protocol
 
-from termagent.protocol import DECISION_DENY, ApprovalRequested, Event, ResolveApproval
+from termagent.protocol import DECISION_DENY, ApprovalRequested, ApprovalResolved, Event, ResolveApproval
 
 
 class Approver(Protocol):
@@ -29,6 +29,10 @@ class EventApprover:
         self._emit(request)
         try:
             return await future
+        except asyncio.CancelledError:
+            # interrupted, or a subagent hit its time cap: the open dialog must go away
+            self._emit(ApprovalResolved(request.request_id, DECISION_DENY, "harness", "withdrawn: the call was cancelled"))
+            raise
         finally:
             self._pending.pop(request.request_id, None)
 

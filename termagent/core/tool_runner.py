@@ -19,6 +19,7 @@ from termagent.core.approvals import Approver
 from termagent.core.describe import detail, gist
 from termagent.core.history import tool_result_block
 from termagent.model.reply import ToolCall
+from termagent.policy.display import strip_terminal_controls
 from termagent.protocol import (
     DECISION_ALLOW_ONCE,
     DECISION_ALLOW_SESSION,
@@ -114,7 +115,8 @@ class ToolRunner:
 
     async def _run_one(self, call: ToolCall) -> None:
         risk = self.registry.risk_of(call.name)
-        self.emit(ToolCallStarted(call.id, call.name, call.input or {}, risk))
+        # an unknown tool's name is model text: front ends must never get it raw
+        self.emit(ToolCallStarted(call.id, strip_terminal_controls(call.name), call.input or {}, risk))
         started = time.monotonic()
         try:
             result = await self._decide_and_run(call, risk)
@@ -126,7 +128,7 @@ class ToolRunner:
     def _finish(self, call: ToolCall, result: ToolResult, duration: float) -> None:
         """Events, record and audit outcome for one call: exactly once, whatever happened."""
         self.records.append(CallRecord(call.name, result.ok, round(duration, 3)))
-        self.emit(ToolCallFinished(call.id, call.name, result.ok, result.display or result.output,
+        self.emit(ToolCallFinished(call.id, strip_terminal_controls(call.name), result.ok, result.display or result.output,
                                    round(duration, 3), result.error_type))
         if self.audit is not None:
             outcome = "ok" if result.ok else f"error: {result.error_type}"

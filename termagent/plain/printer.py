@@ -228,7 +228,8 @@ class Printer:
                          f"{event.tokens_after:,} tokens", CYAN))
 
     def on_files_changed_externally(self, event: FilesChangedExternally) -> None:
-        self.line(self.p("• changed outside termagent: " + ", ".join(event.paths[:8]), DIM))
+        paths = ", ".join(strip_terminal_controls(path) for path in event.paths[:8])
+        self.line(self.p("• changed outside termagent: " + paths, DIM))
 
     def on_warning(self, event: Warning) -> None:
         self.line(self.p("⚠ " + strip_terminal_controls(event.message), YELLOW))

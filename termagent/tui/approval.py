@@ -9,6 +9,8 @@ denies without one.
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass
 
 from rich.console import RenderableType
@@ -48,6 +50,9 @@ def detail_view(request: ApprovalRequested, dark: bool) -> tuple[RenderableType,
         title = Text(first + "\n", style="bold")
         return title + render.highlighted(body, render.lexer_for_path(path), dark), warnings
     return Text(shown, end=""), warnings
+
+
+ARM_DELAY_S = 0.5  # y/a are ignored this long after the dialog opens; deny always works
 
 
 class ApprovalScreen(ModalScreen[Answer]):
@@ -96,6 +101,7 @@ class ApprovalScreen(ModalScreen[Answer]):
     def __init__(self, request: ApprovalRequested) -> None:
         super().__init__(classes="-destructive" if request.destructive else "")
         self.request = request
+        self._opened = time.monotonic()
 
     def compose(self):
         request = self.request
@@ -127,6 +133,8 @@ class ApprovalScreen(ModalScreen[Answer]):
         return text
 
     def action_answer(self, decision: str) -> None:
+        if decision != DECISION_DENY and time.monotonic() - self._opened < ARM_DELAY_S:
+            return  # a key typed for the prompt must not approve a dialog that just popped up
         if decision == DECISION_ALLOW_SESSION and self.request.destructive:
             return
         if decision not in (DECISION_ALLOW_ONCE, DECISION_ALLOW_SESSION, DECISION_DENY):

@@ -42,7 +42,7 @@ def header_line(record: ToolRecord, expanded: int, timings: bool, frame: int = 0
     line = Text(no_wrap=True, overflow="ellipsis", end="")
     line.append("▾ " if expanded else "▸ ", style="dim")
     line.append_text(status_icon(record.ok, record.error_type, frame))
-    line.append(f" {record.name}", style="bold")
+    line.append(f" {render.safe(record.name)}", style="bold")
     if record.input:
         line.append("  " + render.safe(gist(record.name, record.input, width)), style="dim")
     right = Text(end="")
