@@ -309,6 +309,9 @@ class TermagentApp(App[int]):
         self.status.set(verbose=verbose)
 
     def action_page(self, direction: int) -> None:
+        if self._open_approval is not None:  # the dialog's long diff, not the conversation behind it
+            self._open_approval.action_scroll(10 * direction)
+            return
         if direction < 0:
             self.view.scroll_page_up(animate=False)
         else:
