@@ -46,6 +46,15 @@ class Typist:
             await asyncio.sleep(0.02)
 
 
+    async def completed(self, typed: str, timeout: float = 10.0) -> None:
+        """Tab completion runs asynchronously: under load Enter could beat it to the line."""
+        waited = 0.0
+        while self.repl.prompt.app.current_buffer.text in ("", typed):
+            await asyncio.sleep(0.02)
+            waited += 0.02
+            assert waited < timeout, "tab completion never filled in the line"
+
+
 async def drive(session, keystrokes: list[str], reopen=None) -> tuple[int, str]:
     out = io.StringIO()
     with create_pipe_input() as pipe:
@@ -54,6 +63,10 @@ async def drive(session, keystrokes: list[str], reopen=None) -> tuple[int, str]:
         typist = Typist(pipe, repl)
         task = asyncio.create_task(repl.run())
         for keys in keystrokes:
+            if keys.endswith("\t\r"):  # complete, wait until the completion is in the line, then send
+                await typist.type(keys[:-1])
+                await typist.completed(keys[:-2])
+                keys = "\r"
             await typist.type(keys)
             await asyncio.sleep(0.1)
             while session.busy and not repl.asker.app.is_running:
