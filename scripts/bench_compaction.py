@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from termagent.config import load_config
 from termagent.core.assembly import SessionOptions, open_session
 from termagent.core.prompts import load_prompt
+from termagent.model.request import without_cache_markers
 from termagent.protocol import CompactionDone
 from termagent.store.db import Store
 from termagent.testing.scripted_server import RecordedRequest, ScriptedServer, reply, tool_use
@@ -56,23 +57,15 @@ def responder(request: RecordedRequest) -> dict[str, Any]:
     return reply(tool_use("read_file", {"path": f"module_{turn % FILES:02d}.py"}))
 
 
-def plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
 def head(body: dict[str, Any]) -> str:
-    return json.dumps([body["system"], body.get("tools"), plain(body["messages"][0])])
+    return json.dumps([body["system"], body.get("tools"), without_cache_markers(body["messages"][0])])
 
 
 def prefix_figures(bodies: list[dict[str, Any]]) -> dict[str, float]:
     head_same = full_prefix = 0
     for prev, cur in itertools.pairwise(bodies):
         head_same += head(prev) == head(cur)
-        old, new = plain(prev["messages"]), plain(cur["messages"])
+        old, new = without_cache_markers(prev["messages"]), without_cache_markers(cur["messages"])
         full_prefix += new[: len(old)] == old
     pairs = max(1, len(bodies) - 1)
     return {"head_identical_share": round(head_same / pairs, 3), "full_prefix_share": round(full_prefix / pairs, 3)}

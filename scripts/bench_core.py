@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from termagent.model.request import without_cache_markers  # noqa: E402
 from termagent.testing.scripted_server import ScriptedServer, reply, text, tool_use  # noqa: E402
 
 TERMAGENT = str(Path(sys.executable).parent / "termagent")
@@ -84,14 +85,6 @@ async def scripted_session(turns: int, workspace: Path) -> tuple[list[float], li
         return overheads, [r.body for r in server.requests]
 
 
-def _without_markers(value):
-    if isinstance(value, dict):
-        return {k: _without_markers(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [_without_markers(v) for v in value]
-    return value
-
-
 def prefix_share(bodies: list[dict], strip_markers: bool) -> float:
     """Median share of each request's serialized system+tools+messages that repeats the
     previous request byte for byte. The cache keys on content blocks, not on where the
@@ -99,7 +92,7 @@ def prefix_share(bodies: list[dict], strip_markers: bool) -> float:
 
     def serial(body: dict) -> str:
         data = [body.get("system"), body.get("tools"), body["messages"]]
-        return json.dumps(_without_markers(data) if strip_markers else data)
+        return json.dumps(without_cache_markers(data) if strip_markers else data)
 
     shares = []
     for previous, current in zip(bodies, bodies[1:]):

@@ -27,14 +27,22 @@ def sessions_command(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _show_session(store: Store, session_id: str | None, subagents: bool) -> int:
+def _chosen_session(store: Store, session_id: str | None, workspace: str | None = None) -> SessionRecord | None:
+    """The session named by id or unique prefix, else the newest; says why when there is none."""
     try:
-        record = store.find_session(session_id) if session_id else next(iter(store.sessions(limit=1)), None)
+        record = store.find_session(session_id) if session_id else next(iter(store.sessions(workspace, 1)), None)
     except LookupError as exc:
         print(f"termagent: {exc}", file=sys.stderr)
-        return 2
+        return None
     if record is None:
-        print(f"termagent: no session matches {session_id!r}", file=sys.stderr)
+        print(f"termagent: no session matches {session_id!r}" if session_id else "termagent: no stored session yet",
+              file=sys.stderr)
+    return record
+
+
+def _show_session(store: Store, session_id: str | None, subagents: bool) -> int:
+    record = _chosen_session(store, session_id)
+    if record is None:
         return 2
     _print_transcript(store, record, indent="")
     if subagents:
@@ -55,13 +63,8 @@ def audit_command(args: argparse.Namespace, workspace: Path) -> int:
 
     store = Store()
     try:
-        try:
-            record = store.find_session(args.id) if args.id else next(iter(store.sessions(str(workspace), 1)), None)
-        except LookupError as exc:
-            print(f"termagent: {exc}", file=sys.stderr)
-            return 2
+        record = _chosen_session(store, args.id, str(workspace))
         if record is None:
-            print("termagent: no session to audit", file=sys.stderr)
             return 2
         print(f"audit log of session {record.id}")
         sessions = [record, *store.children(record.id)]

@@ -48,10 +48,6 @@ def is_trusted(workspace: Path) -> bool:
     return current == "" or _load().get(str(workspace.resolve())) == current
 
 
-def needs_trust(workspace: Path) -> bool:
-    return not is_trusted(workspace)
-
-
 def trust(workspace: Path) -> None:
     records = _load()
     records[str(workspace.resolve())] = project_settings_hash(workspace)

@@ -10,10 +10,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from termagent.model.request import without_cache_markers
 from termagent.core.restore import describe_restore
 from termagent.store.db import Store
 from termagent.testing.scripted_server import reply, tool_use
@@ -22,15 +22,6 @@ from tests.test_compaction import OVER, Summariser, assert_tool_pairs_intact, ma
 
 TERMAGENT = str(Path(sys.executable).parent / "termagent")
 SETTINGS = {"model": {"context_window": 100_000, "max_retries": 0}, "compaction": {"keep_recent_turns": 1}}
-
-
-def plain(value: Any) -> Any:
-    """A request's messages without cache markers, which move to the newest message each time."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 @pytest.fixture
@@ -68,7 +59,7 @@ async def test_resume_after_compaction_sends_what_the_model_saw_before(workspace
     assert after["system"] == before["system"] and after["tools"] == before["tools"]
     answer = {"role": "assistant", "content": [{"type": "text", "text": "LAST-ANSWER before the restart"}]}
     new_text = {"role": "user", "content": [{"type": "text", "text": "PIN-D: carry on"}]}
-    assert plain(after["messages"]) == plain(before["messages"]) + [answer, new_text]
+    assert without_cache_markers(after["messages"]) == without_cache_markers(before["messages"]) + [answer, new_text]
     assert "1 compaction" in summary and "state document present" in summary
     assert "warning: the stored history was compacted" in summary and "PIN-C" in summary
 
@@ -137,7 +128,7 @@ async def test_resume_after_sigkill_mid_turn_after_a_compaction(
     after = main_requests(scripted_server)[-1]
     assert_tool_pairs_intact(after)
     assert after["system"] == before["system"] and after["tools"] == before["tools"]
-    assert plain(after["messages"][: len(before["messages"])]) == plain(before["messages"])
+    assert without_cache_markers(after["messages"][: len(before["messages"])]) == without_cache_markers(before["messages"])
     assert "TASK-PIN: inspect both files" in after["messages"][0]["content"][0]["text"]
     killed, new_text = after["messages"][-1]["content"]
     assert killed["is_error"] and "previous termagent process ended" in killed["content"]

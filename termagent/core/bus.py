@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Callable
 
@@ -19,12 +18,6 @@ class EventBus:
     def listen(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
-
-    def queue(self) -> "asyncio.Queue[Event]":
-        """A queue fed with every event from now on, for front ends that pull."""
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self.listen(queue.put_nowait)
-        return queue
 
     def emit(self, event: Event) -> None:
         """A failing listener (a closed pipe, a UI bug) must not break the loop or the others."""

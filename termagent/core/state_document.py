@@ -72,10 +72,6 @@ class StateDocument:
     def section(self, heading: str) -> str:
         return dict(self.sections).get(heading, EMPTY)
 
-    def summary_text(self) -> str:
-        """The model-written sections alone, as the summariser is shown them."""
-        return "\n\n".join(f"## {h}\n{self.section(h)}" for h in SUMMARY_SECTIONS)
-
     def render(self) -> str:
         parts = [_OPEN, _PREAMBLE, "", f"## {PINNED_HEADING}"]
         if not self.pinned:

@@ -103,15 +103,20 @@ class ToolRunner:
     def _groups(self, calls: Sequence[ToolCall]) -> list[list[ToolCall]]:
         groups: list[list[ToolCall]] = []
         for call in calls:
-            if groups and self._parallel(call) and self._parallel(groups[-1][0]) and (
-                call.name == "delegate") == (groups[-1][0].name == "delegate"):
+            key = self._batch(call)
+            if groups and key is not None and key == self._batch(groups[-1][0]):
                 groups[-1].append(call)
             else:
                 groups.append([call])
         return groups
 
-    def _parallel(self, call: ToolCall) -> bool:
-        return call.input is not None and (call.name == "delegate" or self.registry.risk_of(call.name) == RISK_READ)
+    def _batch(self, call: ToolCall) -> str | None:
+        """Neighbouring calls with the same key run together; None runs alone, in order."""
+        if call.input is None:
+            return None
+        if call.name == "delegate":
+            return "delegate"
+        return "read" if self.registry.risk_of(call.name) == RISK_READ else None
 
     async def _run_one(self, call: ToolCall) -> None:
         risk = self.registry.risk_of(call.name)

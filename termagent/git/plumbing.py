@@ -22,7 +22,6 @@ from termagent import gitsafe
 from termagent.gitsafe import GitError
 
 ZERO_OID = "0" * 40
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 CHECKPOINT_IDENTITY = {
     "GIT_AUTHOR_NAME": "termagent",
     "GIT_AUTHOR_EMAIL": "termagent@localhost",

@@ -59,3 +59,16 @@ def _mark_newest(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         content[-1]["cache_control"] = dict(EPHEMERAL)
     out[-1] = newest
     return out
+
+
+def without_cache_markers(value: Any) -> Any:
+    """A request part with the cache_control markers removed.
+
+    The markers move to the newest message on every request, so comparisons of what the
+    model saw across requests (resume checks, prefix-stability benchmarks) ignore them.
+    """
+    if isinstance(value, dict):
+        return {k: without_cache_markers(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [without_cache_markers(v) for v in value]
+    return value

@@ -72,10 +72,6 @@ class Classification:
     reasons: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()  # every simple command found, nested and unwrapped ones too
 
-    @property
-    def needs_approval(self) -> bool:
-        return self.verdict != "safe"
-
 
 def classify(command: str, existing_paths: Callable[[str], bool] | None = None) -> Classification:
     """Classify one shell command. `existing_paths(path)` says whether a `>` target already exists."""

@@ -17,7 +17,6 @@ from termagent.policy.protected import protected_reason
 from termagent.policy.shell_parse import Redirect, Word
 
 BUILD_DIRS = frozenset({"node_modules", "build", "dist", "target", "__pycache__", ".pytest_cache", ".venv"})
-DELETERS = frozenset({"rm", "unlink", "shred", "truncate", "wipefs", "srm"})
 ALWAYS = {
     "dd": "dd writes raw blocks over its output",
     "shred": "shred destroys file contents",
