@@ -100,6 +100,7 @@ async def run_headless(session: Session, task: str, output: str, out: TextIO = s
         from termagent.core.restore import describe_restore
 
         err.write(f"termagent: {describe_restore(session.loop.history, session.store, session.session_id)}\n")
+    reason = "internal_error"  # what the closing event says if anything below raises
     try:
         session.start()
         turn = asyncio.ensure_future(session.run_turn(task))
@@ -113,7 +114,7 @@ async def run_headless(session: Session, task: str, output: str, out: TextIO = s
         code, reason = exit_for(stop, bool(session.runner.denials))
         payload = _payload(session, text, reason, detail, printer.subagents)
     finally:
-        await session.close()  # the container goes even when something above failed
+        await session.close(reason)  # the container goes even when something above failed
     try:
         _print_result(output, payload, text, out)
     except (BrokenPipeError, ValueError):

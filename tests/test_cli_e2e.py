@@ -89,6 +89,8 @@ def test_stream_json_prints_one_event_per_line(tmp_path, env, scripted_server):
     types = [line["type"] for line in lines]
     assert types[0] == "session_started" and types[-1] == "result"
     assert "assistant_text_delta" in types and "turn_finished" in types
+    finished = next(line for line in lines if line["type"] == "session_finished")
+    assert finished["exit_reason"] == "done"
 
 
 def test_resume_after_sigkill_keeps_committed_turns(tmp_path, env, scripted_server):
