@@ -40,10 +40,16 @@ class Typist:
             waited += 0.02
             assert waited < timeout, f"the REPL never asked for input; output so far:\n{self.repl.out.getvalue()}"
         await asyncio.sleep(0.05)
+        app = self.repl.asker.app if self.repl.asker.app.is_running else self.repl.prompt.app
+        reading = app.future
         self.pipe.send_text(text)
-        await asyncio.sleep(0.05)
-        while self.repl.prompt.app.is_running and self.repl.asker.app.is_running:
+        if not text.endswith("\r"):
+            return
+        # Enter ends this read; keys sent before it has ended would go to the wrong question
+        while app.future is reading and not (reading is None or reading.done()):
             await asyncio.sleep(0.02)
+            waited += 0.02
+            assert waited < timeout, f"{text!r} was never taken; output so far:\n{self.repl.out.getvalue()}"
 
 
     async def completed(self, typed: str, timeout: float = 10.0) -> None:
