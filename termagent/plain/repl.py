@@ -74,13 +74,13 @@ def _keys(files: WorkspaceFiles) -> KeyBindings:
     @keys.add("tab")
     def _(event) -> None:
         buffer = event.current_buffer
-        if buffer.complete_state:
-            buffer.complete_next()
-            return
         found = completions(buffer.document.text_before_cursor, files)
-        if len(found) == 1:
+        if len(found) == 1:  # decided here, not by the menu that typing may still be filling
+            buffer.cancel_completion()
             buffer.delete_before_cursor(found[0].length)
             buffer.insert_text(found[0].text)
+        elif buffer.complete_state:
+            buffer.complete_next()
         elif found:
             buffer.start_completion(select_first=False)
 
