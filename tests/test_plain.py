@@ -52,15 +52,6 @@ class Typist:
             assert waited < timeout, f"{text!r} was never taken; output so far:\n{self.repl.out.getvalue()}"
 
 
-    async def completed(self, typed: str, timeout: float = 10.0) -> None:
-        """Tab completion runs asynchronously: under load Enter could beat it to the line."""
-        waited = 0.0
-        while self.repl.prompt.app.current_buffer.text in ("", typed):
-            await asyncio.sleep(0.02)
-            waited += 0.02
-            assert waited < timeout, "tab completion never filled in the line"
-
-
 async def drive(session, keystrokes: list[str], reopen=None) -> tuple[int, str]:
     out = io.StringIO()
     with create_pipe_input() as pipe:
@@ -69,10 +60,6 @@ async def drive(session, keystrokes: list[str], reopen=None) -> tuple[int, str]:
         typist = Typist(pipe, repl)
         task = asyncio.create_task(repl.run())
         for keys in keystrokes:
-            if keys.endswith("\t\r"):  # complete, wait until the completion is in the line, then send
-                await typist.type(keys[:-1])
-                await typist.completed(keys[:-2])
-                keys = "\r"
             await typist.type(keys)
             await asyncio.sleep(0.1)
             while session.busy and not repl.asker.app.is_running:
@@ -107,7 +94,7 @@ async def test_approval_yes_writes_and_no_sends_the_reason(workspace, scripted_s
 
 async def test_slash_commands_and_completion_in_plain_mode(workspace, scripted_server, monkeypatch):
     session, _ = make_session(workspace, scripted_server, monkeypatch, interactive=True)
-    code, out = await drive(session, ["/ag\t\r", "/mode plan\r", "/help\r", "/quit\r"])
+    code, out = await drive(session, ["/agents\r", "/mode plan\r", "/help\r", "/quit\r"])
     assert session.runner.policy.mode == "plan"
     assert "subagents (the model delegates" in out and "explorer" in out
     assert "permission mode: plan" in out and "/resume [id]" in out
@@ -147,3 +134,23 @@ def test_printer_strips_terminal_controls_from_model_and_tool_text():
     text = out.getvalue()
     assert "\x1b" not in text and "ZXZpbA" not in text
     assert "hi there" in text and "red text" in text
+
+
+async def test_tab_puts_in_the_only_completion_and_opens_a_menu_for_several(workspace):
+    """The Tab binding itself, on a real prompt_toolkit buffer: typing timing plays no part."""
+    from types import SimpleNamespace
+
+    from prompt_toolkit.buffer import Buffer
+    from prompt_toolkit.document import Document
+    from prompt_toolkit.keys import Keys
+
+    from termagent.plain.repl import _keys
+    from termagent.tui.completion import WorkspaceFiles
+
+    tab = next(b for b in _keys(WorkspaceFiles(workspace)).bindings if b.keys == (Keys.ControlI,))
+    single = Buffer(document=Document("/ag"))
+    tab.handler(SimpleNamespace(current_buffer=single))
+    assert single.text == "/agents"
+    several = Buffer(document=Document("/m"))
+    tab.handler(SimpleNamespace(current_buffer=several))
+    assert several.text == "/m"  # /model and /mode: a menu, not a guess
