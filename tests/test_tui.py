@@ -7,6 +7,7 @@ same cells a terminal would show), so what is asserted is what someone would see
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -182,10 +183,12 @@ async def test_write_in_ask_mode_asks_and_allow_once_writes(session_for, scripte
         screen = screen_text(app)
         assert "notes.md" in screen and "# Notes" in screen and "[y] allow once" in screen
         assert not (workspace / "notes.md").exists()
+        dialog = app.screen
+        dialog.opened_at = time.monotonic() + 3600  # still "just opened" however slow the machine is
         await pilot.press("y")  # too soon after the dialog opened: ignored, so a stray key cannot approve
         await pilot.pause(0.2)
         assert not (workspace / "notes.md").exists() and "Allow write_file?" in screen_text(app)
-        await pilot.pause(ARM_DELAY_S)
+        dialog.opened_at = time.monotonic() - ARM_DELAY_S  # armed
         await pilot.press("y")
         await idle(pilot, app)
         assert (workspace / "notes.md").read_text() == "# Notes\nhello\n"

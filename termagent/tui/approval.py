@@ -101,7 +101,7 @@ class ApprovalScreen(ModalScreen[Answer]):
     def __init__(self, request: ApprovalRequested) -> None:
         super().__init__(classes="-destructive" if request.destructive else "")
         self.request = request
-        self._opened = time.monotonic()
+        self.opened_at = time.monotonic()
 
     def compose(self):
         request = self.request
@@ -133,7 +133,7 @@ class ApprovalScreen(ModalScreen[Answer]):
         return text
 
     def action_answer(self, decision: str) -> None:
-        if decision != DECISION_DENY and time.monotonic() - self._opened < ARM_DELAY_S:
+        if decision != DECISION_DENY and time.monotonic() - self.opened_at < ARM_DELAY_S:
             return  # a key typed for the prompt must not approve a dialog that just popped up
         if decision == DECISION_ALLOW_SESSION and self.request.destructive:
             return
