@@ -9,32 +9,35 @@ exit 0.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from termagent.core.loop import (
-    STOP_API,
-    STOP_END,
-    STOP_ERROR,
-    STOP_INTERRUPTED,
-    STOP_LIMIT,
-    STOP_MAX_TOKENS,
-    STOP_SANDBOX,
-)
-from termagent.core.session import Session
+from termagent.core.door import SessionLike
 from termagent.policy.display import strip_terminal_controls
-from termagent.protocol import AssistantTextDelta, Error, Event, ModelRetrying, SubagentFinished, Warning
+from termagent.protocol import (
+    EXIT_CODES,
+    EXIT_USAGE,
+    AssistantTextDelta,
+    Error,
+    Event,
+    ExitReason,
+    ModelRetrying,
+    StopReason,
+    SubagentFinished,
+    Warning,
+    exit_reason_for,
+)
 
-EXIT_OK = 0
-EXIT_LIMIT = 1
-EXIT_USAGE = 2
-EXIT_API = 3
-EXIT_DENIED = 4
-EXIT_SANDBOX = 5
-EXIT_INTERRUPTED = 130
+EXIT_OK = EXIT_CODES[ExitReason.DONE]
+EXIT_LIMIT = EXIT_CODES[ExitReason.MAX_TURNS]
+EXIT_API = EXIT_CODES[ExitReason.API_ERROR]
+EXIT_DENIED = EXIT_CODES[ExitReason.DENIED]
+EXIT_SANDBOX = EXIT_CODES[ExitReason.SANDBOX_ERROR]
+EXIT_INTERRUPTED = EXIT_CODES[ExitReason.INTERRUPTED]
 
 
 @dataclass(frozen=True)
@@ -45,19 +48,8 @@ class HeadlessResult:
 
 
 def exit_for(stop_reason: str, denied: bool) -> tuple[int, str]:
-    if stop_reason == STOP_INTERRUPTED:
-        return EXIT_INTERRUPTED, "interrupted"
-    if stop_reason == STOP_API:
-        return EXIT_API, "api_error"
-    if stop_reason == STOP_SANDBOX:
-        return EXIT_SANDBOX, "sandbox_error"
-    if stop_reason == STOP_ERROR:
-        return EXIT_LIMIT, "internal_error"  # no code of its own in the contract: the task did not finish
-    if stop_reason in (STOP_LIMIT, STOP_MAX_TOKENS):
-        return EXIT_LIMIT, "limit"
-    if denied:
-        return EXIT_DENIED, "denied"
-    return EXIT_OK, "done" if stop_reason == STOP_END else stop_reason
+    reason = exit_reason_for(stop_reason, denied)
+    return EXIT_CODES[reason], str(reason)
 
 
 class _Printer:
@@ -92,14 +84,12 @@ class _Printer:
             self.out.flush()
 
 
-async def run_headless(session: Session, task: str, output: str, out: TextIO = sys.stdout,
+async def run_headless(session: SessionLike, task: str, output: str, out: TextIO = sys.stdout,
                        err: TextIO = sys.stderr) -> HeadlessResult:
     printer = _Printer(output, out, err)
     session.bus.listen(printer)
     if session.resumed:
-        from termagent.core.restore import describe_restore
-
-        err.write(f"termagent: {describe_restore(session.loop.history, session.store, session.session_id)}\n")
+        err.write(f"termagent: {session.describe_restore()}\n")
     reason = "internal_error"  # what the closing event says if anything below raises
     try:
         session.start()
@@ -110,8 +100,8 @@ async def run_headless(session: Session, task: str, output: str, out: TextIO = s
             outcome = await turn
             stop, text, detail = outcome.stop_reason, outcome.text, outcome.detail
         except asyncio.CancelledError:
-            stop, text, detail = STOP_INTERRUPTED, "", "interrupted"
-        code, reason = exit_for(stop, bool(session.runner.denials))
+            stop, text, detail = StopReason.INTERRUPTED, "", "interrupted"
+        code, reason = exit_for(stop, bool(session.status().denials))
         payload = _payload(session, text, reason, detail, printer.subagents)
     finally:
         await session.close(reason)  # the container goes even when something above failed
@@ -129,21 +119,20 @@ def _cancel_on_sigint(task: "asyncio.Future[Any]") -> None:
         pass
 
 
-def _payload(session: Session, text: str, reason: str, detail: str, subagents: list[dict[str, Any]]) -> dict[str, Any]:
-    budget = session.loop.budget
-    runner = session.runner
+def _payload(session: SessionLike, text: str, reason: str, detail: str,
+             subagents: list[dict[str, Any]]) -> dict[str, Any]:
+    status = session.status()
     return {
         "result": text,
-        "session_id": session.session_id,
+        "session_id": status.session_id,
         "exit_reason": reason,
         "detail": detail,
-        "turns": budget.turns,
-        "usage": budget.usage.to_dict(),
-        "cost_usd": round(budget.cost_usd, 6),
-        "tool_calls": [{"name": r.name, "ok": r.ok, "duration_s": r.duration_s} for r in runner.records],
+        "turns": status.turns,
+        "usage": dataclasses.asdict(status.usage),
+        "cost_usd": round(status.cost_usd, 6),
+        "tool_calls": [dataclasses.asdict(call) for call in status.tool_calls],
         "subagents": subagents,
-        "denials": [{"tool": d.tool, "input": d.gist, "reason": d.reason, "decided_by": d.decided_by}
-                    for d in runner.denials],
+        "denials": [dataclasses.asdict(denial) for denial in status.denials],
     }
 
 

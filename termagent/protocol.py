@@ -9,15 +9,125 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
-RISK_READ = "read"
-RISK_WRITE = "write"
-RISK_EXEC = "exec"
+# ---------------------------------------------------------------- vocabularies
+# StrEnum members are their wire strings, so events stay plain JSON and old traces load.
 
-DECISION_ALLOW_ONCE = "allow_once"
-DECISION_ALLOW_SESSION = "allow_session"
-DECISION_DENY = "deny"
+
+class Risk(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    EXEC = "exec"
+
+
+class Decision(StrEnum):
+    """A person's (or a rule's) answer to an approval request."""
+
+    ALLOW_ONCE = "allow_once"
+    ALLOW_SESSION = "allow_session"
+    DENY = "deny"
+
+
+class DecidedBy(StrEnum):
+    PERSON = "person"
+    RULE = "rule"
+    MODE = "mode"
+    CLASSIFIER = "classifier"
+    SESSION = "session"
+    HOOK = "hook"
+
+
+class StopReason(StrEnum):
+    """Why a turn ended; each maps to one headless exit reason."""
+
+    END_TURN = "end_turn"
+    MAX_TURNS = "max_turns"
+    MAX_COST = "max_cost"
+    MAX_TOKENS = "max_tokens"  # the --max-tokens budget, or the model's own output limit
+    MAX_WALL = "max_wall"
+    API_ERROR = "api_error"
+    SANDBOX_ERROR = "sandbox_error"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+LIMIT_STOPS = frozenset({StopReason.MAX_TURNS, StopReason.MAX_COST, StopReason.MAX_TOKENS, StopReason.MAX_WALL})
+
+
+class ExitReason(StrEnum):
+    """Headless `exit_reason`: the contract's vocabulary, one value per way a run ends."""
+
+    DONE = "done"
+    DENIED = "denied"
+    MAX_TURNS = "max_turns"
+    MAX_COST = "max_cost"
+    MAX_TOKENS = "max_tokens"
+    MAX_WALL = "max_wall"
+    API_ERROR = "api_error"
+    SANDBOX_ERROR = "sandbox_error"
+    INTERRUPTED = "interrupted"
+    INTERNAL_ERROR = "internal_error"
+
+
+EXIT_CODES: dict[ExitReason, int] = {
+    ExitReason.DONE: 0,
+    ExitReason.MAX_TURNS: 1,
+    ExitReason.MAX_COST: 1,
+    ExitReason.MAX_TOKENS: 1,
+    ExitReason.MAX_WALL: 1,
+    ExitReason.INTERNAL_ERROR: 1,  # the contract has no code for a bug; 0 would lie
+    ExitReason.API_ERROR: 3,
+    ExitReason.DENIED: 4,
+    ExitReason.SANDBOX_ERROR: 5,
+    ExitReason.INTERRUPTED: 130,
+}
+EXIT_USAGE = 2  # usage or config error: the run never started, so it has no exit reason
+
+_EXIT_FOR_STOP: dict[str, ExitReason] = {
+    StopReason.INTERRUPTED: ExitReason.INTERRUPTED,
+    StopReason.API_ERROR: ExitReason.API_ERROR,
+    StopReason.SANDBOX_ERROR: ExitReason.SANDBOX_ERROR,
+    StopReason.ERROR: ExitReason.INTERNAL_ERROR,
+    StopReason.MAX_TURNS: ExitReason.MAX_TURNS,
+    StopReason.MAX_COST: ExitReason.MAX_COST,
+    StopReason.MAX_TOKENS: ExitReason.MAX_TOKENS,
+    StopReason.MAX_WALL: ExitReason.MAX_WALL,
+}
+
+
+def exit_reason_for(stop_reason: str, denied: bool) -> ExitReason:
+    """A finished turn's exit reason: a limit or failure first, then any denial, else done."""
+    reason = _EXIT_FOR_STOP.get(stop_reason)
+    if reason is not None:
+        return reason
+    return ExitReason.DENIED if denied else ExitReason.DONE
+
+
+class SubagentStatus(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    LIMIT = "limit"
+    INTERRUPTED = "interrupted"
+
+
+class ErrorKind(StrEnum):
+    ERROR = "error"
+    API = "api"
+    CONFIG = "config"
+    SANDBOX = "sandbox"
+    TOOL = "tool"
+    INTERNAL = "internal"
+
+
+RISK_READ = Risk.READ
+RISK_WRITE = Risk.WRITE
+RISK_EXEC = Risk.EXEC
+
+DECISION_ALLOW_ONCE = Decision.ALLOW_ONCE
+DECISION_ALLOW_SESSION = Decision.ALLOW_SESSION
+DECISION_DENY = Decision.DENY
 
 _REGISTRY: dict[str, type["Message"]] = {}
 
@@ -84,6 +194,34 @@ class ResolveApproval(Operation):
 @dataclass(frozen=True)
 class Shutdown(Operation):
     type: ClassVar[str] = "shutdown"
+
+
+@dataclass(frozen=True)
+class SetModel(Operation):
+    """Use another model for a role from the next request on; answered by ModelChanged.
+
+    Sent during a turn it waits for the turn to end, so no request is cut off mid-way.
+    """
+
+    type: ClassVar[str] = "set_model"
+    model: str
+    role: str = "main"
+
+
+@dataclass(frozen=True)
+class SetMode(Operation):
+    """Change the permission mode now (plan, ask, accept-edits, auto); answered by ModeChanged."""
+
+    type: ClassVar[str] = "set_mode"
+    mode: str
+
+
+@dataclass(frozen=True)
+class Compact(Operation):
+    """Fold older turns into the state document now (or before the running turn's next request)."""
+
+    type: ClassVar[str] = "compact"
+    focus: str = ""
 
 
 # ---------------------------------------------------------------- events
@@ -169,7 +307,7 @@ class ApprovalResolved(Event):
     type: ClassVar[str] = "approval_resolved"
     request_id: str
     decision: str
-    decided_by: str  # "person", "rule", "mode", "classifier", "session"
+    decided_by: str  # DecidedBy
     reason: str = ""
 
 
@@ -196,7 +334,7 @@ class SubagentFinished(Event):
     type: ClassVar[str] = "subagent_finished"
     agent_id: str
     agent: str
-    status: str
+    status: str  # SubagentStatus
     summary: str
     usage: dict[str, Any] = field(default_factory=dict)
     cost_usd: float = 0.0
@@ -255,14 +393,15 @@ class Warning(Event):  # noqa: A001 - the design names it so
 class Error(Event):
     type: ClassVar[str] = "error"
     message: str
-    kind: str = "error"  # "api", "config", "sandbox", "tool", "internal"
+    kind: str = ErrorKind.ERROR
 
 
 @dataclass(frozen=True)
 class TurnFinished(Event):
     type: ClassVar[str] = "turn_finished"
-    stop_reason: str  # end_turn, max_turns, budget, interrupted, error, ...
+    stop_reason: str  # StopReason
     text: str = ""
+    detail: str = ""  # which limit, which error: the sentence a front end shows
 
 
 @dataclass(frozen=True)
@@ -270,3 +409,92 @@ class SessionFinished(Event):
     type: ClassVar[str] = "session_finished"
     session_id: str
     exit_reason: str
+
+
+@dataclass(frozen=True)
+class ModelChanged(Event):
+    type: ClassVar[str] = "model_changed"
+    model: str
+    role: str = "main"
+
+
+@dataclass(frozen=True)
+class ModeChanged(Event):
+    type: ClassVar[str] = "mode_changed"
+    mode: str
+
+
+# ---------------------------------------------------------------- read-only status
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Token counts in the API's own names."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        prompt = self.prompt_tokens
+        return self.cache_read_input_tokens / prompt if prompt else None
+
+
+@dataclass(frozen=True)
+class BudgetLimits:
+    """0 means no cap."""
+
+    max_turns: int = 0
+    max_cost_usd: float = 0.0
+    max_tokens: int = 0
+    max_wall_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: str
+    command: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DenialView:
+    tool: str
+    input: str
+    reason: str
+    decided_by: str
+
+
+@dataclass(frozen=True)
+class ToolCallView:
+    name: str
+    ok: bool
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """What a front end may know about a session, as a snapshot: never a handle into the loop."""
+
+    session_id: str
+    workspace: str
+    model: str
+    mode: str
+    busy: bool
+    resumed: bool
+    turns: int
+    usage: Totals
+    cost_usd: float
+    limits: BudgetLimits
+    context_tokens: int
+    context_window: int
+    sandbox: str
+    jobs: tuple[JobView, ...] = ()
+    denials: tuple[DenialView, ...] = ()
+    tool_calls: tuple[ToolCallView, ...] = ()

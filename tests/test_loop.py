@@ -169,6 +169,7 @@ async def test_max_turns_stops_with_exit_1(workspace, scripted_server, monkeypat
     assert result.exit_code == 1
     assert len(scripted_server.requests) == 2
     assert "max turns" in json.loads(out)["detail"]
+    assert json.loads(out)["exit_reason"] == "max_turns"
 
 
 async def test_cost_cap_stops_with_exit_1(workspace, scripted_server, monkeypatch):
@@ -178,6 +179,7 @@ async def test_cost_cap_stops_with_exit_1(workspace, scripted_server, monkeypatc
     result, out, _ = await headless(session)
     assert result.exit_code == 1
     assert json.loads(out)["cost_usd"] >= 0.5
+    assert json.loads(out)["exit_reason"] == "max_cost"
     assert len(scripted_server.requests) == 1
 
 

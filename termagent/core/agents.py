@@ -66,7 +66,7 @@ def _build(fields: dict[str, str], body: str, source: str) -> AgentDefinition:
     try:
         return AgentDefinition(
             name=name, description=fields["description"].strip("\"'"), tools=tools, prompt=body, role=role,
-            max_turns=_number(fields, "max_turns", int), max_tokens=_number(fields, "max_tokens", int),
+            max_turns=_integer(fields, "max_turns"), max_tokens=_integer(fields, "max_tokens"),
             max_cost_usd=_number(fields, "max_cost_usd", float), max_wall_s=_number(fields, "max_wall_s", float),
             source=source,
         )
@@ -74,12 +74,17 @@ def _build(fields: dict[str, str], body: str, source: str) -> AgentDefinition:
         raise AgentDefinitionError(f"{source}: {exc}") from None
 
 
-def _number(fields: dict[str, str], key: str, kind: type) -> int | float | None:
+def _integer(fields: dict[str, str], key: str) -> int | None:
+    value = _number(fields, key, int)
+    return None if value is None else int(value)
+
+
+def _number(fields: dict[str, str], key: str, kind: type[int] | type[float]) -> int | float | None:
     raw = fields.get(key)
     if raw is None or raw == "":
         return None
     try:
-        value = kind(raw)
+        value: int | float = kind(raw)
     except ValueError:
         raise ValueError(f"{key} must be a number, got {raw!r}") from None
     if value <= 0:

@@ -9,19 +9,36 @@ from __future__ import annotations
 import asyncio
 from typing import Callable, Protocol
 
-from termagent.protocol import DECISION_DENY, ApprovalRequested, ApprovalResolved, Event, ResolveApproval
+from termagent.protocol import (
+    DECISION_DENY,
+    ApprovalRequested,
+    ApprovalResolved,
+    Event,
+    ResolveApproval,
+    SubagentEvent,
+)
 
 
 class Approver(Protocol):
     async def ask(self, request: ApprovalRequested) -> ResolveApproval: ...
 
+    def for_agent(self, agent_id: str) -> "Approver":
+        """The same approver for a subagent: its questions go out wrapped, so a dialog can say who asks."""
+        ...
+
 
 class EventApprover:
     """Interactive front ends: the question goes out as an event, the answer comes back as an op."""
 
-    def __init__(self, emit: Callable[[Event], None]) -> None:
+    def __init__(self, emit: Callable[[Event], None],
+                 pending: "dict[str, asyncio.Future[ResolveApproval]] | None" = None) -> None:
         self._emit = emit
-        self._pending: dict[str, asyncio.Future[ResolveApproval]] = {}
+        self._pending: dict[str, asyncio.Future[ResolveApproval]] = {} if pending is None else pending
+
+    def for_agent(self, agent_id: str) -> "EventApprover":
+        """Shares the pending answers, so the session's ResolveApproval reaches a child's question."""
+        parent_emit = self._emit
+        return EventApprover(lambda event: parent_emit(SubagentEvent(agent_id, event)), self._pending)
 
     async def ask(self, request: ApprovalRequested) -> ResolveApproval:
         future: asyncio.Future[ResolveApproval] = asyncio.get_running_loop().create_future()
@@ -49,3 +66,6 @@ class NoPersonApprover:
 
     async def ask(self, request: ApprovalRequested) -> ResolveApproval:
         return ResolveApproval(request.request_id, DECISION_DENY, "no person to approve (non-interactive run)")
+
+    def for_agent(self, agent_id: str) -> "NoPersonApprover":
+        return self

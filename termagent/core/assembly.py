@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from termagent.config import Config
 from termagent.core.agents import load_definitions
@@ -25,10 +26,13 @@ from termagent.model.request import StablePrefix
 from termagent.protocol import AssistantTextDelta, Event, SubagentEvent, ToolCallOutputDelta, Warning
 from termagent.sandbox.base import Sandbox
 from termagent.store.db import Store
-from termagent.tools.base import ToolContext
+from termagent.tools.base import Tool, ToolContext
 from termagent.tools.delegate import DelegateTool
 from termagent.tools.registry import ToolRegistry
 from termagent.tools.workspace import ReadLedger
+
+if TYPE_CHECKING:
+    from termagent.policy.decide import Policy
 
 UNTRACED = (AssistantTextDelta, ToolCallOutputDelta)
 UNSANDBOXED = "sandbox disabled (--sandbox none): commands run directly on this machine, unconfined"
@@ -77,7 +81,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     delegate.host = SubagentHost(config, workspace, model, store, registry, policy, approver, ctx, budget,
                                  bus.emit, memory, definitions, runner.denials)
     _halt_when_sandbox_fails(loop, sandbox, delegate.host)
-    session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed)
+    session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
+                      delegation=delegate.host)
     _attach_checkpoints(session, ctx, warnings)
     _attach_context_care(session, ctx, options)
     if config.get("sandbox", "backend") == "none":
@@ -169,7 +174,7 @@ def _sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
     return LazySandbox(lambda: open_sandbox(config, workspace, session_id))
 
 
-def _tools(config: Config) -> list:
+def _tools(config: Config) -> list[Tool]:
     from termagent.tools.artifacts import ReadArtifactTool
     from termagent.tools.bash import BashTool
     from termagent.tools.registry import default_tools
@@ -177,7 +182,7 @@ def _tools(config: Config) -> list:
     return [*default_tools(config), BashTool(), ReadArtifactTool()]
 
 
-def _policy(config: Config, options: SessionOptions, workspace: Path, tool_names: list[str]):
+def _policy(config: Config, options: SessionOptions, workspace: Path, tool_names: list[str]) -> "Policy":
     from termagent.policy.decide import Policy
     from termagent.policy.rules import RuleSet
 
@@ -189,7 +194,7 @@ def _policy(config: Config, options: SessionOptions, workspace: Path, tool_names
     return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace))
 
 
-def _existing_in(workspace: Path):
+def _existing_in(workspace: Path) -> Callable[[str], bool]:
     """For the classifier: does a redirect target already exist (so `>` would truncate it)?"""
 
     def exists(path: str) -> bool:

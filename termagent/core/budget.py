@@ -6,6 +6,15 @@ import time
 from dataclasses import dataclass, field
 
 from termagent.model.pricing import Usage
+from termagent.protocol import StopReason
+
+
+@dataclass(frozen=True)
+class LimitHit:
+    """Which cap stopped the work, and the sentence that says so."""
+
+    stop_reason: StopReason
+    message: str
 
 
 @dataclass(frozen=True)
@@ -41,15 +50,17 @@ class Budget:
         if self.parent is not None:
             self.parent.add_usage(usage, cost)
 
-    def exceeded(self) -> str | None:
-        """The reason to stop now, if any cap (here or in a parent) has been reached."""
+    def exceeded(self) -> LimitHit | None:
+        """The cap to stop at now, if any (here or in a parent) has been reached."""
         limits = self.limits
         if limits.max_turns and self.turns >= limits.max_turns:
-            return f"max turns reached ({limits.max_turns})"
+            return LimitHit(StopReason.MAX_TURNS, f"max turns reached ({limits.max_turns})")
         if limits.max_cost_usd and self.cost_usd >= limits.max_cost_usd:
-            return f"cost cap reached (${self.cost_usd:.4f} of ${limits.max_cost_usd:.4f})"
+            return LimitHit(StopReason.MAX_COST,
+                            f"cost cap reached (${self.cost_usd:.4f} of ${limits.max_cost_usd:.4f})")
         if limits.max_tokens and self.usage.total_tokens >= limits.max_tokens:
-            return f"token cap reached ({self.usage.total_tokens} of {limits.max_tokens})"
+            return LimitHit(StopReason.MAX_TOKENS,
+                            f"token cap reached ({self.usage.total_tokens} of {limits.max_tokens})")
         if limits.max_wall_s and time.monotonic() - self.started >= limits.max_wall_s:
-            return f"time cap reached ({limits.max_wall_s:.0f} s)"
+            return LimitHit(StopReason.MAX_WALL, f"time cap reached ({limits.max_wall_s:.0f} s)")
         return self.parent.exceeded() if self.parent is not None else None

@@ -25,18 +25,18 @@ from termagent.protocol import (
     Error,
     Event,
     ModelRetrying,
+    StopReason,
     TurnFinished,
     TurnStarted,
     UsageUpdated,
 )
 
-STOP_END = "end_turn"
-STOP_LIMIT = "limit"
-STOP_API = "api_error"
-STOP_INTERRUPTED = "interrupted"
-STOP_MAX_TOKENS = "max_tokens"
-STOP_SANDBOX = "sandbox_error"
-STOP_ERROR = "error"
+STOP_END = StopReason.END_TURN
+STOP_API = StopReason.API_ERROR
+STOP_INTERRUPTED = StopReason.INTERRUPTED
+STOP_MAX_TOKENS = StopReason.MAX_TOKENS
+STOP_SANDBOX = StopReason.SANDBOX_ERROR
+STOP_ERROR = StopReason.ERROR
 
 
 class HaltTurn(Exception):
@@ -99,15 +99,15 @@ class AgentLoop:
             message = f"internal error: {type(exc).__name__}: {exc}"
             self.emit(Error(message, "internal"))
             outcome = TurnOutcome(STOP_ERROR, "", message)
-        self.emit(TurnFinished(outcome.stop_reason, outcome.text))
+        self.emit(TurnFinished(outcome.stop_reason, outcome.text, outcome.detail))
         return outcome
 
     async def _steps(self) -> TurnOutcome:
         text = ""
         while True:
-            reason = self.budget.exceeded()
-            if reason:
-                return TurnOutcome(STOP_LIMIT, text, reason)
+            hit = self.budget.exceeded()
+            if hit:
+                return TurnOutcome(hit.stop_reason, text, hit.message)
             for hook in self.before_request:
                 await hook(self)
             reply = await self._ask_model()

@@ -18,13 +18,23 @@ from termagent.core.bus import EventBus
 from termagent.core.loop import STOP_END, STOP_INTERRUPTED, AgentLoop, TurnOutcome
 from termagent.core.tool_runner import ToolRunner
 from termagent.protocol import (
+    BudgetLimits,
+    Compact,
+    DenialView,
     Interrupt,
+    ModeChanged,
+    ModelChanged,
     Operation,
     ResolveApproval,
     SessionFinished,
     SessionStarted,
+    SessionStatus,
+    SetMode,
+    SetModel,
     Shutdown,
     SubmitTurn,
+    ToolCallView,
+    Totals,
     TurnFinished,
     Warning,
 )
@@ -47,12 +57,14 @@ class Session:
     checkpointer: Any = None
     compactor: Any = None  # core.compaction.Compactor
     watcher: Any = None  # core.watcher.WorkspaceWatcher
+    delegation: Any = None  # core.subagents.SubagentHost
     closers: list[Any] = field(default_factory=list)
     startup_warnings: list[str] = field(default_factory=list)
     outcomes: list[TurnOutcome] = field(default_factory=list)
     _ops: "asyncio.Queue[Operation]" = field(default_factory=asyncio.Queue)
     _turn: "asyncio.Task[TurnOutcome] | None" = None
     _pending_turns: list[str] = field(default_factory=list)
+    _pending_settings: list[SetModel] = field(default_factory=list)
     _closed: bool = False
 
     def start(self) -> None:
@@ -68,9 +80,108 @@ class Session:
         for message in self.startup_warnings:
             self.bus.emit(Warning(message))
 
+    async def start_sandbox(self) -> None:
+        """Start the sandbox now rather than at the first command; raises SandboxUnavailable."""
+        if self.sandbox is not None:
+            await self.sandbox.start()
+
     @property
     def busy(self) -> bool:
         return self._turn is not None and not self._turn.done()
+
+    # ------------------------------------------------------------ the read-only view
+
+    def status(self) -> SessionStatus:
+        """A snapshot for status bars, /cost and headless json; never a handle into the loop."""
+        budget, runner = self.loop.budget, self.runner
+        usage, limits = budget.usage, budget.limits
+        return SessionStatus(
+            session_id=self.session_id, workspace=str(self.workspace), model=self.config.model_for("main"),
+            mode=str(runner.policy.mode), busy=self.busy, resumed=self.resumed, turns=budget.turns,
+            usage=Totals(usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens,
+                         usage.cache_creation_input_tokens),
+            cost_usd=budget.cost_usd,
+            limits=BudgetLimits(limits.max_turns, limits.max_cost_usd, limits.max_tokens, limits.max_wall_s),
+            context_tokens=self.loop.last_prompt_tokens, context_window=self.loop.context_window,
+            sandbox=self._sandbox_name(),
+            denials=tuple(DenialView(d.tool, d.gist, d.reason, d.decided_by) for d in runner.denials),
+            tool_calls=tuple(ToolCallView(r.name, r.ok, r.duration_s) for r in runner.records),
+        )
+
+    def _sandbox_name(self) -> str:
+        if self.sandbox is None:
+            return "none"
+        return str(self.sandbox.describe().get("backend", self.sandbox.name))
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The live conversation as the model sees it (a copy), for front ends that show it."""
+        return [dict(message) for message in self.loop.history.messages]
+
+    @property
+    def state_document(self) -> str:
+        return self.loop.history.state_document
+
+    def describe_restore(self) -> str:
+        """What `--resume` brought back, for the front ends to print."""
+        from termagent.core.restore import describe_restore
+
+        return describe_restore(self.loop.history, self.store, self.session_id)
+
+    def checkpoints_off_reason(self) -> str:
+        """Why /undo cannot work here ('' when it can)."""
+        checkpointer = self.checkpointer
+        if checkpointer is None:
+            return "checkpoints are off"
+        return "" if checkpointer.enabled else (checkpointer.disabled_reason or "checkpoints are off")
+
+    def agent_definitions(self) -> dict[str, Any]:
+        """The subagents the model may delegate to, by name."""
+        return dict(self.delegation.definitions) if self.delegation is not None else {}
+
+    async def run_subagent(self, agent: str, task: str) -> Any:
+        """Run one subagent outside a model turn (the pre-push hook's test run): a core entry point."""
+        if self.delegation is None or agent not in self.delegation.definitions:
+            raise LookupError(f"no subagent named {agent!r}")
+        return await self.delegation.run(self.delegation.definitions[agent], task)
+
+    # ------------------------------------------------------------ settings, as operations
+
+    async def apply(self, op: SetModel | SetMode | Compact) -> None:
+        """Change a setting; the answer is an event. A model change waits for a running turn."""
+        if isinstance(op, SetMode):
+            self._set_mode(op.mode)
+        elif isinstance(op, SetModel):
+            if self.busy:
+                self._pending_settings.append(op)
+            else:
+                await self._set_model(op)
+        elif isinstance(op, Compact):
+            await self.compact(op.focus)
+
+    def _set_mode(self, mode: str) -> None:
+        from termagent.config import MODES
+
+        if mode not in MODES:
+            self.bus.emit(Warning(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}"))
+            return
+        self.runner.policy.mode = mode
+        self.bus.emit(ModeChanged(mode))
+
+    async def _set_model(self, op: SetModel) -> None:
+        """A new client for the new model; subagents keep their own role's model setting."""
+        from termagent.model.client import ModelClient
+
+        self.config = self.config.with_overrides({"model": {op.role: op.model}})
+        old, client = self.loop.model, ModelClient(self.config)
+        self.loop.model = client
+        if self.delegation is not None:
+            self.delegation.model, self.delegation.config = client, self.config
+        await old.aclose()
+        self.bus.emit(ModelChanged(op.model, op.role))
+
+    async def _apply_pending_settings(self) -> None:
+        while self._pending_settings and not self.busy:
+            await self._set_model(self._pending_settings.pop(0))
 
     async def run_turn(self, text: str) -> TurnOutcome:
         outcome = await self.loop.run_turn(text)
@@ -121,16 +232,27 @@ class Session:
                 await self.interrupt()
             elif isinstance(op, ResolveApproval) and isinstance(self.approver, EventApprover):
                 self.approver.resolve(op)
+            elif isinstance(op, (SetModel, SetMode, Compact)):
+                await self.apply(op)
             elif isinstance(op, Shutdown):
                 await self.interrupt()
                 await self.close()
                 return
 
     def _start_next_turn(self) -> None:
-        if self.busy or not self._pending_turns:
+        if self.busy:
+            return
+        if self._pending_settings:
+            asyncio.get_running_loop().create_task(self._settle_then_continue())
+            return
+        if not self._pending_turns:
             return
         text = self._pending_turns.pop(0)
         self._turn = asyncio.get_running_loop().create_task(self._guarded_turn(text))
+
+    async def _settle_then_continue(self) -> None:
+        await self._apply_pending_settings()
+        self._start_next_turn()
 
     async def _guarded_turn(self, text: str) -> TurnOutcome:
         try:

@@ -35,7 +35,7 @@ from termagent.core.prompts import load_prompt
 from termagent.core.tool_runner import PolicyLike, ToolRunner
 from termagent.model.client import ModelClient
 from termagent.model.request import StablePrefix
-from termagent.protocol import Event, SubagentEvent, SubagentFinished, SubagentStarted
+from termagent.protocol import Event, StopReason, SubagentEvent, SubagentFinished, SubagentStarted, SubagentStatus
 from termagent.store.db import Store
 from termagent.tools.base import ToolContext
 from termagent.tools.registry import ToolRegistry
@@ -67,6 +67,12 @@ class SubagentReport:
         lines.append(f"usage: {self.usage.get('input_tokens', 0)} in / {self.usage.get('output_tokens', 0)} out "
                      f"tokens, ${self.cost_usd:.4f}")
         return "\n".join(lines)
+
+
+SUBAGENT_STATUS: dict[str, SubagentStatus] = {
+    STOP_END: SubagentStatus.OK, STOP_API: SubagentStatus.FAILED, STOP_SANDBOX: SubagentStatus.FAILED,
+    STOP_ERROR: SubagentStatus.FAILED, STOP_INTERRUPTED: SubagentStatus.INTERRUPTED,
+}
 
 
 @dataclass
@@ -110,7 +116,7 @@ class SubagentHost:
         tools = [self.parent_registry.get(name) for name in definition.tools]
         registry = ToolRegistry([tool for tool in tools if tool is not None])
         ctx = dataclasses.replace(self.parent_ctx, session_id=child_id)
-        runner = ToolRunner(registry, self.policy, self.approver, ctx, emit, self.store)
+        runner = ToolRunner(registry, self.policy, self.approver.for_agent(agent_id), ctx, emit, self.store)
         prompt = definition.prompt + "\n\n" + load_prompt("subagent_contract")
         prefix = StablePrefix((prompt, self.memory), tuple(registry.api_tools()))
         budget = Budget(self._limits(definition), parent=self.parent_budget)
@@ -132,14 +138,13 @@ class SubagentHost:
         try:
             return await asyncio.wait_for(loop.run_turn(task), timeout=wall)
         except asyncio.TimeoutError:
-            return TurnOutcome("limit", "", f"wall time cap reached ({wall:.0f} s)")
+            return TurnOutcome(StopReason.MAX_WALL, "", f"wall time cap reached ({wall:.0f} s)")
 
     def _report(self, definition: AgentDefinition, agent_id: str, child_id: str, loop: AgentLoop,
                 outcome: TurnOutcome) -> SubagentReport:
-        status = {STOP_END: "ok", STOP_API: "failed", STOP_SANDBOX: "failed", STOP_ERROR: "failed",
-                  STOP_INTERRUPTED: "interrupted"}.get(outcome.stop_reason, "limit")
+        status = SUBAGENT_STATUS.get(outcome.stop_reason, SubagentStatus.LIMIT)
         summary = _bounded(outcome.text.strip())
-        if status != "ok":
+        if status != SubagentStatus.OK:
             summary = f"status: {status}\nreason: {outcome.detail or outcome.stop_reason}\n" + (
                 f"last words before stopping:\n{summary}" if summary else "")
         artifacts = self._store_artifacts(child_id, loop.history)
@@ -155,7 +160,8 @@ class SubagentHost:
         for message in history.messages:
             for block in message["content"]:
                 if isinstance(block, dict) and block.get("type") == "tool_result":
-                    text = block.get("content") if isinstance(block.get("content"), str) else ""
+                    content = block.get("content")
+                    text = content if isinstance(content, str) else ""
                     if len(text) >= ARTIFACT_THRESHOLD_CHARS:
                         name, args = names.get(block["tool_use_id"], ("tool", {}))
                         stored.append(self._artifact_for(child_id, name, args, text))

@@ -31,10 +31,10 @@ def summary_status(summary: str) -> str:
 
 
 def _open_session(ctx: HookContext) -> tuple[Any, Any]:
-    from termagent.core.assembly import SessionOptions, open_session
+    from termagent.core.door import open_session, session_options
     from termagent.store.db import Store
 
-    options = SessionOptions(ctx.top, interactive=False, allow=("bash",), trusted=ctx.trusted)
+    options = session_options(ctx.top, interactive=False, allow=("bash",), trusted=ctx.trusted)
     store = Store()
     try:
         return open_session(ctx.config, options, store), store
@@ -59,17 +59,14 @@ async def run_pre_push(ctx: HookContext) -> int:
     try:
         session.bus.listen(_progress)
         session.start()
-        if session.sandbox is not None:
-            try:
-                await session.sandbox.start()
-            except SandboxUnavailable as exc:
-                raise HookUnavailable(f"no sandbox to run the tests in: {exc}") from None
-        host = session.runner.registry.get("delegate").host
-        definition = host.definitions.get("test_runner")
-        if definition is None:
+        try:
+            await session.start_sandbox()
+        except SandboxUnavailable as exc:
+            raise HookUnavailable(f"no sandbox to run the tests in: {exc}") from None
+        if "test_runner" not in session.agent_definitions():
             raise HookUnavailable("no test_runner subagent is defined")
         say(f"termagent pre-push: running the tests (sandbox: {ctx.config.get('sandbox', 'backend')})")
-        report = await host.run(definition, TASK)
+        report = await session.run_subagent("test_runner", TASK)
     finally:
         await session.close("pre-push")
         store.close()

@@ -103,7 +103,7 @@ def model_client(ctx: HookContext) -> Any:
 
 def hook_prompt(ctx: HookContext, name: str) -> str:
     """A prompt from prompts/, or the trusted project's override under .termagent/prompts/."""
-    from termagent.core.prompts import load_prompt
+    from termagent.core.door import load_prompt
 
     return load_prompt(name, ctx.top, ctx.trusted)
 

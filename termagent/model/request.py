@@ -23,7 +23,7 @@ class StablePrefix:
     tools: tuple[dict[str, Any], ...]
 
     def system(self) -> list[dict[str, Any]]:
-        blocks = [{"type": "text", "text": text} for text in self.system_blocks if text]
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": text} for text in self.system_blocks if text]
         if blocks:
             blocks[-1]["cache_control"] = dict(EPHEMERAL)
         return blocks

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from termagent.core.describe import gist
+from termagent.core.door import gist
 from termagent.policy.display import strip_terminal_controls
 from termagent.protocol import (
     AssistantMessage,

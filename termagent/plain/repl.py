@@ -18,6 +18,7 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.history import History
 from prompt_toolkit.key_binding import KeyBindings
 
+from termagent.core.door import SessionLike
 from termagent.plain.printer import BOLD, CYAN, DIM, RED, YELLOW, Printer
 from termagent.policy.display import strip_terminal_controls, visible
 from termagent.protocol import (
@@ -104,7 +105,7 @@ def _keys(files: WorkspaceFiles) -> KeyBindings:
 
 
 class PlainRepl:
-    def __init__(self, session: Any, reopen: Callable[[str | None], Any] | None = None, *,
+    def __init__(self, session: SessionLike, reopen: Callable[[str | None], Any] | None = None, *,
                  out: TextIO | None = None, color: bool | None = None, pt_input=None, pt_output=None,
                  history: InputHistory | None = None) -> None:
         self.session = session
@@ -143,7 +144,7 @@ class PlainRepl:
             await self.detach()
         return self.exit_code
 
-    async def attach(self, session: Any) -> None:
+    async def attach(self, session: SessionLike) -> None:
         self.session = session
         queue: asyncio.Queue = asyncio.Queue()
         self._queue = queue
@@ -153,9 +154,10 @@ class PlainRepl:
             self._show_history()
         session.start()
         p = self.printer.p
+        status = session.status()
         self.printer.line(p("termagent", BOLD) + p(f" · {'resumed' if session.resumed else 'new session'} in "
-                                                  f"{session.workspace.name} · {session.config.model_for('main')} · "
-                                                  f"mode {session.runner.policy.mode} · /help · ctrl+c interrupts",
+                                                  f"{session.workspace.name} · {status.model} · "
+                                                  f"mode {status.mode} · /help · ctrl+c interrupts",
                                                   DIM))
 
     async def detach(self) -> None:
@@ -211,7 +213,7 @@ class PlainRepl:
             event = await self._queue.get()
             request = event.event if isinstance(event, SubagentEvent) else event
             if isinstance(request, ApprovalRequested):
-                await self._approve(request)
+                await self._approve(request, event.agent_id if isinstance(event, SubagentEvent) else "")
                 continue
             if type(event).__name__ == "UsageUpdated" and getattr(event, "role", "") == "main":
                 self.requests += 1
@@ -225,11 +227,12 @@ class PlainRepl:
         while not self._queue.empty():
             self.printer.handle(self._queue.get_nowait())
 
-    async def _approve(self, request: ApprovalRequested) -> None:
+    async def _approve(self, request: ApprovalRequested, agent: str = "") -> None:
         p = self.printer.p
         detail, warnings = visible(request.detail or request.summary)
-        self.printer.line(p(f"── Allow {request.tool}? ", YELLOW, BOLD) + (p("DESTRUCTIVE ", RED, BOLD)
-                                                                          if request.destructive else ""))
+        asker = f" (asked by subagent {strip_terminal_controls(agent)})" if agent else ""
+        self.printer.line(p(f"── Allow {request.tool}?{asker} ", YELLOW, BOLD) + (p("DESTRUCTIVE ", RED, BOLD)
+                                                                                  if request.destructive else ""))
         if request.reason:
             self.printer.line(p(strip_terminal_controls(request.reason), DIM))
         body = p.diff(detail) if request.tool == "edit_file" else (
@@ -259,18 +262,17 @@ class PlainRepl:
             return DECISION_DENY, reason.strip()
 
     def _status(self) -> None:
-        budget = self.session.loop.budget
-        usage = budget.usage
-        prompt = usage.prompt_tokens
-        cache = f" · cache {usage.cache_read_input_tokens / prompt:.0%}" if prompt else ""
-        window = int(self.session.config.get("model", "context_window"))
-        last = getattr(self.session.loop, "last_prompt_tokens", 0)
+        status = self.session.status()
+        usage = status.usage
+        rate = usage.cache_hit_rate
+        cache = f" · cache {rate:.0%}" if rate is not None else ""
+        last, window = status.context_tokens, status.context_window
         ctx = f" · ctx {last / window:.0%}" if last and window else ""
-        self.printer.line(self.printer.p(f"↑{prompt:,} ↓{usage.output_tokens:,} tokens · ${budget.cost_usd:.4f}"
-                                         f"{cache}{ctx} · mode {self.session.runner.policy.mode}", DIM))
+        self.printer.line(self.printer.p(f"↑{usage.prompt_tokens:,} ↓{usage.output_tokens:,} tokens · "
+                                         f"${status.cost_usd:.4f}{cache}{ctx} · mode {status.mode}", DIM))
 
     def _show_history(self) -> None:
-        records = records_from_messages(self.session.loop.history.messages)
+        records = records_from_messages(self.session.messages())
         p = self.printer.p
         if len(records) > RESUME_SHOWN:
             self.printer.line(p(f"… {len(records) - RESUME_SHOWN} earlier items", DIM))
@@ -292,12 +294,6 @@ class PlainRepl:
 
     def show_diff(self, text: str) -> None:
         self.printer.line(self.printer.p.diff(strip_terminal_controls(text)))
-
-    def mode_changed(self, mode: str) -> None:
-        pass
-
-    def model_changed(self, name: str) -> None:
-        pass
 
     async def switch_session(self, resume_id: str | None) -> None:
         assert self.reopen is not None

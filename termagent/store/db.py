@@ -233,7 +233,7 @@ class Store:
         self._exec("UPDATE audit SET outcome = ? WHERE session_id = ? AND call_id = ?", (outcome, session_id, call_id))
 
     def audit(self, session_id: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM audit", ()
+        sql, args = "SELECT * FROM audit", tuple[str, ...]()
         if session_id:
             sql, args = sql + " WHERE session_id = ?", (session_id,)
         return [dict(row) for row in self._exec(sql + " ORDER BY id", args).fetchall()]

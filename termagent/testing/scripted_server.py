@@ -128,7 +128,7 @@ class ScriptedServer:
         if self._httpd is None:
             raise RuntimeError("ScriptedServer is not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> None:
         if self._httpd is not None:

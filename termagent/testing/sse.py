@@ -92,7 +92,7 @@ def split_points(value: str, pieces: int, rng: random.Random) -> list[str]:
 
 def _block_events(index: int, block: dict[str, Any], pieces: int, rng: random.Random) -> list[Event]:
     if block["type"] == "text":
-        start = {"type": "text", "text": ""}
+        start: dict[str, Any] = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": p} for p in split_points(block["text"], pieces, rng)]
     else:
         start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}

@@ -3,10 +3,13 @@ imported only when `run_tui` runs, so `termagent --task` never pays for it."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from termagent.core.door import SessionLike
 
 
-def run_tui(session: Any, reopen: Callable[[str | None], Any] | None = None) -> int:
+def run_tui(session: "SessionLike", reopen: Callable[[str | None], Any] | None = None) -> int:
     """Run the app until the person quits; returns the exit code (0, or 130 after ctrl+c).
 
     `reopen(None)` opens a fresh session and `reopen(id)` resumes a stored one, for
@@ -24,7 +27,7 @@ def run_tui(session: Any, reopen: Callable[[str | None], Any] | None = None) -> 
     return result if isinstance(result, int) else app.exit_code
 
 
-def _close_quietly(session: Any) -> None:
+def _close_quietly(session: "SessionLike") -> None:
     """The app stopped without shutting the session down (it crashed): still remove the sandbox."""
     import asyncio
 

@@ -16,7 +16,8 @@ from textual.app import App
 from textual.binding import Binding
 
 from termagent.config import MODES
-from termagent.protocol import Event, Interrupt, ResolveApproval, Shutdown, SubmitTurn
+from termagent.core.door import SessionLike
+from termagent.protocol import ApprovalRequested, Event, Interrupt, ResolveApproval, SetMode, Shutdown, SubmitTurn
 from termagent.tui.approval import Answer, ApprovalScreen
 from termagent.tui.commands import SlashCommands
 from termagent.tui.completion import WorkspaceFiles
@@ -50,7 +51,7 @@ class TermagentApp(App[int]):
         Binding("ctrl+end", "bottom", show=False, priority=True),
     ]
 
-    def __init__(self, session: Any, reopen: Reopen | None = None, *, timings: bool = True,
+    def __init__(self, session: SessionLike, reopen: Reopen | None = None, *, timings: bool = True,
                  history: InputHistory | None = None, theme: str | None = None) -> None:
         super().__init__()
         self.session = session
@@ -102,17 +103,17 @@ class TermagentApp(App[int]):
 
     # ------------------------------------------------------------ session lifecycle
 
-    async def attach(self, session: Any) -> None:
+    async def attach(self, session: SessionLike) -> None:
         """Listen first, then start: no event of the new session can be missed."""
         self.session = session
         self._unlisten = session.bus.listen(self._on_bus_event)
         self._serve = asyncio.get_running_loop().create_task(session.serve())
-        self.status.set(model=session.config.model_for("main"), mode=session.runner.policy.mode,
-                        request_input_tokens=0, context_window=0)
+        status = session.status()
+        self.status.set(model=status.model, mode=status.mode, request_input_tokens=0, context_window=0)
         self.router.usage_changed(main=None)
         if session.resumed:
-            self.view.show_records(records_from_messages(session.loop.history.messages))
-            if session.loop.history.state_document:
+            self.view.show_records(records_from_messages(session.messages()))
+            if session.state_document:
                 self.view.notice("compaction", "earlier turns of this session were compacted into a summary")
         session.start()
         self._apply_inbox()
@@ -210,15 +211,15 @@ class TermagentApp(App[int]):
 
     # ------------------------------------------------------------ approvals
 
-    def ask_approval(self, request: Any) -> None:
-        self._approvals.append(request)
+    def ask_approval(self, request: ApprovalRequested, agent: str = "") -> None:
+        self._approvals.append((request, agent))
         self._next_approval()
 
     def _next_approval(self) -> None:
         if self._open_approval is not None or not self._approvals:
             return
-        request = self._approvals.popleft()
-        screen = ApprovalScreen(request)
+        request, agent = self._approvals.popleft()
+        screen = ApprovalScreen(request, agent)
         self._open_approval = screen
 
         def answered(answer: Answer | None) -> None:
@@ -231,7 +232,7 @@ class TermagentApp(App[int]):
 
     def approval_settled(self, request_id: str) -> None:
         """Answered or made moot elsewhere (the turn ended): drop its dialog."""
-        self._approvals = collections.deque(r for r in self._approvals if r.request_id != request_id)
+        self._approvals = collections.deque(pair for pair in self._approvals if pair[0].request_id != request_id)
         screen = self._open_approval
         if screen is not None and screen.request.request_id == request_id:
             self._open_approval = None
@@ -263,12 +264,6 @@ class TermagentApp(App[int]):
     def show_diff(self, text: str) -> None:
         self.view.show_diff(text)
 
-    def mode_changed(self, mode: str) -> None:
-        self.status.set(mode=mode)
-
-    def model_changed(self, name: str) -> None:
-        self.status.set(model=name)
-
     def on_key(self, event) -> None:
         """Typing while a tool call or the conversation has focus goes to the prompt."""
         if (event.is_printable and event.character and len(self.screen_stack) == 1
@@ -299,9 +294,8 @@ class TermagentApp(App[int]):
         await self.quit_app(0)
 
     def action_cycle_mode(self) -> None:
-        policy = self.session.runner.policy
-        policy.mode = MODES[(MODES.index(policy.mode) + 1) % len(MODES)] if policy.mode in MODES else "ask"
-        self.mode_changed(policy.mode)
+        mode = self.session.status().mode
+        self.session.submit(SetMode(MODES[(MODES.index(mode) + 1) % len(MODES)] if mode in MODES else "ask"))
 
     def action_toggle_verbose(self) -> None:
         verbose = not self.view.verbose

@@ -98,9 +98,10 @@ class ApprovalScreen(ModalScreen[Answer]):
         Binding("pagedown", "scroll(10)", show=False),
     ]
 
-    def __init__(self, request: ApprovalRequested) -> None:
+    def __init__(self, request: ApprovalRequested, agent: str = "") -> None:
         super().__init__(classes="-destructive" if request.destructive else "")
         self.request = request
+        self.agent = agent
         self.opened_at = time.monotonic()
 
     def compose(self):
@@ -108,6 +109,8 @@ class ApprovalScreen(ModalScreen[Answer]):
         detail, warnings = detail_view(request, self.app.current_theme.dark)
         dialog = Vertical(id="dialog")
         dialog.border_title = f"Allow {escape(render.safe(request.tool))}?"
+        if self.agent:
+            dialog.border_subtitle = f"asked by subagent {escape(render.safe(self.agent))}"
         with dialog:
             if request.destructive:
                 yield Static("⚠ destructive: this cannot be undone easily", id="danger")

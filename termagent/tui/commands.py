@@ -12,13 +12,15 @@ import time
 from typing import Any, Awaitable, Callable, Protocol
 
 from termagent.config import MODES
+from termagent.core.door import SessionLike
+from termagent.protocol import SetMode, SetModel
 from termagent.tui.completion import SLASH_COMMANDS
 
 
 class Host(Protocol):
     """What a front end offers the commands."""
 
-    session: Any
+    session: SessionLike
     reopen: Callable[[str | None], Any] | None
     requests: int
 
@@ -26,27 +28,11 @@ class Host(Protocol):
 
     def show_diff(self, text: str) -> None: ...
 
-    def mode_changed(self, mode: str) -> None: ...
-
-    def model_changed(self, name: str) -> None: ...
-
     async def switch_session(self, resume_id: str | None) -> None: ...
 
     async def quit_app(self, code: int = 0) -> None: ...
 
 
-async def change_model(session: Any, name: str) -> None:
-    """A new client for the new model; subagents keep their own role's model setting."""
-    from termagent.model.client import ModelClient
-
-    config = session.config.with_overrides({"model": {"main": name}})
-    old = session.loop.model
-    session.config = config
-    session.loop.model = ModelClient(config)
-    host = getattr(session.runner.registry.get("delegate"), "host", None)
-    if host is not None:
-        host.model, host.config = session.loop.model, config
-    await old.aclose()
 
 KEYS_HELP = (
     ("enter", "send the prompt"),
@@ -82,7 +68,7 @@ class SlashCommands:
         }
 
     @property
-    def session(self):
+    def session(self) -> SessionLike:
         return self.app.session
 
     def say(self, text: str, kind: str = "info") -> None:
@@ -133,26 +119,21 @@ class SlashCommands:
 
     async def compact(self, focus: str) -> None:
         """During a turn the session folds the history before its next model request."""
-        compact = getattr(self.session, "compact", None)
-        if compact is None:
-            self.say("compaction is not available yet", "warning")
-            return
         when = " before the next model request" if self.session.busy else ""
         self.say(f"compacting{when}…" + (f" (focus: {focus})" if focus else ""))
-        await compact(focus)
+        await self.session.compact(focus)
 
     async def cost(self, _: str) -> None:
-        budget = self.session.loop.budget
-        usage = budget.usage
-        prompt = usage.prompt_tokens
-        rate = f"{usage.cache_read_input_tokens / prompt:.0%}" if prompt else "n/a"
+        status = self.session.status()
+        usage = status.usage
+        rate = f"{usage.cache_hit_rate:.0%}" if usage.cache_hit_rate is not None else "n/a"
         lines = [
             f"model requests this run: {self.app.requests}",
             f"input tokens:  {usage.input_tokens:,} fresh, {usage.cache_read_input_tokens:,} cache read, "
             f"{usage.cache_creation_input_tokens:,} cache write",
             f"output tokens: {usage.output_tokens:,}",
             f"cache hit rate: {rate}",
-            f"cost this run: ${budget.cost_usd:.4f}",
+            f"cost this run: ${status.cost_usd:.4f}",
         ]
         stored = self.session.store.usage_totals(self.session.session_id)
         if self.session.resumed:
@@ -161,24 +142,21 @@ class SlashCommands:
 
     async def model(self, name: str) -> None:
         if not name:
-            self.say(f"main model: {self.session.config.model_for('main')} · /model NAME changes it")
+            self.say(f"main model: {self.session.status().model} · /model NAME changes it")
             return
         if not self._idle("/model"):
             return
-        await change_model(self.session, name)
-        self.app.model_changed(name)
+        await self.session.apply(SetModel(name))
         self.say(f"main model is now {name}")
 
     async def mode(self, name: str) -> None:
-        policy = self.session.runner.policy
         if not name:
-            self.say(f"permission mode: {policy.mode} (one of {', '.join(MODES)}; shift+tab cycles)")
+            self.say(f"permission mode: {self.session.status().mode} (one of {', '.join(MODES)}; shift+tab cycles)")
             return
         if name not in MODES:
             self.say(f"unknown mode {name!r}: choose one of {', '.join(MODES)}", "warning")
             return
-        policy.mode = name
-        self.app.mode_changed(name)
+        await self.session.apply(SetMode(name))
         self.say(f"permission mode: {name}")
 
     async def sessions(self, _: str) -> None:
@@ -197,9 +175,7 @@ class SlashCommands:
         self.say("\n".join(lines))
 
     async def agents(self, _: str) -> None:
-        delegate = self.session.runner.registry.get("delegate")
-        host = getattr(delegate, "host", None)
-        definitions = getattr(host, "definitions", None) or getattr(delegate, "definitions", None)
+        definitions = self.session.agent_definitions()
         if not definitions:
             self.say("no subagents are defined")
             return
@@ -233,9 +209,8 @@ class SlashCommands:
         """One checkpoint back; the state before the undo is itself kept, so it can be redone."""
         if not self._idle("/undo"):
             return
-        checkpointer = getattr(self.session, "checkpointer", None)
-        if checkpointer is None or not checkpointer.enabled:
-            reason = getattr(checkpointer, "disabled_reason", "") or "checkpoints are off"
+        reason = self.session.checkpoints_off_reason()
+        if reason:
             self.say(reason, "warning")
             return
         from termagent.git import undo_last

@@ -16,7 +16,10 @@ from termagent.protocol import (
     CompactionDone,
     Error,
     Event,
+    LIMIT_STOPS,
     FilesChangedExternally,
+    ModeChanged,
+    ModelChanged,
     ModelRetrying,
     SessionStarted,
     SubagentEvent,
@@ -73,6 +76,8 @@ class EventRouter:
             CompactionDone: self.compaction_done,
             FilesChangedExternally: self.files_changed,
             UsageUpdated: lambda e: self.usage_changed(main=e),
+            ModeChanged: lambda e: self.app.status.set(mode=e.mode),
+            ModelChanged: lambda e: self.app.status.set(model=e.model) if e.role == "main" else None,
             ModelRetrying: lambda e: self.app.view.retrying(e),
             Warning: lambda e: self.app.view.notice("warning", e.message),
             Error: lambda e: self.app.view.notice("error", e.message),
@@ -104,16 +109,14 @@ class EventRouter:
         if event.stop_reason in STOP_NOTES:
             kind, text = STOP_NOTES[event.stop_reason]
             app.view.notice(kind, text)
-        elif event.stop_reason == "limit":
-            outcomes = app.session.outcomes
-            detail = outcomes[-1].detail if outcomes else ""
-            app.view.notice("warning", f"stopped: {detail or 'a limit was reached'}")
+        elif event.stop_reason in LIMIT_STOPS:
+            app.view.notice("warning", f"stopped: {event.detail or 'a limit was reached'}")
         app.set_busy(bool(app.session.busy))
 
     def subagent_event(self, event: SubagentEvent) -> None:
         inner = event.event
         if isinstance(inner, ApprovalRequested):
-            self.app.ask_approval(inner)
+            self.app.ask_approval(inner, event.agent_id)
         elif isinstance(inner, UsageUpdated):
             self.usage_changed(main=None)
         else:
@@ -121,11 +124,11 @@ class EventRouter:
 
     def usage_changed(self, main: UsageUpdated | None) -> None:
         """Totals come from the session's budget, which already counts subagents' spending."""
-        budget = self.app.session.loop.budget
-        usage = budget.usage
+        status = self.app.session.status()
+        usage = status.usage
         changes = dict(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
                        cache_read=usage.cache_read_input_tokens, cache_write=usage.cache_creation_input_tokens,
-                       cost_usd=budget.cost_usd)
+                       cost_usd=status.cost_usd)
         if main is not None and main.role == "main":
             self.app.requests += 1
             changes.update(request_input_tokens=main.request_input_tokens, context_window=main.context_window)

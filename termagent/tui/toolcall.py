@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from termagent.core.describe import gist
+from termagent.core.door import gist
 from termagent.protocol import Event, ToolCallFinished, ToolCallStarted
 from termagent.tui import render
 from termagent.tui.records import ChildCall, SubagentRecord, ToolRecord
