@@ -105,6 +105,37 @@ def exit_reason_for(stop_reason: str, denied: bool) -> ExitReason:
     return ExitReason.DENIED if denied else ExitReason.DONE
 
 
+class ViewKind(StrEnum):
+    """How a front end shows a call's detail: the tool says which, so no front end switches on tool names."""
+
+    COMMAND = "command"  # a shell command: highlight as bash
+    DIFF = "diff"  # a unified diff: colour it
+    FILE = "file"  # a file's content (or a path to one): highlight by the path's extension
+    AGENT = "agent"  # a delegation: nest the subagent's activity under it
+    TEXT = "text"  # anything else: shown as it is
+
+
+@dataclass(frozen=True)
+class CallView:
+    """How a tool call shows to a person, said by the tool itself: a one-line gist, the full
+    detail an approval needs (never truncated), how to render it, and the workspace paths
+    it touches with what it does to them (`touch`: read, written, edited, committed)."""
+
+    gist: str
+    detail: str
+    kind: str = ViewKind.TEXT
+    paths: tuple[str, ...] = ()
+    touch: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.paths[0] if self.paths else ""
+
+    @property
+    def writes(self) -> bool:
+        return self.touch in ("written", "edited", "committed")
+
+
 class SubagentStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
@@ -268,6 +299,10 @@ class ToolCallStarted(Event):
     name: str
     input: dict[str, Any]
     risk: str = RISK_READ
+    gist: str = ""  # one line, as the tool describes itself
+    view: str = ViewKind.TEXT
+    path: str = ""  # the file the call is about, when there is one
+    command: str = ""  # a command view's full command, shown above its output
 
 
 @dataclass(frozen=True)
@@ -300,6 +335,8 @@ class ApprovalRequested(Event):
     detail: str = ""
     reason: str = ""
     destructive: bool = False
+    view: str = ViewKind.TEXT
+    path: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from termagent.core.state_document import PINNED_HEADING, StateDocument, merge, 
 from termagent.core.trim import TRIM_MARK
 from termagent.protocol import CompactionDone, UsageUpdated, Warning
 from termagent.store.db import Store
+from termagent.tools.registry import ToolRegistry, default_tools
 from termagent.testing.scripted_server import RecordedRequest, fault, reply, tool_use
 from tests.session_support import make_session
 
@@ -281,7 +282,8 @@ def test_cuts_fall_only_before_turn_starts_or_after_answered_steps():
     assert choose_cut(messages, 1).index == 5 and choose_cut(messages, 1).turns_folded == 1
     assert choose_cut(messages, 2).index == 6  # too few turns: fall back to the last answered steps
     assert choose_cut(messages[:3], 1).index == 0
-    assert touched_files(messages) == {"a.py": {"read"}}
+    describe = ToolRegistry(default_tools()).describe
+    assert touched_files(messages, lambda name, args: describe(name, args, Path("."))) == {"a.py": {"read"}}
 
 
 def test_sub_headings_stay_in_their_section_and_empty_sections_keep_earlier_text():

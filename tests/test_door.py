@@ -139,3 +139,28 @@ async def test_a_subagents_approval_request_reaches_the_front_end_wrapped(tmp_pa
     session.submit(Shutdown())
     await serve
     assert "not now" in str(router.seen["main"][1])
+
+
+def test_an_edit_describes_itself_as_the_real_diff_with_line_numbers_and_indentation(tmp_path):
+    from termagent.tools.registry import ToolRegistry, default_tools
+
+    lines = [f"line {n}" for n in range(1, 60)]
+    lines[49] = "        return total  # line 50"
+    (tmp_path / "calc.py").write_text("\n".join(lines) + "\n")
+    view = ToolRegistry(default_tools()).describe(
+        "edit_file", {"path": "calc.py", "old_string": "        return total  # line 50",
+                      "new_string": "        return total + 1  # line 50"}, tmp_path)
+    assert view.kind == "diff" and view.paths == ("calc.py",) and view.touch == "edited"
+    assert "@@ -47,7 +47,7 @@" in view.detail
+    assert "-        return total  # line 50" in view.detail and "+        return total + 1  # line 50" in view.detail
+    assert " line 49" in view.detail and " line 53" in view.detail  # context around it
+
+
+def test_a_command_describes_itself_and_an_unknown_tool_shows_its_input(tmp_path):
+    from termagent.tools.bash import BashTool
+    from termagent.tools.registry import ToolRegistry
+
+    registry = ToolRegistry([BashTool()])
+    assert registry.describe("nope", {"a": 1}, tmp_path).gist == '{"a": 1}'
+    command = registry.describe("bash", {"command": "pytest -q\n  -x"}, tmp_path)
+    assert command.kind == "command" and command.gist == "pytest -q -x" and command.detail == "pytest -q\n  -x"

@@ -129,7 +129,9 @@ def test_printer_strips_terminal_controls_from_model_and_tool_text():
     out = io.StringIO()
     printer = Printer(out, color=False)
     printer.handle(AssistantTextDelta("hi \x1b]52;c;ZXZpbA==\x07there\x1b[2J\n"))
-    printer.handle(ToolCallStarted("c1", "bash", {"command": "printf '\\033[31m'"}))
+    command = "printf '\\033[31m'"
+    printer.handle(ToolCallStarted("c1", "bash", {"command": command}, "exec", gist=command, view="command",
+                                   command=command))
     printer.handle(ToolCallFinished("c1", "bash", True, "\x1b[31mred\x1b[0m text\n", 0.1))
     text = out.getvalue()
     assert "\x1b" not in text and "ZXZpbA" not in text

@@ -115,7 +115,8 @@ def _attach_context_care(session: Session, ctx: ToolContext, options: SessionOpt
 
     watcher = WorkspaceWatcher(session.workspace, ctx.ledger, session.bus.emit)
     ctx.activity = watcher.agent_activity
-    session.compactor = Compactor(session.config, session.store, session.workspace, options.trusted)
+    session.compactor = Compactor(session.config, session.store, session.workspace, session.describe_call,
+                                  options.trusted)
     session.loop.before_request += [watcher.before_request, session.compactor.before_request]
     session.watcher = watcher
     session.closers.append(watcher.aclose)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from termagent.core.history import History
 from termagent.core.prompts import load_prompt, project_memory
-from termagent.core.spans import choose_cut, clip, pinned_texts, render_span, touched_files
+from termagent.core.spans import Describe, choose_cut, clip, pinned_texts, render_span, touched_files
 from termagent.core.state_document import DocumentFormatError, StateDocument, merge, parse
 from termagent.core.trim import trim_old_outputs
 from termagent.model.pricing import cost_usd
@@ -102,7 +102,9 @@ class ContextMeter:
 class Compactor:
     """Owns compaction for one session; `before_request` is an AgentLoop hook."""
 
-    def __init__(self, config: Config, store: Store, workspace: Path, trusted: bool = False) -> None:
+    def __init__(self, config: Config, store: Store, workspace: Path, describe: Describe,
+                 trusted: bool = False) -> None:
+        self._describe = describe
         self.settings = CompactionSettings.from_config(config)
         self.meter = ContextMeter()
         self._max_tokens = int(config.get("model", "max_tokens"))
@@ -173,7 +175,7 @@ class Compactor:
         if reply.stop_reason == "max_tokens":
             raise DocumentFormatError(f"the summary was cut off at {self._max_tokens} output tokens")
         pins = [self._pin(loop.history.session_id, text) for text in pinned_texts(span)]
-        return merge(previous, reply.text, pins, touched_files(span))
+        return merge(previous, reply.text, pins, touched_files(span, self._describe))
 
     def _pin(self, session_id: str, text: str) -> str:
         """The user's words verbatim; only a paste beyond PIN_CAP_CHARS keeps its middle in an artifact."""

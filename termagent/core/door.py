@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from termagent.core.describe import gist
+from termagent.core.describe import clip
 from termagent.core.prompts import load_prompt
-from termagent.protocol import Compact, Event, Operation, SessionStatus, SetMode, SetModel
+from termagent.protocol import CallView, Compact, Event, Operation, SessionStatus, SetMode, SetModel
 
 if TYPE_CHECKING:
     from termagent.config import Config
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from termagent.core.loop import TurnOutcome
     from termagent.store.db import Store
 
-__all__ = ["SessionLike", "EventSource", "gist", "load_prompt", "open_session", "session_options"]
+__all__ = ["SessionLike", "EventSource", "clip", "load_prompt", "open_session", "session_options"]
 
 
 def session_options(workspace: Path, interactive: bool, **choices: Any) -> "SessionOptions":
@@ -70,6 +70,8 @@ class SessionLike(Protocol):
     def agent_definitions(self) -> dict[str, Any]: ...
 
     def checkpoints_off_reason(self) -> str: ...
+
+    def describe_call(self, name: str, args: dict[str, Any]) -> CallView: ...
 
     def start(self) -> None: ...
 

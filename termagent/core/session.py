@@ -19,6 +19,7 @@ from termagent.core.loop import STOP_END, STOP_INTERRUPTED, AgentLoop, TurnOutco
 from termagent.core.tool_runner import ToolRunner
 from termagent.protocol import (
     BudgetLimits,
+    CallView,
     Compact,
     DenialView,
     Interrupt,
@@ -126,6 +127,10 @@ class Session:
         from termagent.core.restore import describe_restore
 
         return describe_restore(self.loop.history, self.store, self.session_id)
+
+    def describe_call(self, name: str, args: dict[str, Any]) -> CallView:
+        """How a stored call shows (a resumed transcript), as its tool describes it."""
+        return self.runner.registry.describe(name, args, self.workspace)
 
     def checkpoints_off_reason(self) -> str:
         """Why /undo cannot work here ('' when it can)."""

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from termagent.core.state_document import HARNESS_NOTE_PREFIX
+from termagent.protocol import CallView
 
-FILE_ACTIONS = {"read_file": "read", "write_file": "written", "edit_file": "edited"}
+Describe = Callable[[str, dict[str, Any]], CallView]
+
 TEXT_CAP = 6_000
 INPUT_CAP = 1_500
 RESULT_CAP = 2_000
@@ -82,8 +84,8 @@ def pinned_texts(span: list[dict[str, Any]]) -> list[str]:
     return [text for text in (typed_text(m) for m in span) if text is not None]
 
 
-def touched_files(span: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Workspace paths that file tools read, wrote, edited or committed, by successful calls."""
+def touched_files(span: list[dict[str, Any]], describe: Describe) -> dict[str, set[str]]:
+    """Workspace paths that tools read, wrote, edited or committed (as each tool says), by successful calls."""
     failed = {str(b.get("tool_use_id")) for m in span for b in blocks(m)
               if b.get("type") == "tool_result" and b.get("is_error")}
     touched: dict[str, set[str]] = {}
@@ -91,17 +93,10 @@ def touched_files(span: list[dict[str, Any]]) -> dict[str, set[str]]:
         for block in blocks(message):
             if block.get("type") != "tool_use" or str(block.get("id")) in failed:
                 continue
-            for path, action in _paths_of(str(block.get("name")), block.get("input") or {}):
-                touched.setdefault(path, set()).add(action)
+            view = describe(str(block.get("name")), block.get("input") or {})
+            for path in view.paths if view.touch else ():
+                touched.setdefault(_normal(path), set()).add(view.touch)
     return touched
-
-
-def _paths_of(name: str, args: dict[str, Any]) -> list[tuple[str, str]]:
-    if name in FILE_ACTIONS and isinstance(args.get("path"), str):
-        return [(_normal(args["path"]), FILE_ACTIONS[name])]
-    if name == "git_commit" and isinstance(args.get("paths"), list):
-        return [(_normal(p), "committed") for p in args["paths"] if isinstance(p, str)]
-    return []
 
 
 def _normal(path: str) -> str:

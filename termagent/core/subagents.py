@@ -20,7 +20,7 @@ from termagent.config import Config
 from termagent.core.agents import AgentDefinition
 from termagent.core.approvals import Approver
 from termagent.core.budget import Budget, Limits
-from termagent.core.describe import gist
+from termagent.core.describe import clip
 from termagent.core.history import History
 from termagent.core.loop import (
     STOP_API,
@@ -169,13 +169,14 @@ class SubagentHost:
 
     def _artifact_for(self, child_id: str, name: str, args: dict[str, Any], text: str) -> tuple[str, str]:
         """Point at the full output a tool already stored, else store what the subagent saw."""
+        shown = clip(self.parent_registry.describe(name, args, self.workspace).gist, 60)
         named = FULL_OUTPUT_ID.search(text)
         if named:
             artifact_id = named.group(1)
             lines = (self.store.get_artifact(artifact_id) or "").count("\n") + 1
-            return artifact_id, f"{name} {gist(name, args, 60)}: full output ({lines} lines)"
+            return artifact_id, f"{name} {shown}: full output ({lines} lines)"
         artifact_id = self.store.put_artifact(child_id, name, text)
-        return artifact_id, f"{name} {gist(name, args, 60)} ({len(text.splitlines())} lines)"
+        return artifact_id, f"{name} {shown} ({len(text.splitlines())} lines)"
 
 
 def _bounded(text: str) -> str:

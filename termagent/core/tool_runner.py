@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 from termagent.core.approvals import Approver
-from termagent.core.describe import detail, gist
+from termagent.core.describe import clip
 from termagent.core.history import tool_result_block
 from termagent.model.reply import ToolCall
 from termagent.policy.display import strip_terminal_controls
@@ -30,6 +30,7 @@ from termagent.protocol import (
     ToolCallFinished,
     ToolCallOutputDelta,
     ToolCallStarted,
+    ViewKind,
 )
 from termagent.tools.base import ToolContext, ToolError, ToolResult
 from termagent.tools.registry import ToolRegistry
@@ -122,8 +123,11 @@ class ToolRunner:
 
     async def _run_one(self, call: ToolCall) -> None:
         risk = self.registry.risk_of(call.name)
+        view = self.registry.describe(call.name, call.input, self.ctx.root)
         # an unknown tool's name is model text: front ends must never get it raw
-        self.emit(ToolCallStarted(call.id, strip_terminal_controls(call.name), call.input or {}, risk))
+        command = view.detail if view.kind == ViewKind.COMMAND else ""
+        self.emit(ToolCallStarted(call.id, strip_terminal_controls(call.name), call.input or {}, risk,
+                                  clip(view.gist, 200), view.kind, view.path, command))
         started = time.monotonic()
         try:
             result = await self._decide_and_run(call, risk)
@@ -164,11 +168,13 @@ class ToolRunner:
         assert call.input is not None
         decision = self.policy.decide(call.name, call.input, risk)
         action, reason, by = decision.action, decision.reason, decision.decided_by
+        view = self.registry.describe(call.name, call.input, self.ctx.root)
         if action == "ask":
             request = ApprovalRequested(
                 request_id=uuid.uuid4().hex[:12], call_id=call.id, tool=call.name,
-                summary=gist(call.name, call.input), detail=detail(call.name, call.input),
+                summary=clip(view.gist), detail=view.detail,
                 reason=reason, destructive=bool(getattr(decision, "destructive", False)),
+                view=view.kind, path=view.path,
             )
             answer = await self.approver.ask(request)
             by = "person"
@@ -180,7 +186,7 @@ class ToolRunner:
         self._audit_decision(call, action, by, reason)
         if action == "allow":
             return True, ""
-        self.denials.append(Denial(call.name, gist(call.name, call.input), reason, by))
+        self.denials.append(Denial(call.name, clip(view.gist), reason, by))
         return False, (
             f"permission denied ({by}): {reason}. The action did not run. Do not retry it unchanged; "
             "choose another approach or explain to the user what you need."

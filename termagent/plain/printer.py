@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from termagent.core.door import gist
+from termagent.core.door import clip
 from termagent.policy.display import strip_terminal_controls
 from termagent.protocol import (
     AssistantMessage,
@@ -28,6 +28,7 @@ from termagent.protocol import (
     ToolCallStarted,
     TurnFinished,
     Warning,
+    ViewKind,
 )
 
 RESET, BOLD, DIM = "\x1b[0m", "\x1b[1m", "\x1b[2m"
@@ -137,7 +138,7 @@ class Printer:
         self.p = Palette(color)
         self.stream = FenceStream(self._write, self.p)
         self.streaming = False
-        self._calls: dict[str, tuple[str, dict]] = {}
+        self._calls: dict[str, tuple[str, str]] = {}
         self._live: dict[str, int] = {}
 
     def _write(self, text: str) -> None:
@@ -175,8 +176,8 @@ class Printer:
                          YELLOW))
 
     def on_tool_call_started(self, event: ToolCallStarted) -> None:
-        self._calls[event.call_id] = (event.name, dict(event.input))
-        summary = strip_terminal_controls(gist(event.name, event.input, 100))
+        self._calls[event.call_id] = (event.name, event.view)
+        summary = strip_terminal_controls(clip(event.gist, 100))
         self.line(self.p("● ", CYAN) + self.p(event.name, BOLD) + "  " + self.p(summary, DIM))
 
     def on_tool_call_output_delta(self, event: ToolCallOutputDelta) -> None:
@@ -191,17 +192,17 @@ class Printer:
             self.line(self.p("  │ … (more output; the model gets the capped whole)", DIM))
 
     def on_tool_call_finished(self, event: ToolCallFinished) -> None:
-        name, args = self._calls.pop(event.call_id, (event.name, {}))
+        name, view = self._calls.pop(event.call_id, (event.name, ViewKind.TEXT))
         mark = self.p("✓", GREEN) if event.ok else self.p("⊘" if event.error_type == "permission_denied" else "✗",
                                                            YELLOW if event.error_type == "permission_denied" else RED)
         self.line(f"  {mark} {name} {self.p(f'{event.duration_s:.1f}s', DIM)}")
         output = strip_terminal_controls(event.output)
-        if name in ("edit_file", "write_file") and event.ok:
+        if event.ok and output.lstrip().startswith(("--- ", "diff --git")):
             self.line(self._indent(self.p.diff(output)))
         elif not event.ok:
             color = YELLOW if event.error_type == "permission_denied" else RED
             self.line(self._indent(self.p(_error_message(output)[:600], color)))
-        elif name == "bash" and event.call_id not in self._live and output.strip():
+        elif view == ViewKind.COMMAND and event.call_id not in self._live and output.strip():
             self.line(self._indent(self.p(_head_tail(output), DIM)))
         self._live.pop(event.call_id, None)
 
@@ -216,7 +217,7 @@ class Printer:
     def on_subagent_event(self, event: SubagentEvent) -> None:
         inner = event.event
         if isinstance(inner, ToolCallStarted):
-            summary = strip_terminal_controls(gist(inner.name, inner.input, 90))
+            summary = strip_terminal_controls(clip(inner.gist, 90))
             self.line(self.p(f"    · {inner.name} {summary}", DIM))
 
     def on_subagent_finished(self, event: SubagentFinished) -> None:

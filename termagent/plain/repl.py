@@ -32,6 +32,7 @@ from termagent.protocol import (
     SubagentEvent,
     SubmitTurn,
     TurnFinished,
+    ViewKind,
 )
 from termagent.tui.commands import SlashCommands
 from termagent.tui.completion import WorkspaceFiles, completions
@@ -235,8 +236,8 @@ class PlainRepl:
                                                                                   if request.destructive else ""))
         if request.reason:
             self.printer.line(p(strip_terminal_controls(request.reason), DIM))
-        body = p.diff(detail) if request.tool == "edit_file" else (
-            p.code(detail, "bash") if request.tool == "bash" else detail)
+        body = p.diff(detail) if request.view == ViewKind.DIFF else (
+            p.code(detail, "bash") if request.view == ViewKind.COMMAND else detail)
         self.printer.line(body)
         for warning in warnings:
             self.printer.line(p("⚠ " + warning, YELLOW, BOLD))
@@ -272,7 +273,7 @@ class PlainRepl:
                                          f"${status.cost_usd:.4f}{cache}{ctx} · mode {status.mode}", DIM))
 
     def _show_history(self) -> None:
-        records = records_from_messages(self.session.messages())
+        records = records_from_messages(self.session.messages(), self.session.describe_call)
         p = self.printer.p
         if len(records) > RESUME_SHOWN:
             self.printer.line(p(f"… {len(records) - RESUME_SHOWN} earlier items", DIM))

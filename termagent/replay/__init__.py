@@ -54,12 +54,11 @@ def _run(workspace: Path, task: str) -> int:
 
 
 def _narrate(event) -> None:
-    from termagent.core.describe import gist
     from termagent.protocol import AssistantMessage, ToolCallFinished, ToolCallStarted
 
     if isinstance(event, AssistantMessage):
         print(f"assistant: {event.text}", file=sys.stderr)
     elif isinstance(event, ToolCallStarted):
-        print(f"  -> {event.name} {gist(event.name, event.input)}", file=sys.stderr)
+        print(f"  -> {event.name} {event.gist}", file=sys.stderr)
     elif isinstance(event, ToolCallFinished):
         print(f"     {'ok' if event.ok else 'failed'} ({event.duration_s:.3f}s)", file=sys.stderr)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from termagent.protocol import RISK_READ
-from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, schema
+from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, json_view, schema
 
 MAX_LINES = 400
 
@@ -28,6 +29,9 @@ class ReadArtifactTool:
         ),
         risk=RISK_READ,
     )
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        return json_view(args)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         if ctx.artifacts is None:

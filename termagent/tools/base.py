@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
+from termagent.protocol import CallView, ViewKind
+
 if TYPE_CHECKING:
     from termagent.config import Config
     from termagent.sandbox.base import Sandbox
@@ -54,6 +56,22 @@ class ToolResult:
     changed_paths: tuple[str, ...] = ()
 
 
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def json_view(args: dict[str, Any]) -> CallView:
+    """For tools with nothing better to say (MCP tools, read-only git): their input as JSON."""
+    return CallView(one_line(json.dumps(args, ensure_ascii=False)), json.dumps(args, indent=2, ensure_ascii=False))
+
+
+def path_view(args: dict[str, Any], detail: str = "", *, touch: str = "read",
+              kind: ViewKind = ViewKind.FILE) -> CallView:
+    """A call about one file; `touch` is what it does to it (read, written, edited)."""
+    path = str(args.get("path", ""))
+    return CallView(one_line(path), detail or path, kind, (path,) if path else (), touch)
+
+
 class ArtifactSink(Protocol):
     def put_artifact(self, session_id: str, kind: str, text: str) -> str: ...
 
@@ -80,6 +98,10 @@ class Tool(Protocol):
     spec: ToolSpec
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult: ...
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        """How a call shows in headers, approvals and the compaction record; never raises."""
+        ...
 
 
 def schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

@@ -9,11 +9,12 @@ model can tell a failure from a timeout from an out-of-memory kill.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from termagent.protocol import RISK_EXEC
+from termagent.protocol import RISK_EXEC, ViewKind
 from termagent.sandbox.base import SandboxUnavailable
-from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, schema
+from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, one_line, schema
 
 if TYPE_CHECKING:
     from termagent.sandbox.base import ExecResult
@@ -52,6 +53,10 @@ class BashTool:
         ),
         risk=RISK_EXEC,
     )
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        command = str(args.get("command", ""))
+        return CallView(one_line(command), command, ViewKind.COMMAND)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         command = str(args.get("command", ""))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from termagent.protocol import RISK_READ
-from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, schema
+from termagent.protocol import RISK_READ, ViewKind
+from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, one_line, schema
 
 if TYPE_CHECKING:
     from termagent.core.agents import AgentDefinition
@@ -41,6 +42,10 @@ class DelegateTool:
             ),
             risk=RISK_READ,
         )
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        return CallView(one_line(f"{args.get('agent', '')}: {args.get('task', '')}"),
+                        f"{args.get('agent', '')}: {args.get('task', '')}", ViewKind.AGENT)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         if self.host is None:

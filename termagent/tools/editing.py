@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from termagent.protocol import RISK_WRITE
-from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, schema
+from termagent.protocol import ViewKind
+from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, path_view, schema
 from termagent.tools.fsio import atomic_write, read_bytes
 from termagent.tools.textio import (
     Decoded,
@@ -68,6 +69,13 @@ class EditFile:
         risk=RISK_WRITE,
     )
 
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        """The edit as the file would change: real line numbers and context, indentation intact."""
+        path = str(args.get("path", ""))
+        old, new = str(args.get("old_string", "")), str(args.get("new_string", ""))
+        diff = _diff_in_file(root, path, old, new, bool(args.get("replace_all", False)))
+        return path_view(args, diff or _snippet_diff(path, old, new), touch="edited", kind=ViewKind.DIFF)
+
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         resolved = resolve_in_workspace(ctx.root, args["path"])
         refuse_protected(ctx.root, resolved)
@@ -102,6 +110,36 @@ class _EditPlan:
         noun = "occurrence" if self.count == 1 else "occurrences"
         head = f"Edited {self.label}: replaced {self.count} {noun}."
         return f"{head}\n{_snippet(self.new_text, self.first_pos, self.new_len)}"
+
+
+DESCRIBE_MAX_BYTES = 2_000_000
+
+
+def _diff_in_file(root: Path, path: str, old: str, new: str, replace_all: bool) -> str:
+    """The diff the edit would make, or '' when the file cannot be read or the text is not in it."""
+    if not old or not path:
+        return ""
+    try:
+        resolved = resolve_in_workspace(root, path)
+        data, _ = read_bytes(root, resolved, DESCRIBE_MAX_BYTES)
+    except (ToolError, OSError, ValueError):
+        return ""
+    if is_binary(data):
+        return ""
+    decoded = decode(data)
+    for cand_old, cand_new in match_variants(decoded, old, new):
+        if cand_old in decoded.text:
+            new_text = decoded.text.replace(cand_old, cand_new, -1 if replace_all else 1)
+            return unified_diff(decoded.text, new_text, display_path(root, resolved))
+    return ""
+
+
+def _snippet_diff(path: str, old: str, new: str) -> str:
+    """Without the file: the two strings against each other (line numbers unknown)."""
+    def lines(text: str) -> list[str]:
+        return [line if line.endswith("\n") else line + "\n" for line in text.splitlines(keepends=True)]
+
+    return "".join(difflib.unified_diff(lines(old), lines(new), fromfile=path, tofile=path))
 
 
 def _plan_edit(ctx: ToolContext, resolved: Path, old: str, new: str, replace_all: bool) -> _EditPlan:

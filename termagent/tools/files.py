@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from termagent.protocol import RISK_READ, RISK_WRITE
-from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, schema
+from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, path_view, schema
 from termagent.tools.editing import EditFile, refuse_protected
 from termagent.tools.fsio import (
     atomic_write,
@@ -69,6 +69,9 @@ class ReadFile:
         risk=RISK_READ,
     )
 
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        return path_view(args)
+
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         resolved = resolve_in_workspace(ctx.root, args["path"])
         return await asyncio.to_thread(_read_file, ctx, resolved, args.get("offset"), args.get("limit"))
@@ -93,6 +96,9 @@ class WriteFile:
         ),
         risk=RISK_WRITE,
     )
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        return path_view(args, f"write {args.get('path', '')}:\n{args.get('content', '')}", touch="written")
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         resolved = resolve_in_workspace(ctx.root, args["path"])

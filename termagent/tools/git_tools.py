@@ -14,7 +14,7 @@ from typing import Any
 
 from termagent import gitsafe
 from termagent.protocol import RISK_READ, RISK_WRITE
-from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, schema
+from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, json_view, one_line, schema
 from termagent.tools.workspace import relative_path, workspace_root
 
 MAX_OUTPUT_CHARS = 60_000
@@ -37,6 +37,9 @@ class GitStatus:
         risk=RISK_READ,
     )
 
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        return json_view(args)
+
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         return ToolResult(output=await asyncio.to_thread(_status, workspace_root(ctx.root)))
 
@@ -56,6 +59,9 @@ class GitDiff:
         ),
         risk=RISK_READ,
     )
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        return json_view(args)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         root = workspace_root(ctx.root)
@@ -81,6 +87,9 @@ class GitLog:
         ),
         risk=RISK_READ,
     )
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        return json_view(args)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         root = workspace_root(ctx.root)
@@ -111,6 +120,12 @@ class GitCommit:
         ),
         risk=RISK_WRITE,
     )
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        paths = tuple(str(p) for p in args.get("paths") or () if isinstance(p, str))
+        message = str(args.get("message", ""))
+        detail = message + ("\n\npaths: " + ", ".join(paths) if paths else "\n\npaths: everything staged")
+        return CallView(one_line(message), detail, paths=paths, touch="committed")
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         root = workspace_root(ctx.root)

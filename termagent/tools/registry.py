@@ -13,8 +13,10 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from termagent.protocol import RISK_EXEC
-from termagent.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec
+from pathlib import Path
+
+from termagent.protocol import RISK_EXEC, CallView
+from termagent.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, json_view
 from termagent.tools.files import EditFile, ReadFile, WriteFile
 from termagent.tools.git_tools import GitCommit, GitDiff, GitLog, GitStatus
 from termagent.tools.search import Grep, ListFiles
@@ -47,6 +49,16 @@ class ToolRegistry:
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
+
+    def describe(self, name: str, args: dict[str, Any] | None, root: Path) -> CallView:
+        """How a call shows to a person; an unknown tool or a describer that fails shows its input."""
+        tool = self._tools.get(name)
+        if tool is None or args is None:
+            return json_view(args or {})
+        try:
+            return tool.describe(args, root)
+        except Exception:  # noqa: BLE001 - display must never stop a call from running or being refused
+            return json_view(args)
 
     def risk_of(self, name: str) -> str:
         """The tool's risk class; an unknown name counts as the riskiest (it never runs anyway)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from termagent import gitsafe
 from termagent.protocol import RISK_READ
-from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, schema
+from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, json_view, one_line, schema
 from termagent.tools.fsio import open_regular, read_bounded
 from termagent.tools.ignore import compile_glob, walk_files
 from termagent.tools.textio import cut_line, is_binary, to_model_lines
@@ -51,6 +51,10 @@ class ListFiles:
         risk=RISK_READ,
     )
 
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        where = str(args.get("path") or "")
+        return CallView(one_line(str(args.get("pattern") or where or ".")), json_view(args).detail)
+
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         base = resolve_in_workspace(ctx.root, args.get("path") or ".")
         return ToolResult(output=await asyncio.to_thread(_list_files, ctx.root, base, args.get("pattern")))
@@ -76,6 +80,10 @@ class Grep:
         ),
         risk=RISK_READ,
     )
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        where = str(args.get("path") or "")
+        return CallView(one_line(f"{args.get('pattern', '')} {where}"), json_view(args).detail)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         regex = _compile(args["pattern"])

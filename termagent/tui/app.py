@@ -112,7 +112,7 @@ class TermagentApp(App[int]):
         self.status.set(model=status.model, mode=status.mode, request_input_tokens=0, context_window=0)
         self.router.usage_changed(main=None)
         if session.resumed:
-            self.view.show_records(records_from_messages(session.messages()))
+            self.view.show_records(records_from_messages(session.messages(), session.describe_call))
             if session.state_document:
                 self.view.notice("compaction", "earlier turns of this session were compacted into a summary")
         session.start()

@@ -27,6 +27,7 @@ from termagent.protocol import (
     DECISION_ALLOW_SESSION,
     DECISION_DENY,
     ApprovalRequested,
+    ViewKind,
 )
 from termagent.tui import render
 
@@ -40,15 +41,14 @@ class Answer:
 def detail_view(request: ApprovalRequested, dark: bool) -> tuple[RenderableType, list[str]]:
     """The full detail, escaped, highlighted as a command, a diff or a file to write."""
     shown, warnings = visible(request.detail or request.summary)
-    if request.tool == "bash":
+    if request.view == ViewKind.COMMAND:
         return render.highlighted(shown, "bash", dark), warnings
-    if request.tool == "edit_file" or render.looks_like_diff(shown):
+    if request.view == ViewKind.DIFF or render.looks_like_diff(shown):
         return render.diff(shown, dark), warnings
-    if request.tool == "write_file" and "\n" in shown:
+    if request.view == ViewKind.FILE and request.path and "\n" in shown:
         first, body = shown.split("\n", 1)
-        path = first.removeprefix("write ").removesuffix(":")
         title = Text(first + "\n", style="bold")
-        return title + render.highlighted(body, render.lexer_for_path(path), dark), warnings
+        return title + render.highlighted(body, render.lexer_for_path(request.path), dark), warnings
     return Text(shown, end=""), warnings
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Callable, Union
+
+from termagent.protocol import CallView, ViewKind
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class ToolRecord:
     duration_s: float | None = None
     error_type: str | None = None
     subagent: SubagentRecord | None = None
+    gist: str = ""
+    view: str = ViewKind.TEXT
+    path: str = ""
+    command: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,10 @@ class NoticeRecord:
 Record = Union[UserRecord, AssistantRecord, ToolRecord, NoticeRecord]
 
 
-def records_from_messages(messages: list[dict[str, Any]]) -> list[Record]:
-    """A stored API-format history as view records, each tool call paired with its result."""
+def records_from_messages(messages: list[dict[str, Any]],
+                          describe: Callable[[str, dict[str, Any]], CallView]) -> list[Record]:
+    """A stored API-format history as view records, each tool call paired with its result
+    and shown as its tool describes it."""
     records: list[Record] = []
     pending: dict[str, int] = {}
     for message in messages:
@@ -77,11 +85,18 @@ def records_from_messages(messages: list[dict[str, Any]]) -> list[Record]:
                 records.append(UserRecord(text) if message.get("role") == "user" else AssistantRecord(text))
             elif kind == "tool_use":
                 pending[str(block.get("id", ""))] = len(records)
-                records.append(ToolRecord(str(block.get("id", "")), str(block.get("name", "")),
-                                          dict(block.get("input") or {})))
+                records.append(_tool_record(block, describe))
             elif kind == "tool_result":
                 _pair_result(records, pending, block)
     return records
+
+
+def _tool_record(block: dict[str, Any], describe: Callable[[str, dict[str, Any]], CallView]) -> ToolRecord:
+    name, args = str(block.get("name", "")), dict(block.get("input") or {})
+    view = describe(name, args)
+    command = view.detail if view.kind == ViewKind.COMMAND else ""
+    return ToolRecord(str(block.get("id", "")), name, args, gist=view.gist, view=view.kind, path=view.path,
+                      command=command)
 
 
 def _pair_result(records: list[Record], pending: dict[str, int], block: dict[str, Any]) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 
 from termagent.policy.display import strip_terminal_controls
+from termagent.protocol import ViewKind
 
 HEAD_LINES = 12
 TAIL_LINES = 12
@@ -140,35 +142,48 @@ def shown_file(command: str) -> str | None:
     return match.group(1) if match else None
 
 
-def tool_output(name: str, args: dict, output: str, dark: bool, lines: list[str]) -> RenderableType:
-    """The body of a tool call: highlighted by what the tool is and which file it touched."""
+class Viewed(Protocol):
+    """What a tool said about its call (ToolRecord has it): how to show it, which file it is about."""
+
+    @property
+    def view(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def command(self) -> str: ...
+
+
+def tool_output(call: Viewed, dark: bool, lines: list[str]) -> RenderableType:
+    """The body of a tool call: highlighted by the view its tool chose and the file it touched."""
     text = "\n".join(lines)
-    if name in ("edit_file", "write_file") or looks_like_diff(text):
+    if call.view == ViewKind.DIFF or looks_like_diff(text):
         return diff(text, dark)
-    if name == "bash":
-        path = shown_file(str(args.get("command", "")))
+    if call.view == ViewKind.COMMAND:
+        path = shown_file(call.command)
         lexer = lexer_for_path(path) if path else "text"
         if lexer != "text":
             return code(text, lexer, dark)
-    if name == "read_file":
+    if call.view == ViewKind.FILE and call.path:
         listing = numbered_listing(lines)
-        lexer = lexer_for_path(str(args.get("path", "")))
+        lexer = lexer_for_path(call.path)
         if listing is not None and lexer != "text":
             start, body = listing
             return code(body, lexer, dark, line_numbers=True, start_line=start)
     return plain(text)
 
 
-def clipped_output(name: str, args: dict, output: str, dark: bool, full: bool) -> tuple[RenderableType, int]:
+def clipped_output(call: Viewed, output: str, dark: bool, full: bool) -> tuple[RenderableType, int]:
     """Body renderable and the number of lines left out (0 when everything is shown)."""
     clip = capped(output) if full else head_tail(output)
     if clip.hidden == 0 or full:
-        body = tool_output(name, args, output, dark, clip.lines)
+        body = tool_output(call, dark, clip.lines)
         if clip.hidden:
             return stack(body, Text(f"… {clip.hidden:,} more lines not shown", style="dim italic")), clip.hidden
         return body, 0
-    top = tool_output(name, args, output, dark, clip.lines[: clip.head])
-    bottom = tool_output(name, args, output, dark, clip.lines[clip.head:])
+    top = tool_output(call, dark, clip.lines[: clip.head])
+    bottom = tool_output(call, dark, clip.lines[clip.head:])
     marker = Text(f"… {clip.hidden:,} lines hidden · enter/click shows all …", style="dim italic")
     return stack(top, marker, bottom), clip.hidden
 

@@ -16,8 +16,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from termagent.core.door import gist
-from termagent.protocol import Event, ToolCallFinished, ToolCallStarted
+from termagent.core.door import clip
+from termagent.protocol import Event, ToolCallFinished, ToolCallStarted, ViewKind
 from termagent.tui import render
 from termagent.tui.records import ChildCall, SubagentRecord, ToolRecord
 
@@ -44,7 +44,7 @@ def header_line(record: ToolRecord, expanded: int, timings: bool, frame: int = 0
     line.append_text(status_icon(record.ok, record.error_type, frame))
     line.append(f" {render.safe(record.name)}", style="bold")
     if record.input:
-        line.append("  " + render.safe(gist(record.name, record.input, width)), style="dim")
+        line.append("  " + render.safe(clip(record.gist, width)), style="dim")
     right = Text(end="")
     if record.ok is False and record.error_type == "permission_denied":
         right.append("denied", style="yellow")
@@ -113,7 +113,8 @@ class ToolCallBlock(Vertical, can_focus=True):
 
     @classmethod
     def started(cls, event: ToolCallStarted, expanded: int, timings: bool) -> "ToolCallBlock":
-        return cls(ToolRecord(event.call_id, event.name, dict(event.input)), expanded, timings)
+        return cls(ToolRecord(event.call_id, event.name, dict(event.input), gist=event.gist, view=event.view,
+                              path=event.path, command=event.command), expanded, timings)
 
     def compose(self):
         yield Static(id="header")
@@ -195,19 +196,17 @@ class ToolCallBlock(Vertical, can_focus=True):
             body.update(self._body())
 
     def _body_wanted(self) -> bool:
-        if self.state.name == "delegate" and self.state.subagent is not None:
+        if self.state.view == ViewKind.AGENT and self.state.subagent is not None:
             return False
-        return bool(self.state.output) or self.state.name == "bash"
+        return bool(self.state.output) or bool(self.state.command)
 
     def _body(self) -> RenderableType:
         dark = self.app.current_theme.dark
         parts: list[RenderableType] = []
-        if self.state.name == "bash":
-            command = str(self.state.input.get("command", ""))
-            parts.append(Text("$ ", style="bold", end="") + render.highlighted(command, "bash", dark))
+        if self.state.command:
+            parts.append(Text("$ ", style="bold", end="") + render.highlighted(self.state.command, "bash", dark))
         if self.state.output:
-            body, _ = render.clipped_output(self.state.name, self.state.input, self.state.output, dark,
-                                            self.expanded == FULL)
+            body, _ = render.clipped_output(self.state, self.state.output, dark, self.expanded == FULL)
             parts.append(body)
         return render.stack(*parts)
 
@@ -215,7 +214,7 @@ class ToolCallBlock(Vertical, can_focus=True):
 def fold_child_event(record: SubagentRecord, event: Event) -> SubagentRecord:
     """Fold one of the child's events into its record (only tool calls are kept)."""
     if isinstance(event, ToolCallStarted):
-        call = ChildCall(event.call_id, event.name, gist(event.name, event.input, 100))
+        call = ChildCall(event.call_id, event.name, clip(event.gist, 100))
         return dataclasses.replace(record, calls=record.calls + (call,))
     if isinstance(event, ToolCallFinished):
         calls = tuple(dataclasses.replace(c, ok=event.ok, duration_s=event.duration_s) if c.call_id == event.call_id
