@@ -20,11 +20,9 @@ from termagent.core.door import SessionLike
 from termagent.policy.display import strip_terminal_controls
 from termagent.protocol import (
     EXIT_CODES,
-    EXIT_USAGE,
     AssistantTextDelta,
     Error,
     Event,
-    ExitReason,
     ModelRetrying,
     StopReason,
     SubagentFinished,
@@ -32,12 +30,6 @@ from termagent.protocol import (
     exit_reason_for,
 )
 
-EXIT_OK = EXIT_CODES[ExitReason.DONE]
-EXIT_LIMIT = EXIT_CODES[ExitReason.MAX_TURNS]
-EXIT_API = EXIT_CODES[ExitReason.API_ERROR]
-EXIT_DENIED = EXIT_CODES[ExitReason.DENIED]
-EXIT_SANDBOX = EXIT_CODES[ExitReason.SANDBOX_ERROR]
-EXIT_INTERRUPTED = EXIT_CODES[ExitReason.INTERRUPTED]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from termagent.config import Config
 from termagent.core.agents import load_definitions
@@ -20,7 +20,7 @@ from termagent.core.loop import STOP_SANDBOX, AgentLoop, HaltTurn
 from termagent.core.prompts import load_prompt, project_memory
 from termagent.core.session import Session
 from termagent.core.subagents import SubagentHost
-from termagent.core.tool_runner import ToolRunner
+from termagent.core.tool_runner import Denial, ToolRunner
 from termagent.model.client import ModelClient
 from termagent.model.request import StablePrefix
 from termagent.protocol import AssistantTextDelta, Event, SubagentEvent, ToolCallOutputDelta, Warning
@@ -54,7 +54,14 @@ class ResumeError(Exception):
 
 
 def open_session(config: Config, options: SessionOptions, store: Store, bus: EventBus | None = None) -> Session:
-    """Build (not start) a session; raises ModelError, ResumeError or ConfigError early."""
+    """Build (not start) a session in one pass; raises ModelError, ResumeError or ConfigError early.
+
+    Every part gets what it needs when it is made: nothing is injected afterwards.
+    """
+    from termagent.core.compaction import Compactor
+    from termagent.core.watcher import WorkspaceWatcher
+    from termagent.git import Checkpointer
+
     workspace = options.workspace.resolve()
     bus = bus or EventBus()
     model = ModelClient(config)
@@ -62,76 +69,51 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     bus.listen(lambda event: _trace(store, session_id, event))
     history = _history(store, session_id, resumed)
     sandbox = _sandbox(config, workspace, session_id)
-    ctx = ToolContext(root=workspace, ledger=ReadLedger(), config=config, session_id=session_id,
-                      sandbox=sandbox, artifacts=store)
+    checkpointer = Checkpointer(workspace, session_id, bool(config.get("checkpoints", "enabled")),
+                                on_warning=lambda message: bus.emit(Warning(message)))
+    ledger = ReadLedger()
+    watcher = WorkspaceWatcher(workspace, ledger, bus.emit)
+    ctx = ToolContext(root=workspace, ledger=ledger, config=config, session_id=session_id, sandbox=sandbox,
+                      artifacts=store, before_change=checkpointer, activity=watcher.agent_activity)
     tools = _tools(config)
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
-    delegate = DelegateTool(definitions)
-    registry = ToolRegistry([*tools, delegate])
     policy = _policy(config, options, workspace, [t.spec.name for t in tools] + ["delegate"])
     approver = EventApprover(bus.emit) if options.interactive else NoPersonApprover()
-    runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store)
     memory = project_memory(workspace)
-    prefix = StablePrefix((load_prompt("system", workspace, options.trusted), memory), tuple(registry.api_tools()))
     limits = config.section("limits")
     budget = Budget(Limits(int(limits["max_turns"]), float(limits["max_cost_usd"]),
                            int(limits["max_tokens"]), float(limits["max_wall_s"])))
+    denials: list[Denial] = []
+    halt = _halt_when_sandbox_fails(sandbox)
+    host = SubagentHost(config, workspace, model, store, ToolRegistry(tools), policy, approver, ctx, budget,
+                        bus.emit, memory, definitions, denials, [halt])
+    registry = ToolRegistry([*tools, DelegateTool(definitions, host)])
+    runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials)
+    prefix = StablePrefix((load_prompt("system", workspace, options.trusted), memory), tuple(registry.api_tools()))
+    compactor = Compactor(config, store, workspace, lambda name, args: registry.describe(name, args, workspace),
+                          options.trusted)
     loop = AgentLoop(model, "main", prefix, history, runner, budget, bus.emit, store,
-                     int(config.get("model", "context_window")))
-    delegate.host = SubagentHost(config, workspace, model, store, registry, policy, approver, ctx, budget,
-                                 bus.emit, memory, definitions, runner.denials)
-    _halt_when_sandbox_fails(loop, sandbox, delegate.host)
-    session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
-                      delegation=delegate.host)
-    _attach_checkpoints(session, ctx, warnings)
-    _attach_context_care(session, ctx, options)
-    if config.get("sandbox", "backend") == "none":
-        warnings.insert(0, UNSANDBOXED)
-    session.startup_warnings.extend(warnings)
-    return session
-
-
-def _attach_checkpoints(session: Session, ctx: ToolContext, warnings: list[str]) -> None:
-    """Snapshot the tree before anything that can change it, so every step can be undone."""
-    from termagent.git import Checkpointer
-
-    checkpointer = Checkpointer(session.workspace, session.session_id,
-                                bool(session.config.get("checkpoints", "enabled")),
-                                on_warning=lambda message: session.bus.emit(Warning(message)))
-    ctx.before_change = checkpointer
-    session.checkpointer = checkpointer
-    session.closers.append(checkpointer.aclose)
+                     int(config.get("model", "context_window")),
+                     # the watcher's note goes first, so compaction measures the request as it will be sent
+                     before_request=[halt, watcher.before_request, compactor.before_request])
     if not checkpointer.enabled:
         warnings.append(checkpointer.disabled_reason)
+    if config.get("sandbox", "backend") == "none":
+        warnings.insert(0, UNSANDBOXED)
+    return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
+                   checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
+                   closers=[checkpointer.aclose, watcher.aclose], startup_warnings=warnings)
 
 
-def _attach_context_care(session: Session, ctx: ToolContext, options: SessionOptions) -> None:
-    """Watch the workspace for outside edits and compact the history as it grows.
-
-    The watcher's note goes first so compaction measures the request as it will be sent.
-    """
-    from termagent.core.compaction import Compactor
-    from termagent.core.watcher import WorkspaceWatcher
-
-    watcher = WorkspaceWatcher(session.workspace, ctx.ledger, session.bus.emit)
-    ctx.activity = watcher.agent_activity
-    session.compactor = Compactor(session.config, session.store, session.workspace, session.describe_call,
-                                  options.trusted)
-    session.loop.before_request += [watcher.before_request, session.compactor.before_request]
-    session.watcher = watcher
-    session.closers.append(watcher.aclose)
-
-
-def _halt_when_sandbox_fails(loop: AgentLoop, sandbox: Sandbox, host: SubagentHost) -> None:
+def _halt_when_sandbox_fails(sandbox: Sandbox) -> Callable[[AgentLoop], Awaitable[None]]:
     """A dead sandbox ends the turn (exit 5), in a subagent too, rather than letting the model work blind."""
 
     async def check(_: AgentLoop) -> None:
-        failure = getattr(sandbox, "failed_in_use", None)
+        failure = sandbox.failed_in_use
         if failure:
             raise HaltTurn(STOP_SANDBOX, failure, "sandbox")
 
-    loop.before_request.append(check)
-    host.child_hooks.append(check)
+    return check
 
 
 def _session_id(store: Store, workspace: Path, options: SessionOptions, config: Config) -> tuple[str, bool]:

@@ -26,15 +26,13 @@ from termagent.core.prompts import load_prompt, project_memory
 from termagent.core.spans import Describe, choose_cut, clip, pinned_texts, render_span, touched_files
 from termagent.core.state_document import DocumentFormatError, StateDocument, merge, parse
 from termagent.core.trim import trim_old_outputs
-from termagent.model.pricing import cost_usd
 from termagent.model.request import StablePrefix
 from termagent.model.retry import ModelError
-from termagent.protocol import CompactionDone, UsageUpdated, Warning
+from termagent.protocol import CompactionDone, Warning
 
 if TYPE_CHECKING:
     from termagent.config import Config
     from termagent.core.loop import AgentLoop
-    from termagent.model.reply import ModelReply
     from termagent.store.db import Store
 
 DEFAULT_TOKENS_PER_CHAR = 0.25
@@ -171,7 +169,7 @@ class Compactor:
         message = _request_message(loop.history.state_document, span, focus)
         reply = await loop.model.complete("compaction", StablePrefix((prompt,), ()), [message],
                                           max_tokens=self._max_tokens)
-        self._account(loop, reply)
+        loop.account(reply, "compaction")
         if reply.stop_reason == "max_tokens":
             raise DocumentFormatError(f"the summary was cut off at {self._max_tokens} output tokens")
         pins = [self._pin(loop.history.session_id, text) for text in pinned_texts(span)]
@@ -215,20 +213,6 @@ class Compactor:
 
     def _margin(self) -> int:
         return max(1_000, int(self.settings.context_window * RETRY_MARGIN_SHARE))
-
-    def _account(self, loop: AgentLoop, reply: ModelReply) -> None:
-        model = reply.model or loop.model.model_for("compaction")
-        cost = cost_usd(model, reply.usage)
-        loop.budget.add_usage(reply.usage, cost)
-        self._store.record_usage(loop.history.session_id, "compaction", model, reply.usage.to_dict(), cost)
-        total = loop.budget.usage
-        loop.emit(UsageUpdated(
-            input_tokens=total.input_tokens, output_tokens=total.output_tokens,
-            cache_read_input_tokens=total.cache_read_input_tokens,
-            cache_creation_input_tokens=total.cache_creation_input_tokens,
-            cost_usd=round(loop.budget.cost_usd, 6), request_input_tokens=reply.usage.prompt_tokens,
-            context_window=self.settings.context_window, role="compaction",
-        ))
 
 
 def refreshed_prefix(prefix: StablePrefix, workspace: Path) -> StablePrefix:

@@ -137,7 +137,7 @@ class AgentLoop:
         self.history.append(reply.assistant_message() if reply.content else _empty_reply())
         if reply.text:
             self.emit(AssistantMessage(reply.text))
-        self._account(reply)
+        self.account(reply)
         return reply
 
     def _keep_partial(self, text: str) -> None:
@@ -153,14 +153,19 @@ class AgentLoop:
             raise
         self.history.append({"role": "user", "content": results})
 
-    def _account(self, reply: ModelReply) -> None:
-        model = reply.model or self.model.model_for(self.role)
+    def account(self, reply: ModelReply, role: str = "") -> None:
+        """The one place a request's usage and cost are counted, stored and announced.
+
+        `role` names a request made for this loop by another part (compaction)."""
+        role = role or self.role
+        model = reply.model or self.model.model_for(role)
         cost = cost_usd(model, reply.usage)
         self.budget.add_usage(reply.usage, cost)
-        self.last_prompt_tokens = reply.usage.prompt_tokens
+        if role == self.role:
+            self.last_prompt_tokens = reply.usage.prompt_tokens
         if self.usage_sink is not None:
-            self.usage_sink.record_usage(self.session_id, self.role, model, reply.usage.to_dict(), cost)
-        self.emit(_usage_event(self.budget.usage, self.budget.cost_usd, reply.usage, self.context_window, self.role))
+            self.usage_sink.record_usage(self.session_id, role, model, reply.usage.to_dict(), cost)
+        self.emit(_usage_event(self.budget.usage, self.budget.cost_usd, reply.usage, self.context_window, role))
 
 
 def _empty_reply() -> dict[str, Any]:

@@ -70,9 +70,8 @@ class Session:
 
     def start(self) -> None:
         """Announce the session and start the sandbox in the background."""
-        begin = getattr(self.sandbox, "begin", None)
-        if begin is not None:
-            begin()
+        if self.sandbox is not None:
+            self.sandbox.begin()
         if self.watcher is not None:
             self.watcher.start()
         sandbox = self.sandbox.describe().get("backend", self.sandbox.name) if self.sandbox else "none"

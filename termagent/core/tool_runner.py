@@ -77,6 +77,7 @@ class ToolRunner:
         ctx: ToolContext,
         emit: Callable[[Event], None],
         audit: AuditSink | None,
+        denials: list[Denial] | None = None,
     ) -> None:
         self.registry = registry
         self.policy = policy
@@ -85,7 +86,7 @@ class ToolRunner:
         self.emit = emit
         self.audit = audit
         self.records: list[CallRecord] = []
-        self.denials: list[Denial] = []
+        self.denials: list[Denial] = [] if denials is None else denials  # shared with subagents
         self._done: dict[str, dict[str, Any]] = {}
         self._audited: set[str] = set()
 
@@ -158,7 +159,7 @@ class ToolRunner:
         if not allowed:
             return _error("permission_denied", why)
         ctx = dataclasses.replace(self.ctx, emit_output=lambda text: self.emit(ToolCallOutputDelta(call.id, text)),
-                                  extras={**self.ctx.extras, "call_id": call.id})
+                                  call_id=call.id)
         if risk == RISK_READ or ctx.activity is None:
             return await self.registry.call(call.name, call.input, ctx)
         async with ctx.activity():  # the file watcher attributes what changes now to the agent

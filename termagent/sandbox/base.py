@@ -31,6 +31,14 @@ class ExecResult:
 class Sandbox(ABC):
     name: str = "sandbox"
 
+    def begin(self) -> None:
+        """Start getting ready in the background, so the first command does not wait (default: nothing)."""
+
+    @property
+    def failed_in_use(self) -> str | None:
+        """Why the sandbox died after it had started, if it did: the session then ends its turn."""
+        return None
+
     @abstractmethod
     async def start(self) -> None:
         """Create whatever lives for the session (the container); raise SandboxUnavailable."""

@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from termagent.protocol import CallView, ViewKind
+from termagent.tools.errors import ToolError
+
+__all__ = ["CallView", "Tool", "ToolContext", "ToolError", "ToolResult", "ToolSpec", "json_view", "one_line",
+           "path_view", "schema"]
 
 if TYPE_CHECKING:
     from termagent.config import Config
     from termagent.sandbox.base import Sandbox
     from termagent.tools.workspace import ReadLedger
-
-
-class ToolError(Exception):
-    """A failure the model should see and can act on."""
-
-    def __init__(self, type: str, message: str, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.type = type
-        self.message = message
-        self.retryable = retryable
-
-    def payload(self) -> str:
-        return json.dumps({"error": {"type": self.type, "message": self.message, "retryable": self.retryable}})
 
 
 @dataclass(frozen=True)
@@ -91,7 +82,7 @@ class ToolContext:
     emit_output: Callable[[str], None] = lambda text: None
     before_change: Callable[[str], Awaitable[None]] | None = None
     activity: Callable[[], AbstractAsyncContextManager[None]] | None = None  # wraps write/exec calls
-    extras: dict[str, Any] = field(default_factory=dict)
+    call_id: str = ""  # the call being run, so a delegation can be nested under it
 
 
 class Tool(Protocol):

@@ -20,8 +20,8 @@ class DelegateTool:
     subagent makes passes the same policy and approvals as the parent's own.
     """
 
-    def __init__(self, definitions: "dict[str, AgentDefinition]") -> None:
-        self.host: "SubagentHost | None" = None
+    def __init__(self, definitions: "dict[str, AgentDefinition]", host: "SubagentHost | None" = None) -> None:
+        self.host = host
         names = sorted(definitions)
         catalogue = "\n".join(f"- {name}: {definitions[name].description}" for name in names)
         self.spec = ToolSpec(
@@ -54,6 +54,6 @@ class DelegateTool:
         if definition is None:
             raise ToolError("unknown_agent", f"no subagent {args['agent']!r}; choose one of "
                             + ", ".join(sorted(self.host.definitions)))
-        report = await self.host.run(definition, str(args["task"]), ctx.extras.get("call_id", ""))
+        report = await self.host.run(definition, str(args["task"]), ctx.call_id)
         return ToolResult(output=report.as_tool_output(), ok=report.status == "ok",
                           error_type=None if report.status == "ok" else f"subagent_{report.status}")

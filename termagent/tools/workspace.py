@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from termagent.tools.base import ToolError
+from termagent.tools.errors import ToolError
 
 PROTECTED_DIRS = (".git",)
 
