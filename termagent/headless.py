@@ -155,5 +155,5 @@ def _print_result(output: str, payload: dict[str, Any], text: str, out: TextIO) 
     elif out.isatty():
         out.write("\n")
     else:
-        out.write(text + ("\n" if text and not text.endswith("\n") else ""))
+        out.write(strip_terminal_controls(text) + ("\n" if text and not text.endswith("\n") else ""))
     out.flush()

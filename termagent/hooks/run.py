@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from termagent import gitsafe
+from termagent.console import warn
 from termagent.config import DEFAULTS, Config, ConfigError, load_config
 
 SKIP_VAR = "TERMAGENT_SKIP_HOOKS"
@@ -113,7 +114,7 @@ def skip_requested() -> bool:
 
 
 def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    warn(message)
 
 
 def fail(ctx: HookContext, why: str) -> int:
