@@ -267,6 +267,23 @@ class Store:
         )
         return artifact_id
 
-    def get_artifact(self, artifact_id: str) -> str | None:
-        row = self._exec("SELECT text FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
-        return str(row[0]) if row else None
+    def get_artifact(self, artifact_id: str, reader: str | None = None) -> str | None:
+        """The artifact's text; with `reader`, only when it was made in the reader's session
+        tree (the session, its parent, its subagents), so an id from another project or
+        session reads as unknown rather than leaking that session's output."""
+        row = self._exec("SELECT text, session_id FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+        if row is None:
+            return None
+        if reader is not None and self.session_root(str(row[1])) != self.session_root(reader):
+            return None
+        return str(row[0])
+
+    def session_root(self, session_id: str) -> str:
+        """The top session of `session_id`'s tree (itself when it has no parent)."""
+        seen = {session_id}
+        while True:
+            row = self._exec("SELECT parent_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None or not row[0] or row[0] in seen:
+                return session_id
+            session_id = str(row[0])
+            seen.add(session_id)
