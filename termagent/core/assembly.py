@@ -16,7 +16,7 @@ from termagent.core.budget import Budget, Limits
 from termagent.core.bus import EventBus
 from termagent.core.history import History, tool_result_block
 from termagent.core.loop import STOP_SANDBOX, AgentLoop, HaltTurn
-from termagent.core.prompts import load_prompt, project_memory
+from termagent.core.prompts import load_prompt, memory_files, render_memory
 from termagent.core.session import Session
 from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import ToolRunner
@@ -67,7 +67,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     policy = _policy(config, options, workspace, [t.spec.name for t in tools] + ["delegate"])
     approver = EventApprover(bus.emit) if options.interactive else NoPersonApprover()
     runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store)
-    memory = project_memory(workspace)
+    memory_read = memory_files(workspace)
+    memory = render_memory(memory_read)
     prefix = StablePrefix((load_prompt("system", workspace, options.trusted), memory), tuple(registry.api_tools()))
     limits = config.section("limits")
     budget = Budget(Limits(int(limits["max_turns"]), float(limits["max_cost_usd"]),
@@ -79,6 +80,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     _halt_when_sandbox_fails(loop, sandbox, delegate.host)
     session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed)
     _attach_checkpoints(session, ctx, warnings)
+    _attach_memory_watch(session, memory_read, warnings)
     _attach_context_care(session, ctx, options)
     if config.get("sandbox", "backend") == "none":
         warnings.insert(0, UNSANDBOXED)
@@ -98,6 +100,22 @@ def _attach_checkpoints(session: Session, ctx: ToolContext, warnings: list[str])
     session.closers.append(checkpointer.aclose)
     if not checkpointer.enabled:
         warnings.append(checkpointer.disabled_reason)
+
+
+def _attach_memory_watch(session: Session, files: list, warnings: list[str]) -> None:
+    """Say when project memory is capped, or was changed under the previous session."""
+    import asyncio
+
+    from termagent.core.memory_watch import check_at_start, record_at_end
+
+    warnings.extend(memory.warning() for memory in files if memory.truncated)
+    session.memory_changes = check_at_start(session.store, session.workspace, session.session_id, files)
+    warnings.extend(change.warning() for change in session.memory_changes)
+
+    async def record() -> None:
+        await asyncio.to_thread(record_at_end, session.store, session.workspace, session.session_id)
+
+    session.closers.append(record)
 
 
 def _attach_context_care(session: Session, ctx: ToolContext, options: SessionOptions) -> None:

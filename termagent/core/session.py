@@ -49,6 +49,7 @@ class Session:
     watcher: Any = None  # core.watcher.WorkspaceWatcher
     closers: list[Any] = field(default_factory=list)
     startup_warnings: list[str] = field(default_factory=list)
+    memory_changes: list[Any] = field(default_factory=list)  # core.memory_watch.MemoryChange
     outcomes: list[TurnOutcome] = field(default_factory=list)
     _ops: "asyncio.Queue[Operation]" = field(default_factory=asyncio.Queue)
     _turn: "asyncio.Task[TurnOutcome] | None" = None

@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS artifacts (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
   created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS memory_seen (
+  workspace TEXT PRIMARY KEY, session_id TEXT NOT NULL, base TEXT NOT NULL, final TEXT,
+  updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS compactions (
   id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, through_seq INTEGER NOT NULL,
   state_document TEXT NOT NULL, live_messages TEXT NOT NULL, created_at REAL NOT NULL
@@ -287,3 +291,21 @@ class Store:
                 return session_id
             session_id = str(row[0])
             seen.add(session_id)
+
+    # ------------------------------------------------------------ project memory
+
+    def memory_seen(self, workspace: str) -> tuple[str, dict[str, Any], dict[str, Any] | None] | None:
+        """(session, memory at its start, memory at its end or None if it never closed)."""
+        row = self._exec("SELECT session_id, base, final FROM memory_seen WHERE workspace = ?", (workspace,)).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), json.loads(row[1]), json.loads(row[2]) if row[2] is not None else None
+
+    def memory_started(self, workspace: str, session_id: str, base: dict[str, Any]) -> None:
+        self._exec("INSERT OR REPLACE INTO memory_seen (workspace, session_id, base, final, updated_at) "
+                   "VALUES (?,?,?,NULL,?)", (workspace, session_id, json.dumps(base), time.time()))
+
+    def memory_finished(self, workspace: str, session_id: str, final: dict[str, Any]) -> None:
+        """Only the session that recorded the start closes the record (a later one owns it now)."""
+        self._exec("UPDATE memory_seen SET final = ?, updated_at = ? WHERE workspace = ? AND session_id = ?",
+                   (json.dumps(final), time.time(), workspace, session_id))
