@@ -99,7 +99,8 @@ async def run_headless(session: Session, task: str, output: str, out: TextIO = s
     if session.resumed:
         from termagent.core.restore import describe_restore
 
-        err.write(f"termagent: {describe_restore(session.loop.history, session.store, session.session_id)}\n")
+        restored = describe_restore(session.loop.history, session.store, session.session_id)
+        err.write(f"termagent: {strip_terminal_controls(restored)}\n")
     reason = "internal_error"  # what the closing event says if anything below raises
     try:
         session.start()
