@@ -100,6 +100,8 @@ def _refuse_links(directory: Path, anchors: tuple[Path, ...], create: bool) -> N
     """
     inside = [a for a in anchors if directory == a or a in directory.parents]
     anchor = max(inside, key=lambda a: len(a.parts)) if inside else directory.parent
+    if create and not inside:
+        os.makedirs(anchor, exist_ok=True)  # a configured path elsewhere: its parents are the person's
     current = anchor
     for part in directory.relative_to(anchor).parts:
         current = current / part
