@@ -83,7 +83,7 @@ def _locate(root: Path) -> tuple[Path, tuple[Path, ...]]:
     top_line, common_line = proc.stdout.splitlines()[:2]
     top = Path(top_line)
     common = Path(os.path.normpath(Path(os.path.realpath(root)) / common_line))
-    anchors = (top, common.parent, Path(os.path.realpath(Path.home())))
+    anchors = (top, common.parent, Path.home(), Path(os.path.realpath(Path.home())))
     configured = _configured_hooks_path(top)
     if configured:
         path = Path(os.path.expanduser(configured))
