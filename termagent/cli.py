@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from termagent.console import say
+
 OUTPUTS = ("text", "json", "stream-json")
 MODES = ("plan", "ask", "accept-edits", "auto")
 
@@ -87,7 +89,7 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             return _headless(args, workspace)
         return _interactive(args, workspace)
     except ConfigError as exc:
-        print(f"termagent: {exc}", file=sys.stderr)
+        say(f"termagent: {exc}", file=sys.stderr)
         return 2
 
 
@@ -124,15 +126,15 @@ def _trusted(args: argparse.Namespace, workspace: Path) -> bool:
         if answer.strip().lower() in ("y", "yes"):
             trust(workspace)
             return True
-    print("termagent: warning: ignoring this project's .termagent/ settings until you trust them "
-          "(--trust-project)", file=sys.stderr)
+    say("termagent: warning: ignoring this project's .termagent/ settings until you trust them "
+        "(--trust-project)", file=sys.stderr)
     return False
 
 
 def _headless(args: argparse.Namespace, workspace: Path) -> int:
     task = sys.stdin.read() if args.task == "-" else args.task
     if not task.strip():
-        print("termagent: --task needs a task (got an empty one)", file=sys.stderr)
+        say("termagent: --task needs a task (got an empty one)", file=sys.stderr)
         return 2
     from termagent.model.client import warm_import
 
@@ -165,10 +167,10 @@ def _run_session(args: argparse.Namespace, workspace: Path, config, body, with_r
     try:
         session = open_session(config, options, store)
     except ModelError as exc:
-        print(f"termagent: {exc}", file=sys.stderr)
+        say(f"termagent: {exc}", file=sys.stderr)
         return 3
     except ResumeError as exc:
-        print(f"termagent: {exc}", file=sys.stderr)
+        say(f"termagent: {exc}", file=sys.stderr)
         return 2
     try:
         if with_reopen:
@@ -181,8 +183,8 @@ def _run_session(args: argparse.Namespace, workspace: Path, config, body, with_r
 
 def _interactive(args: argparse.Namespace, workspace: Path) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("termagent: no terminal attached and no --task given; use --task TEXT (or --task -) "
-              "for non-interactive runs", file=sys.stderr)
+        say("termagent: no terminal attached and no --task given; use --task TEXT (or --task -) "
+            "for non-interactive runs", file=sys.stderr)
         return 2
     config = _config(args, workspace)
     if args.plain:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from termagent.console import say
 from termagent.store.db import SessionRecord, Store
 
 
@@ -18,10 +19,10 @@ def sessions_command(args: argparse.Namespace) -> int:
             return _show_session(store, args.id, args.subagents)
         records = store.sessions(limit=50)
         if not records:
-            print("no sessions yet")
+            say("no sessions yet")
         for record in records:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.updated_at))
-            print(f"{record.id}  {when}  {store.message_count(record.id):4d} msgs  {record.workspace}")
+            say(f"{record.id}  {when}  {store.message_count(record.id):4d} msgs  {record.workspace}")
         return 0
     finally:
         store.close()
@@ -32,11 +33,11 @@ def _chosen_session(store: Store, session_id: str | None, workspace: str | None 
     try:
         record = store.find_session(session_id) if session_id else next(iter(store.sessions(workspace, 1)), None)
     except LookupError as exc:
-        print(f"termagent: {exc}", file=sys.stderr)
+        say(f"termagent: {exc}", file=sys.stderr)
         return None
     if record is None:
-        print(f"termagent: no session matches {session_id!r}" if session_id else "termagent: no stored session yet",
-              file=sys.stderr)
+        say(f"termagent: no session matches {session_id!r}" if session_id else "termagent: no stored session yet",
+            file=sys.stderr)
     return record
 
 
@@ -47,7 +48,7 @@ def _show_session(store: Store, session_id: str | None, subagents: bool) -> int:
     _print_transcript(store, record, indent="")
     if subagents:
         for child in store.children(record.id):
-            print(f"\n=== subagent {child.agent} ({child.id}) ===")
+            say(f"\n=== subagent {child.agent} ({child.id}) ===")
             _print_transcript(store, child, indent="  ")
     return 0
 
@@ -55,7 +56,7 @@ def _show_session(store: Store, session_id: str | None, subagents: bool) -> int:
 def _print_transcript(store: Store, record: SessionRecord, indent: str) -> None:
     from termagent.store.transcript import format_transcript
 
-    print(indent + format_transcript(store, record).replace("\n", "\n" + indent))
+    say(indent + format_transcript(store, record).replace("\n", "\n" + indent))
 
 
 def audit_command(args: argparse.Namespace, workspace: Path) -> int:
@@ -66,7 +67,7 @@ def audit_command(args: argparse.Namespace, workspace: Path) -> int:
         record = _chosen_session(store, args.id, str(workspace))
         if record is None:
             return 2
-        print(f"audit log of session {record.id}")
+        say(f"audit log of session {record.id}")
         sessions = [record, *store.children(record.id)]
         for session in sessions:
             for row in store.audit(session.id):
@@ -74,7 +75,7 @@ def audit_command(args: argparse.Namespace, workspace: Path) -> int:
                 who = f"{row['decision']} by {row['decided_by']}"
                 why = f" ({row['reason']})" if row["reason"] else ""
                 line = f"{when} {session.agent:12} {row['tool']:12} {who}{why} -> {row['outcome'] or '-'}  {row['input']}"
-                print(strip_terminal_controls(line))
+                say(strip_terminal_controls(line))
         return 0
     finally:
         store.close()
@@ -86,17 +87,17 @@ def sandbox_command(args: argparse.Namespace, config: Any) -> int:
 
     try:
         if args.action == "build":
-            tag = build_image(config, progress=lambda line: print(line, file=sys.stderr))
-            print(f"built {tag}")
+            tag = build_image(config, progress=lambda line: say(line, file=sys.stderr))
+            say(f"built {tag}")
             return 0
         for key, value in sandbox_status(config).items():
-            print(f"{key}: {value}")
+            say(f"{key}: {value}")
         settings = config.section("sandbox")
         limits = ("memory", "pids", "cpus", "nofile", "tmpfs_size", "timeout_default_s", "timeout_max_s",
                   "output_cap_bytes")
-        print("limits: " + ", ".join(f"{name}={settings[name]}" for name in limits))
-        print("network: none; root filesystem: read-only; writable: /workspace, /tmp, $HOME (tmpfs)")
+        say("limits: " + ", ".join(f"{name}={settings[name]}" for name in limits))
+        say("network: none; root filesystem: read-only; writable: /workspace, /tmp, $HOME (tmpfs)")
         return 0
     except SandboxUnavailable as exc:
-        print(f"termagent: {exc}", file=sys.stderr)
+        say(f"termagent: {exc}", file=sys.stderr)
         return 5

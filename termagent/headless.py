@@ -81,7 +81,7 @@ async def run_headless(session: SessionLike, task: str, output: str, out: TextIO
     printer = _Printer(output, out, err)
     session.bus.listen(printer)
     if session.resumed:
-        err.write(f"termagent: {session.describe_restore()}\n")
+        err.write(f"termagent: {strip_terminal_controls(session.describe_restore())}\n")
     reason = "internal_error"  # what the closing event says if anything below raises
     try:
         session.start()
@@ -125,6 +125,7 @@ def _payload(session: SessionLike, text: str, reason: str, detail: str,
         "tool_calls": [dataclasses.asdict(call) for call in status.tool_calls],
         "subagents": subagents,
         "denials": [dataclasses.asdict(denial) for denial in status.denials],
+        "memory_changed": list(status.memory_changed),
     }
 
 
@@ -136,5 +137,5 @@ def _print_result(output: str, payload: dict[str, Any], text: str, out: TextIO) 
     elif out.isatty():
         out.write("\n")
     else:
-        out.write(text + ("\n" if text and not text.endswith("\n") else ""))
+        out.write(strip_terminal_controls(text) + ("\n" if text and not text.endswith("\n") else ""))
     out.flush()

@@ -535,3 +535,4 @@ class SessionStatus:
     jobs: tuple[JobView, ...] = ()
     denials: tuple[DenialView, ...] = ()
     tool_calls: tuple[ToolCallView, ...] = ()
+    memory_changed: tuple[dict[str, Any], ...] = ()  # project memory another session changed (path, by_agent)

@@ -17,7 +17,8 @@ from termagent.core.budget import Budget, Limits
 from termagent.core.bus import EventBus
 from termagent.core.history import History, tool_result_block
 from termagent.core.loop import STOP_SANDBOX, AgentLoop, HaltTurn
-from termagent.core.prompts import load_prompt, project_memory
+from termagent.core.memory_watch import MemoryChange, check_at_start, record_at_end
+from termagent.core.prompts import MemoryFile, load_prompt, memory_files, render_memory
 from termagent.core.session import Session
 from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import Denial, ToolRunner
@@ -79,7 +80,9 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
     policy = _policy(config, options, workspace, [t.spec.name for t in tools] + ["delegate"])
     approver = EventApprover(bus.emit) if options.interactive else NoPersonApprover()
-    memory = project_memory(workspace)
+    memory_read = memory_files(workspace)
+    memory = render_memory(memory_read)
+    memory_changes, record_memory = _memory_watch(store, workspace, session_id, memory_read, warnings)
     limits = config.section("limits")
     budget = Budget(Limits(int(limits["max_turns"]), float(limits["max_cost_usd"]),
                            int(limits["max_tokens"]), float(limits["max_wall_s"])))
@@ -102,7 +105,24 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
         warnings.insert(0, UNSANDBOXED)
     return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
                    checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
-                   closers=[checkpointer.aclose, watcher.aclose], startup_warnings=warnings)
+                   closers=[checkpointer.aclose, watcher.aclose, record_memory], startup_warnings=warnings,
+                   memory_changes=memory_changes)
+
+
+def _memory_watch(store: Store, workspace: Path, session_id: str, files: list[MemoryFile],
+                  warnings: list[str]) -> tuple[list[MemoryChange], Callable[[], Awaitable[None]]]:
+    """Say when project memory is capped, or was changed under the previous session; and the
+    closer that records what this session leaves, for the next one to compare."""
+    import asyncio
+
+    warnings.extend(memory.warning() for memory in files if memory.truncated)
+    changes = check_at_start(store, workspace, session_id, files)
+    warnings.extend(change.warning() for change in changes)
+
+    async def record() -> None:
+        await asyncio.to_thread(record_at_end, store, workspace, session_id)
+
+    return changes, record
 
 
 def _halt_when_sandbox_fails(sandbox: Sandbox) -> Callable[[AgentLoop], Awaitable[None]]:

@@ -27,4 +27,6 @@ class EventBus:
             except Exception as exc:  # reported once per listener, never raised into the core
                 if listener not in self._failed:
                     self._failed.add(listener)
-                    sys.stderr.write(f"termagent: an event listener failed: {type(exc).__name__}: {exc}\n")
+                    from termagent.console import clean
+
+                    sys.stderr.write(clean(f"termagent: an event listener failed: {type(exc).__name__}: {exc}") + "\n")

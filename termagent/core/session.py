@@ -61,6 +61,7 @@ class Session:
     delegation: Any = None  # core.subagents.SubagentHost
     closers: list[Any] = field(default_factory=list)
     startup_warnings: list[str] = field(default_factory=list)
+    memory_changes: list[Any] = field(default_factory=list)  # core.memory_watch.MemoryChange
     outcomes: list[TurnOutcome] = field(default_factory=list)
     _ops: "asyncio.Queue[Operation]" = field(default_factory=asyncio.Queue)
     _turn: "asyncio.Task[TurnOutcome] | None" = None
@@ -106,6 +107,7 @@ class Session:
             sandbox=self._sandbox_name(),
             denials=tuple(DenialView(d.tool, d.gist, d.reason, d.decided_by) for d in runner.denials),
             tool_calls=tuple(ToolCallView(r.name, r.ok, r.duration_s) for r in runner.records),
+            memory_changed=tuple(change.to_dict() for change in self.memory_changes),
         )
 
     def _sandbox_name(self) -> str:

@@ -24,6 +24,12 @@ only the directory itself when it leaves the watched tree.
 
 Only the root and its non-ignored top-level directories are watched (recursively), so
 `.git`, `node_modules` or a virtualenv at the top cost no inotify watches.
+
+inotify needs one watch per directory, and a command can make thousands (a sandbox made
+20,000 and the session held 20,204 watches). Past `max_watches` directories (4,096, or a
+quarter of fs.inotify.max_user_watches if lower) the watcher lets go of inotify, warns
+once, and instead re-checks every file the agent has read before each request (a stat,
+and a hash only when size or mtime moved), which costs nothing per directory.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ SETTLE_S = 1.0  # after agent activity ends, events still in flight are its own
 MAX_PENDING = 10_000
 MAX_SPLIT_WATCHES = 48
 MAX_NAMES_IN_NOTE = 40
+MAX_WATCHES = 4096
 _HASH_CHUNK = 1 << 20
 
 
@@ -66,7 +73,7 @@ class Change:
 
 class WorkspaceWatcher:
     def __init__(self, root: Path, ledger: ReadLedger, emit: Callable[[Event], None],
-                 settle_s: float = SETTLE_S) -> None:
+                 settle_s: float = SETTLE_S, max_watches: int | None = None) -> None:
         self.root = Path(os.path.realpath(root))
         self._ledger = ledger
         self._emit = emit
@@ -81,6 +88,11 @@ class WorkspaceWatcher:
         self._split = True
         self._closed = False
         self._problem: str | None = None
+        self.max_watches = max_watches or default_max_watches()
+        self.watched_dirs = 0  # directories under inotify watch, as counted from events
+        self.polling = False  # past max_watches: known files are stat-checked instead
+        self._active_since_collect = False
+        self._stat_seen: dict[str, tuple[int, int, str]] = {}  # path -> size, mtime_ns, sha256 matched
         self.ready = threading.Event()
         self.events_seen = 0  # every event watchdog delivered, kept or not (for tests and benchmarks)
 
@@ -94,6 +106,9 @@ class WorkspaceWatcher:
         try:
             from watchdog.observers import Observer
 
+            if self._count_dirs() > self.max_watches:
+                self._fall_back_to_polling()
+                return
             observer = Observer()
             observer.start()  # running first, so a failure below can stop it through its own API
             try:
@@ -102,7 +117,7 @@ class WorkspaceWatcher:
                 self._stop_observer(observer)
                 raise
             with self._lock:
-                closed, self._observer = self._closed, observer
+                closed, self._observer = self._closed or self.polling, observer
             if closed:
                 self._stop_observer(observer)
         except (OSError, ImportError) as exc:  # inotify limits, an unreadable root: the session goes on unwatched
@@ -118,6 +133,31 @@ class WorkspaceWatcher:
         if self._split:
             for name in tops:
                 self._watch_top(observer, name)
+
+    def _count_dirs(self) -> int:
+        """Directories the recursive watches would cover, counted only up to the cap."""
+        count = 1
+        pending = [self.root / name for name in self._top_dirs()]
+        while pending and count <= self.max_watches:
+            directory = pending.pop()
+            count += 1
+            with contextlib.suppress(OSError), os.scandir(directory) as entries:
+                pending += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+        self.watched_dirs = count
+        return count
+
+    def _fall_back_to_polling(self) -> None:
+        """Drop every inotify watch and check known files by stat from now on (warned once)."""
+        with self._lock:
+            if self.polling:
+                return
+            self.polling = True
+            observer, self._observer = self._observer, None
+        self._problem = (f"the workspace has more than {self.max_watches:,} directories, too many to watch "
+                         "with inotify; checking the files the agent read before each request instead")
+        if observer is not None:  # on watchdog's own thread: stop it from another one
+            threading.Thread(target=self._stop_observer, args=(observer,), name="termagent-watch-stop",
+                             daemon=True).start()
 
     def _top_dirs(self) -> list[str]:
         with os.scandir(self.root) as entries:
@@ -155,6 +195,7 @@ class WorkspaceWatcher:
         """Wrap every write or exec tool call: what changes meanwhile is the agent's doing."""
         with self._lock:
             self._active += 1
+            self._active_since_collect = True
         try:
             yield
         finally:
@@ -171,7 +212,10 @@ class WorkspaceWatcher:
     def dispatch(self, event: Any) -> None:
         """watchdog's handler entry point (called on the observer thread)."""
         self.events_seen += 1
+        if self.polling:
+            return
         if event.is_directory:
+            self._count_watch(event.event_type)
             self._directory_event(event)
             return
         for raw in (event.src_path, getattr(event, "dest_path", "")):
@@ -188,6 +232,15 @@ class WorkspaceWatcher:
                 self._pending[path] = self._pending[path] and busy
             elif len(self._pending) < MAX_PENDING:
                 self._pending[path] = busy
+
+    def _count_watch(self, event_type: str) -> None:
+        """watchdog adds a watch for every directory created below a recursive watch."""
+        if event_type == "created":
+            self.watched_dirs += 1
+        elif event_type == "deleted":
+            self.watched_dirs = max(1, self.watched_dirs - 1)
+        if self.watched_dirs > self.max_watches:
+            self._fall_back_to_polling()
 
     def _directory_event(self, event: Any) -> None:
         """Mark known files below a vanished directory; keep one recursive watch per
@@ -244,6 +297,9 @@ class WorkspaceWatcher:
         """Known files whose content is no longer what the agent saw; the ledger forgets them."""
         with self._lock:
             pending, self._pending = self._pending, {}
+            active, self._active_since_collect = self._active_since_collect or self._active > 0, False
+        if self.polling:
+            pending = {**{str(p): active for p in self._moved_known()}, **pending}
         changed: list[Change] = []
         for path in sorted(pending):
             record = self._ledger.get(Path(path))
@@ -255,6 +311,37 @@ class WorkspaceWatcher:
             self._ledger.forget(Path(path))
             changed.append(Change(self._relative(path) or path, state == "deleted", pending[path]))
         return changed
+
+
+    def _moved_known(self) -> list[Path]:
+        """Polling: known files whose size or mtime differs from when their hash last matched."""
+        moved = []
+        for path in self._ledger.known_under(self.root):
+            rel = self._relative(str(path))
+            if rel is None or self._rules.ignored(rel):
+                continue
+            record = self._ledger.get(path)
+            try:
+                st = os.stat(path)
+                stamp = (st.st_size, st.st_mtime_ns, record.sha256 if record else "")
+            except OSError:
+                stamp = (-1, -1, "")
+            if self._stat_seen.get(str(path)) == stamp:
+                continue
+            if record is not None and stamp[0] >= 0 and _content_state(str(path), record.size, record.sha256) == "same":
+                self._stat_seen[str(path)] = stamp
+                continue
+            moved.append(path)
+        return moved
+
+
+def default_max_watches() -> int:
+    """4,096 directories, or a quarter of the per-user inotify limit when that is smaller."""
+    try:
+        limit = int(Path("/proc/sys/fs/inotify/max_user_watches").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return MAX_WATCHES
+    return max(64, min(MAX_WATCHES, limit // 4))
 
 
 def notice(changed: list[Change]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from termagent.console import name, say
 from termagent.git.checkpoints import (
     Checkpoint,
     CheckpointError,
@@ -47,15 +48,15 @@ def resolve_session(workspace: Path, given: str | None) -> str:
 def format_checkpoint(checkpoint: Checkpoint) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(checkpoint.created))
     kind = "" if checkpoint.kind == "change" else f"[{checkpoint.kind}] "
-    return f"{checkpoint.n:>4}  {when}  {kind}{checkpoint.reason}"
+    return f"{checkpoint.n:>4}  {when}  {kind}{name(checkpoint.reason)}"
 
 
 def format_plan(plan: RewindPlan) -> list[str]:
-    lines = plan.lines()
+    lines = [name(line) for line in plan.lines()]
     shown = lines[:SHOWN_FILES]
     if len(lines) > SHOWN_FILES:
         shown.append(f"... and {len(lines) - SHOWN_FILES} more")
-    return [f"rewinding to checkpoint {plan.target.n} ({plan.target.reason}) changes: {plan.summary()}",
+    return [f"rewinding to checkpoint {plan.target.n} ({name(plan.target.reason)}) changes: {plan.summary()}",
             *("  " + line for line in shown)]
 
 
@@ -64,12 +65,12 @@ def _confirm(yes: bool, out: TextIO) -> int | None:
     if yes:
         return None
     if not sys.stdin.isatty():
-        print("termagent rewind: not a terminal, so nothing was changed; pass --yes to rewind", file=out)
+        say("termagent rewind: not a terminal, so nothing was changed; pass --yes to rewind", file=out)
         return EXIT_USAGE
     answer = input("Rewind these files? [y/N] ")
     if answer.strip().lower() in ("y", "yes"):
         return None
-    print("left unchanged", file=out)
+    say("left unchanged", file=out)
     return EXIT_DECLINED
 
 
@@ -78,32 +79,32 @@ def rewind_command(workspace: Path, session: str | None, to_n: int | None, yes: 
     try:
         return _rewind(workspace, session, to_n, yes, list_only, out or sys.stdout)
     except (CheckpointError, GitError) as exc:
-        print(f"termagent rewind: {exc}", file=sys.stderr)
+        say(f"termagent rewind: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 
 def _rewind(workspace: Path, session: str | None, to_n: int | None, yes: bool, list_only: bool, out: TextIO) -> int:
     session_id = resolve_session(workspace, session)
-    print(f"session {session_id}, checkpoints (oldest first):", file=out)
+    say(f"session {session_id}, checkpoints (oldest first):", file=out)
     for checkpoint in list_checkpoints(workspace, session_id):
-        print(format_checkpoint(checkpoint), file=out)
+        say(format_checkpoint(checkpoint), file=out)
     if list_only:
         return EXIT_OK
     if to_n is None:
         target = undo_target(workspace, session_id)
         if target is None:
-            print("nothing to undo: no earlier checkpoint differs from the files now", file=out)
+            say("nothing to undo: no earlier checkpoint differs from the files now", file=out)
             return EXIT_OK
         to_n = target.n
     plan = plan_rewind(workspace, session_id, to_n)
     if plan.empty:
-        print(f"the files already match checkpoint {to_n}; nothing to do", file=out)
+        say(f"the files already match checkpoint {to_n}; nothing to do", file=out)
         return EXIT_OK
-    print("\n".join(format_plan(plan)), file=out)
+    say("\n".join(format_plan(plan)), file=out)
     refused = _confirm(yes, out)
     if refused is not None:
         return refused
     result = rewind(workspace, session_id, to_n, expect_tree=plan.current_tree)
-    print(f"rewound to checkpoint {to_n}. The files as they were are checkpoint {result.backup.n}: "
-          f"`termagent rewind {session_id} --to {result.backup.n}` undoes this rewind.", file=out)
+    say(f"rewound to checkpoint {to_n}. The files as they were are checkpoint {result.backup.n}: "
+        f"`termagent rewind {session_id} --to {result.backup.n}` undoes this rewind.", file=out)
     return EXIT_OK

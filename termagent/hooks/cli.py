@@ -6,6 +6,7 @@ including every hook run, which has to stay fast.
 
 from __future__ import annotations
 
+from termagent.console import say
 import argparse
 import os
 import sys
@@ -58,8 +59,8 @@ def _hooks(args: argparse.Namespace, workspace: Path) -> int:
 
     unknown = [name for name in args.hook_names if name not in HOOK_NAMES]
     if unknown:
-        print(f"termagent hooks: unknown hook {', '.join(unknown)} (choose from {', '.join(HOOK_NAMES)})",
-              file=sys.stderr)
+        say(f"termagent hooks: unknown hook {', '.join(unknown)} (choose from {', '.join(HOOK_NAMES)})",
+            file=sys.stderr)
         return 2
     names = tuple(dict.fromkeys(args.hook_names)) or HOOK_NAMES
     try:
@@ -68,10 +69,10 @@ def _hooks(args: argparse.Namespace, workspace: Path) -> int:
         else:
             changes = uninstall(workspace, names)
     except HookInstallError as exc:
-        print(f"termagent hooks: {exc}", file=sys.stderr)
+        say(f"termagent hooks: {exc}", file=sys.stderr)
         return 2
     for change in changes:
-        print(change.line)
+        say(change.line)
     return 1 if any(change.action == "refused" for change in changes) else 0
 
 

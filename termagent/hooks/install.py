@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -51,27 +52,72 @@ def script(name: str, python: str | None = None) -> str:
 
 
 def is_ours(path: Path) -> bool:
+    """Whether `path` is a hook this module wrote (a link never is: it is not opened)."""
     try:
-        with path.open("r", encoding="utf-8", errors="replace") as handle:
-            return MARKER in handle.read(4096)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return MARKER.encode() in handle.read(4096)
+        except OSError:
+            return False
 
 
 def hooks_dir(root: Path) -> Path:
     """Where git looks for this repository's hooks."""
+    return _locate(root)[0]
+
+
+def _locate(root: Path) -> tuple[Path, tuple[Path, ...]]:
+    """The hooks directory, and the trusted directories it may be checked from.
+
+    Paths are made absolute without resolving links (`resolve` would hide a planted
+    `hooks -> ~` link); the anchors are the work-tree top, the git dir's parent and home,
+    whose own ancestors are the person's layout rather than something a session wrote.
+    """
     try:
         proc = gitsafe.run_git(root, "rev-parse", "--show-toplevel", "--git-common-dir", timeout=15)
     except gitsafe.GitError as exc:
         raise HookInstallError(f"{root} is not inside a git work tree: {exc}") from None
     top_line, common_line = proc.stdout.splitlines()[:2]
     top = Path(top_line)
+    common = Path(os.path.normpath(Path(os.path.realpath(root)) / common_line))
+    anchors = (top, common.parent, Path.home(), Path(os.path.realpath(Path.home())))
     configured = _configured_hooks_path(top)
     if configured:
         path = Path(os.path.expanduser(configured))
-        return path if path.is_absolute() else top / path
-    common = Path(common_line)
-    return (common if common.is_absolute() else (root / common).resolve()) / "hooks"
+        return Path(os.path.normpath(path if path.is_absolute() else top / path)), anchors
+    return common / "hooks", anchors
+
+
+def _refuse_links(directory: Path, anchors: tuple[Path, ...], create: bool) -> None:
+    """Check (and with `create`, make) each component below the nearest anchor with lstat.
+
+    A hooks directory that is, or lies under, a symbolic link would make the install
+    write wherever the link points (a planted `.git/hooks -> ~` puts scripts in home),
+    so any link there is refused, naming it.
+    """
+    inside = [a for a in anchors if directory == a or a in directory.parents]
+    anchor = max(inside, key=lambda a: len(a.parts)) if inside else directory.parent
+    if create and not inside:
+        os.makedirs(anchor, exist_ok=True)  # a configured path elsewhere: its parents are the person's
+    current = anchor
+    for part in directory.relative_to(anchor).parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            if not create:
+                return
+            os.mkdir(current)
+            continue
+        if stat.S_ISLNK(mode):
+            raise HookInstallError(f"{current} is a symbolic link (to {os.readlink(current)}); termagent "
+                                   "never writes hooks through a link; remove it or point core.hooksPath "
+                                   "at a real directory")
+        if not stat.S_ISDIR(mode):
+            raise HookInstallError(f"{current} is not a directory")
 
 
 def _configured_hooks_path(top: Path) -> str:
@@ -94,9 +140,9 @@ def _configured_hooks_path(top: Path) -> str:
 
 
 def install(root: Path, names: tuple[str, ...] = HOOK_NAMES, force: bool = False) -> list[HookChange]:
-    directory = hooks_dir(root)
+    directory, anchors = _locate(root)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        _refuse_links(directory, anchors, create=True)
         return [_install_one(directory / name, name, force) for name in names]
     except OSError as exc:
         raise HookInstallError(f"cannot write hooks in {directory}: {exc}") from None
@@ -104,7 +150,10 @@ def install(root: Path, names: tuple[str, ...] = HOOK_NAMES, force: bool = False
 
 def _install_one(path: Path, name: str, force: bool) -> HookChange:
     action = "installed"
-    if path.exists() or path.is_symlink():
+    if path.is_symlink():
+        return HookChange(name, path, "refused", f"it is a symbolic link (to {os.readlink(path)}); termagent "
+                          "never writes through a link; remove the link and install again")
+    if path.exists():
         if is_ours(path):
             action = "updated"
         elif not force:
@@ -116,17 +165,35 @@ def _install_one(path: Path, name: str, force: bool) -> HookChange:
                 return HookChange(name, path, "refused", f"{backup.name} already exists; move it away first")
             path.rename(backup)
             action = "replaced"
-    temporary = path.with_name(f".{path.name}.termagent-tmp")
-    temporary.write_text(script(name), encoding="utf-8")
-    temporary.chmod(0o755)
-    temporary.replace(path)
+    _write_new(path, script(name))
     note = f"your hook is kept as {path.name}{BACKUP_SUFFIX}" if action == "replaced" else ""
     return HookChange(name, path, action, note)
 
 
-def uninstall(root: Path, names: tuple[str, ...] = HOOK_NAMES) -> list[HookChange]:
-    directory = hooks_dir(root)
+def _write_new(path: Path, text: str) -> None:
+    """Write a fresh file beside `path` and rename it over `path`.
+
+    The temporary name is unlinked first (removing a planted link, never following it) and
+    opened O_EXCL|O_NOFOLLOW, so the bytes can only land in a new file in this directory;
+    the rename then replaces a directory entry rather than writing through one.
+    """
+    temporary = path.with_name(f".{path.name}.termagent-tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755)
     try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            os.fchmod(handle.fileno(), 0o755)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def uninstall(root: Path, names: tuple[str, ...] = HOOK_NAMES) -> list[HookChange]:
+    directory, anchors = _locate(root)
+    try:
+        _refuse_links(directory, anchors, create=False)
         return [_uninstall_one(directory / name, name) for name in names]
     except OSError as exc:
         raise HookInstallError(f"cannot change hooks in {directory}: {exc}") from None

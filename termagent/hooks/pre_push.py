@@ -14,6 +14,7 @@ import re
 import sys
 from typing import Any
 
+from termagent.console import say as emit
 from termagent.hooks.run import EXIT_BLOCK, EXIT_OK, HookContext, HookUnavailable, say
 
 TASK = (
@@ -84,8 +85,8 @@ def _verdict(report: Any) -> int:
         say("termagent pre-push: tests passed")
         return EXIT_OK
     if status == "failed":
-        print(report.summary, flush=True)
+        emit(report.summary, flush=True)
         say("termagent pre-push: tests failed, push blocked (TERMAGENT_SKIP_HOOKS=1 git push ... skips once)")
         return EXIT_BLOCK
-    print(report.summary, file=sys.stderr, flush=True)
+    emit(report.summary, file=sys.stderr, flush=True)
     raise HookUnavailable("the tests could not be run (see the summary above)")

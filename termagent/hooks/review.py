@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from termagent.hooks.diffsplit import Chunk, make_chunks
+from termagent.console import say as emit
 from termagent.hooks.run import (
     EXIT_BLOCK,
     EXIT_OK,
@@ -191,7 +192,7 @@ async def run_review(ctx: HookContext) -> int:
 def report(verdict: Verdict) -> int:
     """Print the findings and turn the verdict into git's exit code."""
     for finding in verdict.findings:
-        print(finding.render(), flush=True)
+        emit(finding.render(), flush=True)
     count = len(verdict.findings)
     plural = "s" if count != 1 else ""
     if verdict.verdict == "block":

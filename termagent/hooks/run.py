@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from termagent import gitsafe
+from termagent.console import warn
 from termagent.config import DEFAULTS, Config, ConfigError, load_config
 
 SKIP_VAR = "TERMAGENT_SKIP_HOOKS"
@@ -113,7 +113,7 @@ def skip_requested() -> bool:
 
 
 def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    warn(message)
 
 
 def fail(ctx: HookContext, why: str) -> int:

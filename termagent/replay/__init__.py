@@ -16,6 +16,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from termagent.console import say
+
 BANNER = "=== REPLAY: a scripted model, not a live one (no API key used) ==="
 
 
@@ -29,11 +31,11 @@ def replay_command() -> int:
         with ScriptedServer(script["steps"], chunk_delay_s=0.01) as server:
             os.environ["ANTHROPIC_BASE_URL"] = server.url
             os.environ.setdefault("ANTHROPIC_API_KEY", "replay")
-            print(BANNER, file=sys.stderr)
-            print(f"task: {script['task']}\nworkspace: {workspace} (a temporary copy)\n", file=sys.stderr)
+            say(BANNER, file=sys.stderr)
+            say(f"task: {script['task']}\nworkspace: {workspace} (a temporary copy)\n", file=sys.stderr)
             code = _run(workspace, script["task"])
-            print(f"\n--- stats.py after the session ---\n{(workspace / 'stats.py').read_text()}", file=sys.stderr)
-            print(BANNER, file=sys.stderr)
+            say(f"\n--- stats.py after the session ---\n{(workspace / 'stats.py').read_text()}", file=sys.stderr)
+            say(BANNER, file=sys.stderr)
             return code
 
 
@@ -57,8 +59,8 @@ def _narrate(event) -> None:
     from termagent.protocol import AssistantMessage, ToolCallFinished, ToolCallStarted
 
     if isinstance(event, AssistantMessage):
-        print(f"assistant: {event.text}", file=sys.stderr)
+        say(f"assistant: {event.text}", file=sys.stderr)
     elif isinstance(event, ToolCallStarted):
-        print(f"  -> {event.name} {event.gist}", file=sys.stderr)
+        say(f"  -> {event.name} {event.gist}", file=sys.stderr)
     elif isinstance(event, ToolCallFinished):
-        print(f"     {'ok' if event.ok else 'failed'} ({event.duration_s:.3f}s)", file=sys.stderr)
+        say(f"     {'ok' if event.ok else 'failed'} ({event.duration_s:.3f}s)", file=sys.stderr)

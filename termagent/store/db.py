@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS artifacts (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
   created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS memory_seen (
+  workspace TEXT PRIMARY KEY, session_id TEXT NOT NULL, base TEXT NOT NULL, final TEXT,
+  updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS compactions (
   id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, through_seq INTEGER NOT NULL,
   state_document TEXT NOT NULL, live_messages TEXT NOT NULL, created_at REAL NOT NULL
@@ -267,6 +271,41 @@ class Store:
         )
         return artifact_id
 
-    def get_artifact(self, artifact_id: str) -> str | None:
-        row = self._exec("SELECT text FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
-        return str(row[0]) if row else None
+    def get_artifact(self, artifact_id: str, reader: str | None = None) -> str | None:
+        """The artifact's text; with `reader`, only when it was made in the reader's session
+        tree (the session, its parent, its subagents), so an id from another project or
+        session reads as unknown rather than leaking that session's output."""
+        row = self._exec("SELECT text, session_id FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+        if row is None:
+            return None
+        if reader is not None and self.session_root(str(row[1])) != self.session_root(reader):
+            return None
+        return str(row[0])
+
+    def session_root(self, session_id: str) -> str:
+        """The top session of `session_id`'s tree (itself when it has no parent)."""
+        seen = {session_id}
+        while True:
+            row = self._exec("SELECT parent_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None or not row[0] or row[0] in seen:
+                return session_id
+            session_id = str(row[0])
+            seen.add(session_id)
+
+    # ------------------------------------------------------------ project memory
+
+    def memory_seen(self, workspace: str) -> tuple[str, dict[str, Any], dict[str, Any] | None] | None:
+        """(session, memory at its start, memory at its end or None if it never closed)."""
+        row = self._exec("SELECT session_id, base, final FROM memory_seen WHERE workspace = ?", (workspace,)).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), json.loads(row[1]), json.loads(row[2]) if row[2] is not None else None
+
+    def memory_started(self, workspace: str, session_id: str, base: dict[str, Any]) -> None:
+        self._exec("INSERT OR REPLACE INTO memory_seen (workspace, session_id, base, final, updated_at) "
+                   "VALUES (?,?,?,NULL,?)", (workspace, session_id, json.dumps(base), time.time()))
+
+    def memory_finished(self, workspace: str, session_id: str, final: dict[str, Any]) -> None:
+        """Only the session that recorded the start closes the record (a later one owns it now)."""
+        self._exec("UPDATE memory_seen SET final = ?, updated_at = ? WHERE workspace = ? AND session_id = ?",
+                   (json.dumps(final), time.time(), workspace, session_id))

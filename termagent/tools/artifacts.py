@@ -36,9 +36,10 @@ class ReadArtifactTool:
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         if ctx.artifacts is None:
             raise ToolError("unavailable", "this session keeps no artifacts")
-        text = ctx.artifacts.get_artifact(str(args["id"]))
+        text = ctx.artifacts.get_artifact(str(args["id"]), reader=ctx.session_id)
         if text is None:
-            raise ToolError("not_found", f"no artifact {args['id']!r}; use an id named in a summary or result")
+            raise ToolError("not_found", f"no artifact {args['id']!r} in this session; use an id named in a "
+                            "summary or result of this session or its subagents")
         lines = text.splitlines()
         start = max(1, int(args.get("offset") or 1))
         count = min(MAX_LINES, int(args.get("limit") or MAX_LINES))
