@@ -26,7 +26,7 @@ from termagent.core.loop import (
 )
 from termagent.core.session import Session
 from termagent.policy.display import strip_terminal_controls
-from termagent.protocol import AssistantTextDelta, Error, Event, ModelRetrying, SubagentFinished, Warning
+from termagent.protocol import AssistantTextDelta, Error, Event, ModelRetrying, ModelWaiting, SubagentFinished, Warning
 
 EXIT_OK = 0
 EXIT_LIMIT = 1
@@ -87,6 +87,8 @@ class _Printer:
         elif isinstance(event, ModelRetrying):
             self.err.write(f"termagent: model request failed ({strip_terminal_controls(event.reason)}); "
                            f"retry {event.attempt} in {event.delay_s:.1f}s\n")
+        elif isinstance(event, ModelWaiting):
+            self.err.write(f"termagent: {strip_terminal_controls(event.message)}\n")
         elif self.output == "text" and isinstance(event, AssistantTextDelta) and self.out.isatty():
             self.out.write(strip_terminal_controls(event.text, keep_sgr=False))
             self.out.flush()

@@ -270,3 +270,15 @@ class SessionFinished(Event):
     type: ClassVar[str] = "session_finished"
     session_id: str
     exit_reason: str
+
+
+@dataclass(frozen=True)
+class ModelWaiting(Event):
+    """The model has been silent for `waited_s` (slow first byte, a stalled stream), or a
+    retry the server asked to delay starts in `remaining_s`; `message` is the line to show,
+    e.g. "waiting for the model (30 s)…". Repeated every few seconds while it lasts."""
+
+    type: ClassVar[str] = "model_waiting"
+    waited_s: float
+    remaining_s: float = 0.0
+    message: str = ""
