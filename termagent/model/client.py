@@ -13,8 +13,9 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from termagent.config import Config
 from termagent.model.reply import ModelReply, ReplyBuilder
@@ -29,7 +30,13 @@ from termagent.model.retry import (
     parse_retry_after,
 )
 from termagent.model.transport import describe_connection_error
-from termagent.model.watch import OnWait, StallTimeout, StreamWatch, WaitNotice, countdown
+from termagent.model.watch import (
+    OnWait,
+    StallTimeout,
+    StreamWatch,
+    WaitNotice,
+    countdown,
+)
 
 __all__ = ["ModelClient", "RetryNotice", "WaitNotice", "warm_import"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Callable
 
 WAIT_TICK_S = 5.0
 COUNTDOWN_MIN_S = 2.0  # shorter backoff sleeps need no countdown; ModelRetrying says enough
