@@ -24,8 +24,14 @@ from termagent.testing.scripted_server import fault, reply, stall, text
 from tests.hooks_support import closed_port_url
 from tests.session_support import make_session
 
-BOUND_S = 30.0  # far above the 0.5 s deadlines below, far below the SDK's 600 s
-SHORT = {"first_byte_timeout_s": 0.5, "stream_idle_timeout_s": 0.5}
+BOUND_S = 30.0  # far above the 1 s deadlines below, far below the SDK's 600 s
+SHORT = {"first_byte_timeout_s": 1.0, "stream_idle_timeout_s": 1.0}
+
+
+def after_the_stall(server, answer: str):
+    """Answer every request but the first (the stalled one): on a loaded machine a healthy
+    request may miss a 1 s deadline too, and its retry must get the answer, not an empty script."""
+    return lambda request: None if len(server.requests) == 1 else reply(text(answer))
 
 
 @pytest.fixture
@@ -42,14 +48,15 @@ async def headless(session):
 
 
 async def test_no_response_headers_is_retried_at_the_first_byte_deadline(workspace, scripted_server, monkeypatch):
-    scripted_server.add(stall(), reply(text("answer after the stall")))
+    scripted_server.add(stall())
+    scripted_server.responder = after_the_stall(scripted_server, "answer after the stall")
     session, events = make_session(workspace, scripted_server, monkeypatch, overrides={"model": SHORT})
     result, out, err = await headless(session)
     assert result.exit_code == 0 and json.loads(out)["result"] == "answer after the stall"
-    first, second = scripted_server.requests
+    first, second = scripted_server.requests[:2]
     assert second.received_at - first.received_at < 10  # the deadline, not the SDK's 600 s read timeout
     retries = [e for e in events if isinstance(e, ModelRetrying)]
-    assert len(retries) == 1 and "no response from the model within 0.5 s" in retries[0].reason
+    assert "no response from the model within 1 s" in retries[0].reason
     waiting = [e for e in events if isinstance(e, ModelWaiting)]
     assert waiting and waiting[0].message.startswith("waiting for the model (")
     assert "first_byte_timeout_s" in err
@@ -57,12 +64,13 @@ async def test_no_response_headers_is_retried_at_the_first_byte_deadline(workspa
 
 async def test_a_stream_stalled_after_three_events_is_retried_as_a_whole(workspace, scripted_server, monkeypatch):
     partial = reply(text("this reply goes quiet half way and is thrown away"))
-    scripted_server.add(stall(partial, after_events=3), reply(text("clean answer")))
+    scripted_server.add(stall(partial, after_events=3))
+    scripted_server.responder = after_the_stall(scripted_server, "clean answer")
     session, events = make_session(workspace, scripted_server, monkeypatch, overrides={"model": SHORT})
     result, out, _ = await headless(session)
     assert result.exit_code == 0 and json.loads(out)["result"] == "clean answer"
     retries = [e for e in events if isinstance(e, ModelRetrying)]
-    assert len(retries) == 1 and "stream stalled" in retries[0].reason and "after 3 events" in retries[0].reason
+    assert "stream stalled" in retries[0].reason and "after 3 events" in retries[0].reason
     assert retries[0].discarded_chars > 0  # the front end is told the streamed text is void
     assert any(isinstance(e, ModelWaiting) for e in events)
 
