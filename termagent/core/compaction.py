@@ -177,12 +177,13 @@ class Compactor:
             self._apply(loop, trim.messages, history.state_document, 0, before)
             return True
         cut = choose_cut(history.messages, 1)
-        if cut.index > 0:
-            return await self._fold(loop, trim.messages, cut, "", before)
-        if trim.trimmed:
+        if cut.index > 0 and await self._fold(loop, trim.messages, cut, "", before):
+            return True
+        if trim.trimmed:  # not enough, or the summary failed: still better than nothing
             self._apply(loop, trim.messages, history.state_document, 0, before)
             return True
-        self._nothing_to_fold(loop, before, forced=False)
+        if cut.index == 0:
+            self._nothing_to_fold(loop, before, forced=False)
         return False
 
     async def _guard_window(self, loop: AgentLoop) -> None:
@@ -197,11 +198,12 @@ class Compactor:
             if self._fits(estimate):
                 return
         window = self.settings.context_window
+        tried = ("even after trimming and folding everything older than the newest step" if self.settings.enabled
+                 else "and automatic compaction is off (compaction.enabled)")
         raise HaltTurn(STOP_API, (
             f"not sent: the next request would be about {estimate:,} tokens, over the model's context window "
-            f"({window:,} tokens, model.context_window) even after trimming and folding everything older "
-            "than the newest step. "
-            "The newest step alone is too large: ask for a smaller piece (a line range, a narrower search)."
+            f"({window:,} tokens, model.context_window), {tried}. Ask for a smaller piece "
+            "(a line range, a narrower search); the next turn trims this step's output like any older one."
         ), "api")
 
     def _fits(self, estimate: int) -> bool:
