@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
         "backoff_max_s": 30.0,
         "breaker_failures": 8,
         "request_timeout_s": 600.0,
+        "connect_timeout_s": 10.0,
+        "first_byte_timeout_s": 60.0,  # no response headers by then: retry the turn
+        "stream_idle_timeout_s": 30.0,  # no stream event for this long: retry the turn
+        "max_retry_wait_s": 300.0,  # a longer retry-after ends the turn instead
     },
     "limits": {
         "max_turns": 50,

@@ -24,6 +24,7 @@ from termagent.protocol import (
     Error,
     Event,
     ModelRetrying,
+    ModelWaiting,
     StopReason,
     SubagentFinished,
     Warning,
@@ -71,6 +72,8 @@ class _Printer:
         elif isinstance(event, ModelRetrying):
             self.err.write(f"termagent: model request failed ({strip_terminal_controls(event.reason)}); "
                            f"retry {event.attempt} in {event.delay_s:.1f}s\n")
+        elif isinstance(event, ModelWaiting):
+            self.err.write(f"termagent: {strip_terminal_controls(event.message)}\n")
         elif self.output == "text" and isinstance(event, AssistantTextDelta) and self.out.isatty():
             self.out.write(strip_terminal_controls(event.text, keep_sgr=False))
             self.out.flush()

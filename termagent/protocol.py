@@ -449,6 +449,18 @@ class SessionFinished(Event):
 
 
 @dataclass(frozen=True)
+class ModelWaiting(Event):
+    """The model has been silent for `waited_s` (slow first byte, a stalled stream), or a
+    retry the server asked to delay starts in `remaining_s`; `message` is the line to show,
+    e.g. "waiting for the model (30 s)…". Repeated every few seconds while it lasts."""
+
+    type: ClassVar[str] = "model_waiting"
+    waited_s: float
+    remaining_s: float = 0.0
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class ModelChanged(Event):
     type: ClassVar[str] = "model_changed"
     model: str

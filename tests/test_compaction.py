@@ -17,7 +17,7 @@ from termagent.core.prompts import load_prompt
 from termagent.core.spans import choose_cut, touched_files
 from termagent.core.state_document import PINNED_HEADING, StateDocument, merge, parse
 from termagent.core.trim import TRIM_MARK
-from termagent.protocol import CompactionDone, UsageUpdated, Warning
+from termagent.protocol import CompactionDone, Error, UsageUpdated, Warning
 from termagent.store.db import Store
 from termagent.tools.registry import ToolRegistry, default_tools
 from termagent.testing.scripted_server import RecordedRequest, fault, reply, tool_use
@@ -316,11 +316,70 @@ async def test_a_compaction_that_stays_over_the_limit_waits_for_growth(workspace
     seen["events"] = events
     await session.run_turn("first")
     await session.run_turn("second")
-    huge = "a pasted log line that the user wants examined closely\n" * (
-        2 * len(json.dumps(main_requests(scripted_server)[-1])) // 50)
-    await session.run_turn(huge)  # kept verbatim: still over the limit after folding turns one and two
+    # the measured 80k for a small request makes every character count for several tokens, so
+    # a short paste keeps the context over the limit after folding, yet inside the window
+    paste = "a pasted log line that the user wants examined closely\n" * 10
+    await session.run_turn(paste)  # kept verbatim: still over the limit after folding turns one and two
     (done,) = [e for e in events if isinstance(e, CompactionDone)]
-    assert done.tokens_after > 70_000
+    assert 70_000 < done.tokens_after < 100_000
     await session.run_turn("fourth")
     await session.run_turn("fifth")
     assert summariser.count == 1  # not another paid compaction on every request
+
+
+# ---------------------------------------------------------------- long tasks: the kept steps alone are too big
+
+SMALL_WINDOW = {"model": {"context_window": 8_192, "max_retries": 0}}  # the kept-steps default (6) stays
+
+
+def write_big(workspace: Path, name: str, lines: int, width: int) -> str:
+    """A file whose middle line is a marker, so a test can tell whether it reached the model whole."""
+    body = [f"{name}-line-{n:04d} " + "x" * width for n in range(lines)]
+    body[lines // 2] = f"MIDDLE-OF-{name}"
+    (workspace / name).write_text("\n".join(body) + "\n")
+    return f"MIDDLE-OF-{name}"
+
+
+def sent_tokens(request: RecordedRequest) -> int:
+    """What the scripted server counts (and reports back as usage): four characters a token."""
+    return len(json.dumps(request.body)) // 4
+
+
+async def test_a_task_whose_reads_fill_the_window_trims_inside_the_recent_steps(
+        workspace, scripted_server, monkeypatch):
+    scripted_server.responder = Summariser()
+    names = ["r1.txt", "r2.txt", "r3.txt", "r4.txt"]
+    markers = [write_big(workspace, name, 80, 50) for name in names]  # ~5.6k characters of output each
+    scripted_server.add(*[reply(tool_use("read_file", {"path": name})) for name in names], reply("all read"))
+    session, events = make_session(workspace, scripted_server, monkeypatch, overrides=SMALL_WINDOW)
+    assert (await session.run_turn("Read r1 to r4 and report.")).stop_reason == "end_turn"
+
+    requests = [r for r in scripted_server.requests if not is_compaction(r)]
+    assert len(requests) == 5
+    assert all(sent_tokens(r) <= 8_192 for r in requests)  # unguarded, the fifth was ~8.6k
+    assert not any(isinstance(e, Warning) and "nothing can be folded" in e.message for e in events)
+    for index, request in enumerate(requests[1:]):  # each read reached the model verbatim once
+        assert markers[index] in request_text(request.body)
+    assert any(TRIM_MARK in request_text(r.body) for r in requests)  # trimmed inside the kept steps
+    assert markers[0] not in request_text(requests[-1].body)  # the oldest read: trimmed or folded
+    for request in requests:
+        assert_tool_pairs_intact(request.body)
+
+
+async def test_a_step_too_big_for_the_window_is_not_sent_and_the_next_turn_recovers(
+        workspace, scripted_server, monkeypatch):
+    scripted_server.responder = Summariser()
+    marker = write_big(workspace, "huge.log", 400, 90)  # ~40k characters: ~10k tokens on its own
+    scripted_server.add(reply(tool_use("read_file", {"path": "huge.log"})), reply("never sent"),
+                        reply("a smaller answer"))
+    session, events = make_session(workspace, scripted_server, monkeypatch, overrides=SMALL_WINDOW)
+    outcome = await session.run_turn("Read huge.log.")
+    assert outcome.stop_reason == "api_error" and "context window" in outcome.detail
+    assert len(scripted_server.requests) == 1  # the oversized request never went out
+    errors = [e for e in events if isinstance(e, Error)]
+    assert errors and "not sent" in errors[-1].message and "8,192 tokens" in errors[-1].message
+
+    assert (await session.run_turn("Just tell me what you saw.")).stop_reason == "end_turn"
+    second = scripted_server.requests[-1]
+    assert sent_tokens(second) <= 8_192 and marker not in request_text(second.body)
+    assert TRIM_MARK in request_text(second.body)  # the big output became an artifact, not lost

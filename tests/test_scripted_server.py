@@ -29,10 +29,12 @@ from termagent.testing.scripted_server import (
     fault,
     reply,
     sse_error,
+    stall,
     text,
     tool_use,
     tool_use_raw,
 )
+from tests.session_support import eventually
 
 USER = [{"role": "user", "content": "hi"}]
 LONG_TEXT = "Streaming text über SSE — split into several deltas at seeded points. " * 3
@@ -217,6 +219,37 @@ async def test_stop_ends_a_slow_stream_instead_of_hanging() -> None:
         await asyncio.wait_for(consume(), timeout=10)
 
 
+async def test_a_stall_before_headers_holds_until_released(scripted_server: ScriptedServer) -> None:
+    scripted_server.add(stall(), reply("after the stall"))
+    request = asyncio.create_task(stream(scripted_server))
+    assert await eventually(lambda: bool(scripted_server.requests))
+    done, _ = await asyncio.wait({request}, timeout=0.3)
+    assert not done  # no headers: the client is still waiting for its first byte
+    scripted_server.release_stalls()
+    with pytest.raises(anthropic.APIConnectionError):  # released: the connection closes unanswered
+        await asyncio.wait_for(request, timeout=10)
+    message, _ = await stream(scripted_server)
+    assert message.content[0].text == "after the stall"
+
+
+async def test_a_stall_mid_stream_sends_the_first_events_then_goes_quiet(scripted_server: ScriptedServer) -> None:
+    scripted_server.add(stall(reply(LONG_TEXT), after_events=3))
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async with client(scripted_server).messages.stream(model="m", max_tokens=10, messages=USER) as s:
+            async for event in s:
+                seen.append(event.type)
+
+    task = asyncio.create_task(consume())
+    assert await eventually(lambda: len(seen) >= 3)
+    done, _ = await asyncio.wait({task}, timeout=0.3)
+    assert not done and seen[:2] == ["message_start", "content_block_start"]
+    scripted_server.release_stalls()
+    with pytest.raises(httpx2.TransportError):  # then the stream ends without message_stop
+        await asyncio.wait_for(task, timeout=10)
+
+
 def test_from_file_loads_steps_and_fills_missing_tool_ids(tmp_path: Path) -> None:
     script = {"seed": 3, "steps": [{"reply": {"content": [{"type": "tool_use", "name": "git_status", "input": {}}]}}]}
     path = tmp_path / "session.json"
@@ -232,7 +265,8 @@ def test_from_file_loads_steps_and_fills_missing_tool_ids(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     "step",
-    [{"replay": {}}, {"reply": {"content": [{"type": "image"}]}}, {"cut": {"reply": {"content": []}}}, 42],
+    [{"replay": {}}, {"reply": {"content": [{"type": "image"}]}}, {"cut": {"reply": {"content": []}}}, 42,
+     {"stall": {"after_events": "3"}}],
 )
 def test_malformed_steps_are_rejected_when_added(step: Any) -> None:
     with pytest.raises(ValueError):

@@ -8,6 +8,11 @@ state document, sending the `compaction` model just the previous document and th
 dropped span. Recent turns stay verbatim, cuts never split a tool call from its result,
 and the user's own words are copied into the document by the harness, not the model.
 
+When the recent steps alone are over the threshold (a few very large reads inside one
+task), the tool outputs of every step but the newest are trimmed too, and if that is not
+enough everything before the newest step is folded. A request still estimated over the
+context window is never sent: the turn ends with an error saying why (`HaltTurn`).
+
 Every change is stored as a snapshot (`record_compaction`) before it takes effect, so
 `--resume` rebuilds exactly the request the model was seeing. A failed summary keeps
 the full history, says so, and is not retried until the context has grown further; a
@@ -22,10 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from termagent.core.history import History
+from termagent.core.loop import STOP_API, HaltTurn
 from termagent.core.prompts import load_prompt, project_memory
-from termagent.core.spans import Describe, choose_cut, clip, pinned_texts, render_span, touched_files
+from termagent.core.spans import Cut, Describe, choose_cut, clip, pinned_texts, render_span, touched_files
 from termagent.core.state_document import DocumentFormatError, StateDocument, merge, parse
-from termagent.core.trim import trim_old_outputs
+from termagent.core.trim import newest_step_start, trim_old_outputs
 from termagent.model.request import StablePrefix
 from termagent.model.retry import ModelError
 from termagent.protocol import CompactionDone, Warning
@@ -125,6 +131,7 @@ class Compactor:
             estimate = self.meter.estimate(loop)
             if estimate >= max(self.settings.limit, self._retry_floor):
                 await self._run(loop, "", forced=False, before=estimate)
+        await self._guard_window(loop)
         self.meter.note_sent(loop)
 
     async def compact_now(self, loop: AgentLoop, focus: str = "") -> bool:
@@ -137,6 +144,8 @@ class Compactor:
         cut = choose_cut(history.messages, self.settings.keep_recent_turns)
         if cut.index == 0 and forced:
             cut = choose_cut(history.messages, 1)
+        if cut.index == 0 and not forced:
+            return await self._squeeze_recent(loop, before)
         if cut.index == 0:
             self._nothing_to_fold(loop, before, forced)
             return False
@@ -144,7 +153,11 @@ class Compactor:
         if not forced and trim.trimmed and self._estimate_with(loop, trim.messages) < self._trim_target():
             self._apply(loop, trim.messages, history.state_document, 0, before)
             return True
-        span, live = trim.messages[: cut.index], trim.messages[cut.index :]
+        return await self._fold(loop, trim.messages, cut, focus, before)
+
+    async def _fold(self, loop: AgentLoop, messages: list[dict[str, Any]], cut: Cut, focus: str,
+                    before: int) -> bool:
+        span, live = messages[: cut.index], messages[cut.index :]
         try:
             document = await self._summarise(loop, span, focus)
         except (ModelError, DocumentFormatError) as exc:
@@ -152,6 +165,49 @@ class Compactor:
             return False
         self._apply(loop, live, document.render(), cut.turns_folded, before)
         return True
+
+    async def _squeeze_recent(self, loop: AgentLoop, before: int) -> bool:
+        """Every step is one of the kept ones, yet together they are over the threshold: trim
+        the tool outputs of all but the newest step; if that is not enough, fold everything
+        before the newest step. False when there is nothing to trim or fold at all."""
+        history = loop.history
+        trim = trim_old_outputs(history.messages, newest_step_start(history.messages), self._store,
+                                history.session_id)
+        if trim.trimmed and self._estimate_with(loop, trim.messages) < self.settings.limit:
+            self._apply(loop, trim.messages, history.state_document, 0, before)
+            return True
+        cut = choose_cut(history.messages, 1)
+        if cut.index > 0 and await self._fold(loop, trim.messages, cut, "", before):
+            return True
+        if trim.trimmed:  # not enough, or the summary failed: still better than nothing
+            self._apply(loop, trim.messages, history.state_document, 0, before)
+            return True
+        if cut.index == 0:
+            self._nothing_to_fold(loop, before, forced=False)
+        return False
+
+    async def _guard_window(self, loop: AgentLoop) -> None:
+        """Never send a request the API must reject as too long: squeeze once more, then end
+        the turn. The stop reason is an API error because that is what the API would answer."""
+        estimate = self.meter.estimate(loop)
+        if self._fits(estimate):
+            return
+        if self.settings.enabled:
+            await self._squeeze_recent(loop, estimate)
+            estimate = self.meter.estimate(loop)
+            if self._fits(estimate):
+                return
+        window = self.settings.context_window
+        tried = ("even after trimming and folding everything older than the newest step" if self.settings.enabled
+                 else "and automatic compaction is off (compaction.enabled)")
+        raise HaltTurn(STOP_API, (
+            f"not sent: the next request would be about {estimate:,} tokens, over the model's context window "
+            f"({window:,} tokens, model.context_window), {tried}. Ask for a smaller piece "
+            "(a line range, a narrower search); the next turn trims this step's output like any older one."
+        ), "api")
+
+    def _fits(self, estimate: int) -> bool:
+        return estimate <= self.settings.context_window
 
     def _trim_target(self) -> int:
         """Trimming alone is enough only with headroom left; otherwise the session would be

@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from termagent.core.budget import Budget
 from termagent.core.history import History
 from termagent.core.tool_runner import ToolRunner
-from termagent.model.client import ModelClient, RetryNotice
+from termagent.model.client import ModelClient, RetryNotice, WaitNotice
 from termagent.model.pricing import Usage, cost_usd
 from termagent.model.reply import ModelReply, ToolCall
 from termagent.model.request import StablePrefix
@@ -25,6 +25,7 @@ from termagent.protocol import (
     Error,
     Event,
     ModelRetrying,
+    ModelWaiting,
     StopReason,
     TurnFinished,
     TurnStarted,
@@ -128,9 +129,13 @@ class AgentLoop:
             streamed.clear()
             self.emit(ModelRetrying(notice.attempt, round(notice.delay_s, 2), notice.reason, notice.discarded_chars))
 
+        def on_wait(notice: WaitNotice) -> None:
+            self.emit(ModelWaiting(notice.waited_s, notice.remaining_s, notice.message))
+
         self.budget.add_turn()
         try:
-            reply = await self.model.complete(self.role, self.prefix, self.history.for_request(), on_text, on_retry)
+            reply = await self.model.complete(self.role, self.prefix, self.history.for_request(), on_text, on_retry,
+                                              on_wait=on_wait)
         except asyncio.CancelledError:
             self._keep_partial("".join(streamed))
             raise

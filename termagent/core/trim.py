@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from termagent.core.spans import blocks, result_text
+from termagent.core.spans import blocks, result_text, typed_text
 
 TRIM_OVER_CHARS = 4_000
 KEEP_HEAD_CHARS = 1_200
@@ -54,6 +54,16 @@ def trim_old_outputs(messages: list[dict[str, Any]], upto: int, store: ArtifactS
         trimmed += changed
         out.append(dict(message, content=new_blocks) if changed else message)
     return TrimResult(out, trimmed, saved)
+
+
+def newest_step_start(messages: list[dict[str, Any]]) -> int:
+    """Where the newest step begins: the newest assistant message, or the user's newest typed
+    message when it came after that (a turn just started). What the model has not seen yet
+    starts here, so it is the one part that must reach it verbatim."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].get("role") == "assistant" or typed_text(messages[index]) is not None:
+            return index
+    return 0
 
 
 def _trim_block(block: dict[str, Any], store: ArtifactStore, session_id: str) -> tuple[dict[str, Any], int]:

@@ -93,12 +93,19 @@ def run_hook_git(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Compl
         raise gitsafe.GitError(f"git {args[0]} did not run: {exc}") from None
 
 
+#: A hook's model budget: a commit must not sit out an interactive session's retries (about
+#: 15 s with the endpoint down) before failing open. Caps only; a user's lower values stand.
+HOOK_MODEL_BUDGET = {"connect_timeout_s": 2.0, "max_retries": 1, "backoff_max_s": 1.0, "max_retry_wait_s": 2.0}
+
+
 def model_client(ctx: HookContext) -> Any:
     """The model client (raises ModelError at once when no credentials are set, before
     the SDK is imported, so the fail-open path stays fast)."""
     from termagent.model.client import ModelClient
 
-    return ModelClient(ctx.config)
+    model = ctx.config.section("model")
+    capped = {key: min(type(cap)(model[key]), cap) for key, cap in HOOK_MODEL_BUDGET.items()}
+    return ModelClient(ctx.config.with_overrides({"model": capped}))
 
 
 def hook_prompt(ctx: HookContext, name: str) -> str:

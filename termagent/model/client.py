@@ -13,8 +13,9 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from termagent.config import Config
 from termagent.model.reply import ModelReply, ReplyBuilder
@@ -24,9 +25,20 @@ from termagent.model.retry import (
     Backoff,
     CircuitBreaker,
     ModelError,
+    check_server_wait,
     is_spend_limit,
     parse_retry_after,
 )
+from termagent.model.transport import describe_connection_error
+from termagent.model.watch import (
+    OnWait,
+    StallTimeout,
+    StreamWatch,
+    WaitNotice,
+    countdown,
+)
+
+__all__ = ["ModelClient", "RetryNotice", "WaitNotice", "warm_import"]
 
 STREAM_RETRYABLE_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
 _KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-]{8,}")
@@ -62,6 +74,10 @@ class ModelClient:
         self._backoff = Backoff(float(settings["backoff_base_s"]), float(settings["backoff_max_s"]))
         self._breaker = CircuitBreaker(int(settings["breaker_failures"]))
         self._timeout_s = float(settings["request_timeout_s"])
+        self._connect_timeout_s = float(settings["connect_timeout_s"])
+        self._first_byte_s = float(settings["first_byte_timeout_s"])
+        self._idle_s = float(settings["stream_idle_timeout_s"])
+        self._max_wait_s = float(settings["max_retry_wait_s"])
         self._rng = random.Random(seed)
         self._calls_per_min = int(config.get("limits", "model_calls_per_min"))
         self._call_times: list[float] = []
@@ -85,8 +101,11 @@ class ModelClient:
         on_text: Callable[[str], None] | None = None,
         on_retry: Callable[[RetryNotice], None] | None = None,
         max_tokens: int | None = None,
+        on_wait: OnWait | None = None,
     ) -> ModelReply:
-        """One assistant reply; raises ModelError once retries or the breaker give up."""
+        """One assistant reply; raises ModelError once retries or the breaker give up.
+
+        `on_wait` hears about silences (no first byte, a stalled stream) and retry countdowns."""
         model = self.model_for(role)
         body = build_request(model, max_tokens or int(self._config.get("model", "max_tokens")), prefix, messages)
         attempt = 0
@@ -100,7 +119,7 @@ class ModelClient:
             await self._throttle()
             builder = ReplyBuilder(on_text)
             try:
-                reply = await self._stream_once(body, builder)
+                reply = await self._stream_once(body, builder, on_wait)
                 self._breaker.record_success()
                 return reply
             except _Retryable as exc:
@@ -110,26 +129,32 @@ class ModelClient:
                         f"model API failed after {attempt + 1} attempts: {self.redact(exc.reason)}",
                         kind="unavailable",
                     ) from None
+                check_server_wait(exc.retry_after, self._max_wait_s, self.redact(exc.reason))
                 delay = self._backoff.delay(attempt, exc.retry_after, self._rng)
                 if on_retry:
                     on_retry(RetryNotice(attempt + 1, delay, self.redact(exc.reason), builder.text_chars))
                 attempt += 1
-                await asyncio.sleep(delay)
+                await countdown(delay, exc.retry_after is not None, on_wait)
 
-    async def _stream_once(self, body: dict[str, Any], builder: ReplyBuilder) -> ModelReply:
+    async def _stream_once(self, body: dict[str, Any], builder: ReplyBuilder, on_wait: OnWait | None) -> ModelReply:
         sdk = self._client()
         anthropic = self._anthropic()
         try:
-            stream = await sdk.messages.create(**body, stream=True)
-            async with stream:
-                async for event in stream:
-                    builder.feed(event)
+            async with StreamWatch(self._first_byte_s, self._idle_s, on_wait) as watch:
+                stream = await sdk.messages.create(**body, stream=True)
+                watch.headers_arrived()
+                async with stream:
+                    async for event in stream:
+                        watch.event_arrived()
+                        builder.feed(event)
         except asyncio.CancelledError:
             raise
+        except StallTimeout as exc:
+            raise _Retryable(str(exc)) from None
         except anthropic.APIStatusError as exc:
             self._raise_for_status(exc)
         except anthropic.APIConnectionError as exc:
-            raise _Retryable(f"connection error: {exc}") from None
+            raise _Retryable(describe_connection_error(exc)) from None
         except Exception as exc:  # a transport error the SDK did not wrap, mid-stream
             raise _Retryable(f"stream broke: {type(exc).__name__}: {exc}") from None
         if not builder.completed:
@@ -176,7 +201,8 @@ class ModelClient:
     def _client(self) -> Any:
         if self._sdk is None:
             anthropic = self._anthropic()
-            kwargs: dict[str, Any] = {"max_retries": 0, "timeout": self._timeout_s}
+            timeout = anthropic.Timeout(self._timeout_s, connect=self._connect_timeout_s)
+            kwargs: dict[str, Any] = {"max_retries": 0, "timeout": timeout}
             kwargs["api_key"] = self._api_key or "no-key"
             if self._base_url:
                 kwargs["base_url"] = self._base_url

@@ -23,14 +23,26 @@ class ModelError(Exception):
 class Backoff:
     base_s: float = 0.5
     max_s: float = 30.0
-    retry_after_cap_s: float = 120.0
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Full jitter on an exponential curve; a server's retry-after wins, within a cap."""
+        """Full jitter on an exponential curve; a server's retry-after is honoured exactly.
+
+        Waiting less than the server asked only earns another refusal, so there is no cap
+        here: `check_server_wait` decides whether a long wait is acceptable at all."""
         if retry_after is not None and retry_after >= 0:
-            return min(retry_after, self.retry_after_cap_s)
+            return retry_after
         ceiling = min(self.max_s, self.base_s * (2**attempt))
         return rng.uniform(ceiling / 2, ceiling)
+
+
+def check_server_wait(retry_after: float | None, max_wait_s: float, reason: str) -> None:
+    """Give up at once, naming the wait, when the server asks for longer than we may wait."""
+    if retry_after is not None and retry_after > max_wait_s:
+        raise ModelError(
+            f"model API asked to wait {retry_after:g} s before retrying ({reason}), longer than "
+            f"model.max_retry_wait_s ({max_wait_s:g} s); try again later or raise that setting",
+            kind="unavailable",
+        )
 
 
 def is_spend_limit(status: int | None, message: str) -> bool:

@@ -20,6 +20,7 @@ from termagent.protocol import (
     Event,
     FilesChangedExternally,
     ModelRetrying,
+    ModelWaiting,
     SubagentEvent,
     SubagentFinished,
     SubagentStarted,
@@ -174,6 +175,9 @@ class Printer:
         self.stream.buffer = ""
         self.line(self.p(f"↻ {event.reason} — retrying in {event.delay_s:g}s; the partial reply above is void",
                          YELLOW))
+
+    def on_model_waiting(self, event: ModelWaiting) -> None:
+        self.line(self.p(f"… {event.message}", DIM))
 
     def on_tool_call_started(self, event: ToolCallStarted) -> None:
         self._calls[event.call_id] = (event.name, event.view)

@@ -52,6 +52,10 @@ def respond(ex: Exchange) -> None:
         message = f"scripted server: script exhausted, no step left for request #{seq} to {request.path}"
         send_json(handler, 500, error_body(500, message), seq, {"x-should-retry": "false"})
         return
+    if "stall" in step and step["stall"].get("after_events") is None:
+        ex.owner.hold()  # no status line, no headers: the client waits for its first byte
+        handler.close_connection = True
+        return
     if "fault" in step:
         spec = step["fault"]
         status = spec["status"]
@@ -61,7 +65,7 @@ def respond(ex: Exchange) -> None:
 
 
 def _respond_message(ex: Exchange, step: Step) -> None:
-    kind = next(k for k in ("reply", "cut", "sse_error") if k in step)
+    kind = next(k for k in ("reply", "cut", "sse_error", "stall") if k in step)
     spec = step[kind]
     body = ex.owner.fill_tool_ids(spec if kind == "reply" else spec["reply"])
     model = str(ex.request.body.get("model", "scripted-model"))
@@ -73,7 +77,9 @@ def _respond_message(ex: Exchange, step: Step) -> None:
     events = sse.with_pings(sse.stream_events(body, ctx, ex.owner.pieces, rng), rng)
     _start_stream(ex.handler, ex.seq)
     _send_events(ex, events, spec["after_events"] if kind != "reply" else None)
-    if kind == "cut":
+    if kind == "stall":
+        ex.owner.hold()  # headers and some events sent, then silence on an open stream
+    if kind in ("cut", "stall"):
         ex.handler.close_connection = True
         return
     if kind == "sse_error":
@@ -85,7 +91,9 @@ def _respond_message(ex: Exchange, step: Step) -> None:
 
 def _respond_plain(ex: Exchange, kind: str, spec: dict[str, Any], message: dict[str, Any]) -> None:
     """Non-streaming answers: a cut drops the connection, an sse_error becomes its HTTP status."""
-    if kind == "cut":
+    if kind == "stall":
+        ex.owner.hold()
+    if kind in ("cut", "stall"):
         ex.handler.close_connection = True
         return
     if kind == "sse_error":

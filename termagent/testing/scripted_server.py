@@ -18,6 +18,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,7 @@ from termagent.testing.steps import (
     normalize,
     reply,
     sse_error,
+    stall,
     text,
     tool_use,
     tool_use_raw,
@@ -44,6 +46,7 @@ __all__ = [
     "fault",
     "reply",
     "sse_error",
+    "stall",
     "text",
     "tool_use",
     "tool_use_raw",
@@ -57,6 +60,7 @@ class RecordedRequest:
     body: dict[str, Any]
     headers: dict[str, str]
     path: str
+    received_at: float = 0.0  # time.monotonic() on arrival, to check a client's waits
 
 
 Responder = Callable[[RecordedRequest], "Step | None"]
@@ -90,6 +94,7 @@ class ScriptedServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.stopping = threading.Event()
+        self._released = threading.Event()
         self.add(*steps)
 
     @classmethod
@@ -121,6 +126,14 @@ class ScriptedServer:
         with self._lock:
             return list(self._requests)
 
+    def release_stalls(self) -> None:
+        """End every held ``stall`` step now (stopping the server does it too)."""
+        self._released.set()
+
+    def hold(self) -> None:
+        """Block a handler thread on a ``stall`` step until released or stopped."""
+        self._released.wait()
+
     # -- lifecycle ----------------------------------------------------------
 
     @property
@@ -134,6 +147,7 @@ class ScriptedServer:
         if self._httpd is not None:
             return
         self.stopping.clear()
+        self._released.clear()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler, self)
         serve = functools.partial(self._httpd.serve_forever, poll_interval=0.05)
         self._thread = threading.Thread(target=serve, name="scripted-server", daemon=True)
@@ -145,6 +159,7 @@ class ScriptedServer:
         if httpd is None:
             return
         self.stopping.set()
+        self._released.set()
         httpd.shutdown()
         httpd.close_all_connections()
         httpd.server_close()
@@ -245,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body if isinstance(body, dict) else {"_json": body},
             headers={k.lower(): v for k, v in self.headers.items()},
             path=self.path,
+            received_at=time.monotonic(),
         )
         seq = self.server.owner.record(request)
         try:

@@ -8,6 +8,7 @@ A step is one of::
     {"fault": {"status": 529, "body"?, "headers"?}}
     {"cut": {"reply": {...}, "after_events": N}}
     {"sse_error": {"reply": {...}, "after_events": N, "error_type"?, "message"?}}
+    {"stall": {"reply"?: {...}, "after_events": N | null}}
 
 A bare content block (``text(...)`` / ``tool_use(...)``) is accepted wherever a
 step is and means a one-block reply.
@@ -42,7 +43,7 @@ _MESSAGES: dict[str, str] = {
     "api_error": "Internal server error (scripted)",
 }
 
-STEP_KINDS = ("reply", "fault", "cut", "sse_error")
+STEP_KINDS = ("reply", "fault", "cut", "sse_error", "stall")
 
 
 def error_body(status: int, message: str | None = None, error_type: str | None = None) -> dict[str, Any]:
@@ -123,6 +124,19 @@ def sse_error(
     return {"sse_error": payload}
 
 
+def stall(reply_step: Step | str | None = None, after_events: int | None = None) -> Step:
+    """Hold the request silent: before any response header when ``after_events`` is None,
+    else after streaming that many events of the reply (counted as for ``cut``).
+
+    The hold ends when the server stops (or ``release_stalls()``), never on a timer, so a
+    test that sets short client deadlines does not wait for the server at all."""
+    if after_events is None:
+        return {"stall": {"after_events": None}}
+    if reply_step is None:
+        raise ValueError("stall(after_events=N) needs the reply whose first N events are streamed")
+    return {"stall": {"reply": as_reply(reply_step)["reply"], "after_events": after_events}}
+
+
 def as_reply(step: Step | str) -> Step:
     """Accept a reply step, a bare content block or a string, and return a reply step."""
     if isinstance(step, str):
@@ -148,6 +162,10 @@ def normalize(step: Step | str) -> Step:
         raise ValueError(f"fault step needs an int status: {step!r}")
     if kind in ("cut", "sse_error") and not isinstance(step[kind].get("after_events"), int):
         raise ValueError(f"{kind} step needs an int after_events: {step!r}")
+    if kind == "stall" and step["stall"].get("after_events") is None:
+        return step
+    if kind == "stall" and not isinstance(step["stall"].get("after_events"), int):
+        raise ValueError(f"stall step needs an int or null after_events: {step!r}")
     if kind != "fault":
         _check_reply(step[kind] if kind == "reply" else step[kind].get("reply"), step)
     return step
