@@ -77,8 +77,9 @@ class Plumbing:
             self.env.update(CHECKPOINT_IDENTITY)
 
     def run(self, *args: str, input: str | None = None, check: bool = True,
-            timeout: float = gitsafe.DEFAULT_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-        argv = gitsafe.git_command(self.info.top, *EXACT_CONTENT, *args)
+            timeout: float = gitsafe.DEFAULT_TIMEOUT_S, literal: bool = True) -> subprocess.CompletedProcess[str]:
+        """`literal=False` only for pathspecs built by `gitsafe.isolating_pathspecs`."""
+        argv = gitsafe.git_command(self.info.top, *EXACT_CONTENT, *args, literal_pathspecs=literal)
         try:
             proc = subprocess.run(
                 argv, check=False, input=input, capture_output=True, env=self.env, cwd=str(self.info.top),
@@ -98,14 +99,31 @@ class Plumbing:
     def stage_worktree(self) -> str:
         """Stage every tracked and untracked (not ignored) file of the scope; return the tree id.
 
-        `--ignore-errors` keeps one unreadable file from losing the whole snapshot; a fatal
-        error (a locked index, say) still raises, so a stale tree is never taken for current.
+        Nested repositories and gitlinks are left out (and dropped from a private index), so
+        git never enters a repository the sandbox made or rewired. `--ignore-errors` keeps one
+        unreadable file from losing the whole snapshot; a fatal error (a locked index, say)
+        still raises, so a stale tree is never taken for current.
         """
         self.drop_ignored()
-        proc = self.run("add", "--all", "--ignore-errors", "--", self.info.scope, check=False)
+        nested = self.nested_repositories()
+        if nested and "GIT_INDEX_FILE" in self.env:
+            self.run("rm", "--cached", "-r", "-q", "-f", "--ignore-unmatch", "--pathspec-from-file=-",
+                     "--pathspec-file-nul", input="\0".join(nested) + "\0")
+        self.add_isolated(nested)
+        return self.run("write-tree").stdout.strip()
+
+    def add_isolated(self, nested: list[str], *options: str) -> None:
+        """`git add --all` over the scope minus `nested`; raises on a fatal error only."""
+        proc = self.run("add", "--all", "--ignore-errors", *options, "--pathspec-from-file=-", "--pathspec-file-nul",
+                        input=gitsafe.isolating_pathspecs(self.info.scope, nested), literal=False, check=False)
         if proc.returncode != 0 and "fatal:" in proc.stderr:
             raise GitError(f"git add failed: {proc.stderr.strip().splitlines()[-1]}", proc.returncode, proc.stderr)
-        return self.run("write-tree").stdout.strip()
+
+    def nested_repositories(self) -> list[str]:
+        """Every other repository inside the scope (see `gitsafe.nested_repositories`)."""
+        staged = self.run("ls-files", "-z", "-s", "--", self.info.scope).stdout
+        others = self.run("ls-files", "-z", "-o", "--exclude-standard", "--", self.info.scope).stdout
+        return gitsafe.nested_repositories(self.info.top, staged, others)
 
     def drop_ignored(self) -> None:
         """Remove entries that are now gitignored from this index, except files the person tracks.
