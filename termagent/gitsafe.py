@@ -219,25 +219,28 @@ def nested_repositories(top: Path, staged_z: str, others_z: str) -> list[str]:
     """Paths (relative to `top`) of every other repository inside this work tree.
 
     `staged_z` is `ls-files -z -s` output (index entries with modes), `others_z` is
-    `ls-files -z -o --exclude-standard` output (which names a nested repository `dir/`,
-    never its files). A nested repository is a
-    gitlink, an untracked directory git reports as one, or any directory holding tracked
-    files that also holds a `.git` (directory, file or symlink): the sandbox can make one
-    with `git init` anywhere, and a host git that entered it would obey its config.
+    `ls-files -z -o --exclude-standard` output, which names a nested repository git
+    recognises `dir/` instead of listing its files. A nested repository is a gitlink, such
+    a `dir/`, or any directory above a listed path that holds a `.git` (directory, file or
+    symlink, valid or not yet valid): the sandbox can make one with `git init` anywhere or
+    rewire a pointer, and a host git that entered it would obey that repository's config.
     """
     found: set[str] = set()
-    directories: set[str] = set()
+    starts: list[str] = []
+    for path in others_z.split("\0"):
+        if path:
+            starts.append(path.rstrip("/") if path.endswith("/") else path.rpartition("/")[0])
     for entry in staged_z.split("\0"):
         meta, tab, path = entry.partition("\t")
-        if not tab:
-            continue
-        if meta.split(" ", 1)[0] == GITLINK_MODE:
-            found.add(path)
-        parent = path.rpartition("/")[0]
-        while parent and parent not in directories:
-            directories.add(parent)
-            parent = parent.rpartition("/")[0]
-    directories.update(path.rstrip("/") for path in others_z.split("\0") if path.endswith("/"))
+        if tab:
+            if meta.split(" ", 1)[0] == GITLINK_MODE:
+                found.add(path)
+            starts.append(path.rpartition("/")[0])
+    directories: set[str] = set()
+    for directory in starts:
+        while directory and directory not in directories:
+            directories.add(directory)
+            directory = directory.rpartition("/")[0]
     found.update(d for d in directories if os.path.lexists(top / d / ".git"))
     return sorted(found)
 

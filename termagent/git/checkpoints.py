@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from termagent.git.execution import Manifest, decode_manifest, encode_manifest, manifest
 from termagent.git.plumbing import ZERO_OID, Plumbing, RepoInfo, repo_info, seed_index
 from termagent.gitsafe import GitError
 
@@ -25,7 +26,7 @@ REF_ROOT = "refs/termagent/checkpoints"
 KIND_CHANGE = "change"
 KIND_REWIND = "rewind"
 _SESSION_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_FORMAT = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(contents:subject)"
+_FORMAT = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(contents:subject)%00%(contents:body)%01"
 _SUBJECT = re.compile(r"^\[(\w+)\] (.*)$")
 
 
@@ -42,6 +43,7 @@ class Checkpoint:
     created: float
     kind: str  # KIND_CHANGE: taken before the agent changed files; KIND_REWIND: taken before a rewind
     reason: str
+    nested: Manifest | None = None  # nested repositories then (None: not recorded)
 
     @property
     def ref(self) -> str:
@@ -59,35 +61,37 @@ def read_checkpoints(p: Plumbing, session_id: str | None = None) -> list[Checkpo
     """Checkpoints of one session (oldest first), or of every session when None."""
     prefix = f"{REF_ROOT}/{session_id}/" if session_id else f"{REF_ROOT}/"
     out = p.run("for-each-ref", f"--format={_FORMAT}", prefix).stdout
-    found = [cp for line in out.splitlines() if (cp := _parse(line)) is not None]
+    found = [cp for record in out.split("\x01") if (cp := _parse(record.lstrip("\n"))) is not None]
     return sorted(found, key=lambda cp: (cp.session_id, cp.n))
 
 
 def _parse(line: str) -> Checkpoint | None:
     fields = line.split("\0")
-    if len(fields) != 5:
+    if len(fields) != 6:
         return None
-    ref, commit, tree, when, subject = fields
+    ref, commit, tree, when, subject, body = fields
     session_id, _, number = ref[len(REF_ROOT) + 1:].rpartition("/")
     if not number.isdigit() or not session_id:
         return None
     match = _SUBJECT.match(subject)
     kind, reason = (match.group(1), match.group(2)) if match else (KIND_CHANGE, subject)
-    return Checkpoint(session_id, int(number), commit, tree, float(when or 0), kind, reason)
+    return Checkpoint(session_id, int(number), commit, tree, float(when or 0), kind, reason, decode_manifest(body))
 
 
 def record_checkpoint(p: Plumbing, session_id: str, tree: str, kind: str, reason: str,
-                      previous: Checkpoint | None) -> Checkpoint:
+                      previous: Checkpoint | None, nested: Manifest | None = None) -> Checkpoint:
     """Commit `tree` as the session's next checkpoint; creating the ref is atomic, so two
     processes writing the same session never overwrite each other's number."""
     reason = " ".join(reason.split())[:200] or "snapshot"
+    nested = manifest(p.info.top, p.nested) if nested is None else nested
     for _ in range(5):
         parents = ("-p", previous.commit) if previous else ()
-        commit = p.run("commit-tree", tree, *parents, "-m", f"[{kind}] {reason}").stdout.strip()
+        commit = p.run("commit-tree", tree, *parents, "-m", f"[{kind}] {reason}", "-m", encode_manifest(nested)
+                       ).stdout.strip()
         n = previous.n + 1 if previous else 1
         ref = f"{REF_ROOT}/{session_id}/{n}"
         if p.run("update-ref", "-m", "termagent checkpoint", ref, commit, ZERO_OID, check=False).returncode == 0:
-            return Checkpoint(session_id, n, commit, tree, float(int(time.time())), kind, reason)
+            return Checkpoint(session_id, n, commit, tree, float(int(time.time())), kind, reason, nested)
         existing = read_checkpoints(p, session_id)
         previous = existing[-1] if existing else previous
     raise GitError(f"could not record a checkpoint for session {session_id}: its refs keep changing")
@@ -184,7 +188,7 @@ class Checkpointer:
             tree = p.stage_worktree()
         existing = read_checkpoints(p, self.session_id)
         previous = existing[-1] if existing else None
-        if previous is not None and previous.tree == tree:
+        if previous is not None and previous.tree == tree and previous.nested == manifest(p.info.top, p.nested):
             self.last = previous
             return None
         self.last = record_checkpoint(p, self.session_id, tree, kind, reason, previous)

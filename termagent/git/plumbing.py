@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from termagent import gitsafe
+from termagent.git import execution
 from termagent.gitsafe import GitError
 
 ZERO_OID = "0" * 40
@@ -70,6 +71,7 @@ class Plumbing:
 
     def __init__(self, info: RepoInfo, index: Path | None = None, identity: bool = False) -> None:
         self.info = info
+        self.nested: list[str] = []  # the nested repositories the last stage_worktree left out
         self.env = gitsafe.git_env(info.top)
         if index is not None:
             self.env["GIT_INDEX_FILE"] = str(index)
@@ -104,13 +106,35 @@ class Plumbing:
         unreadable file from losing the whole snapshot; a fatal error (a locked index, say)
         still raises, so a stale tree is never taken for current.
         """
-        self.drop_ignored()
-        nested = self.nested_repositories()
+        names = self.execution_names()
+        self.drop_ignored(names)
+        self.nested = nested = self.nested_repositories()
         if nested and "GIT_INDEX_FILE" in self.env:
             self.run("rm", "--cached", "-r", "-q", "-f", "--ignore-unmatch", "--pathspec-from-file=-",
                      "--pathspec-file-nul", input="\0".join(nested) + "\0")
         self.add_isolated(nested)
+        if "GIT_INDEX_FILE" in self.env:
+            self.add_execution_bearing(names)
         return self.run("write-tree").stdout.strip()
+
+    def execution_names(self) -> list[str]:
+        """Scope-level names a snapshot takes even when ignored (see `execution.EXECUTION_BEARING`)."""
+        hooks = None
+        if self.info.scope == ".":
+            hooks = self.run("config", "--local", "--get", "core.hooksPath", check=False).stdout.strip() or None
+        return execution.root_names(hooks)
+
+    def add_execution_bearing(self, names: list[str]) -> None:
+        """Stage the execution-bearing files even when ignored, so a rewind restores or removes them."""
+        scope_dir = self.info.top / self.info.scope
+        files = execution.files_under(scope_dir, names)
+        if not files:
+            return
+        prefix = "" if self.info.scope == "." else self.info.scope + "/"
+        proc = self.run("add", "--force", "--ignore-errors", "--pathspec-from-file=-", "--pathspec-file-nul",
+                        input="".join(f"{prefix}{path}\0" for path in files), check=False)
+        if proc.returncode != 0 and "fatal:" in proc.stderr:
+            raise GitError(f"git add failed: {proc.stderr.strip().splitlines()[-1]}", proc.returncode, proc.stderr)
 
     def add_isolated(self, nested: list[str], *options: str) -> None:
         """`git add --all` over the scope minus `nested`; raises on a fatal error only."""
@@ -125,13 +149,13 @@ class Plumbing:
         others = self.run("ls-files", "-z", "-o", "--exclude-standard", "--", self.info.scope).stdout
         return gitsafe.nested_repositories(self.info.top, staged, others)
 
-    def drop_ignored(self) -> None:
+    def drop_ignored(self, keep: list[str]) -> None:
         """Remove entries that are now gitignored from this index, except files the person tracks.
 
         `add --all` never drops what an index already holds, so a file snapshotted before it
         became ignored (node_modules/ added to .gitignore later) would stay in every later
         tree, and a rewind to before it existed would delete it. Files in the person's own
-        index stay: they are tracked, ignored or not.
+        index stay: they are tracked, ignored or not; so do the execution-bearing `keep` paths.
         """
         if "GIT_INDEX_FILE" not in self.env:
             return
@@ -140,7 +164,9 @@ class Plumbing:
             return
         person_env = {k: v for k, v in self.env.items() if k != "GIT_INDEX_FILE"}
         tracked = set(self._ignored_entries(person_env))
-        drop = [path for path in ignored if path not in tracked]
+        prefix = "" if self.info.scope == "." else self.info.scope + "/"
+        drop = [path for path in ignored if path not in tracked
+                and not execution.is_execution_bearing(path.removeprefix(prefix), keep)]
         if drop:
             self.run("rm", "--cached", "-q", "-f", "--ignore-unmatch", "--pathspec-from-file=-", "--pathspec-file-nul",
                      input="\0".join(drop) + "\0")
