@@ -190,3 +190,47 @@ def test_rewind_removes_and_restores_execution_bearing_paths_even_when_ignored(t
     assert not os.path.lexists(repo / "vendor" / "x" / ".git")
     assert list((repo / ".git" / "termagent" / "moved-aside").glob("*/vendor/x/.git/HEAD"))
     assert (sub / ".git").read_text() == f"gitdir: {pointer_dir}\n"
+
+
+def test_oversized_files_stay_out_of_snapshots_with_a_warning_and_growth_is_reported(tmp_path: Path) -> None:
+    from termagent.git.checkpoints import MIB, CheckpointLimits
+
+    repo = make_repo(tmp_path / "ws")
+    warnings: list[str] = []
+    limits = CheckpointLimits(max_file_bytes=MIB, growth_warn_bytes=3 * MIB)
+    checkpointer = Checkpointer(repo, "disk", on_warning=warnings.append, limits=limits)
+    checkpointer.snapshot_sync("baseline")
+    (repo / "dump.bin").write_bytes(b"\0" * (2 * MIB))
+    (repo / "small.txt").write_text("small\n")
+    checkpointer.snapshot_sync("with a dump")
+    tree = git(repo, "ls-tree", "-r", "--name-only", checkpointer.last.commit)
+    assert "small.txt" in tree and "dump.bin" not in tree
+    assert any("dump.bin" in w and "1 MiB" in w for w in warnings)
+    assert not any("grew" in w for w in warnings)
+    for i in range(3):
+        (repo / f"part{i}.bin").write_bytes(b"x" * (MIB - 1))
+    checkpointer.snapshot_sync("more")
+    assert any("grew by" in w for w in warnings)
+    assert sum("dump.bin" in w for w in warnings) == 1
+
+
+def test_old_sessions_are_pruned_but_the_persons_own_objects_stay(tmp_path: Path) -> None:
+    import time
+
+    from termagent.git.checkpoints import sessions_with_checkpoints
+    from termagent.git.plumbing import repo_info
+    from termagent.git.prune import prune_sessions
+
+    repo = make_repo(tmp_path / "ws")
+    for i in range(4):
+        (repo / "edit.txt").write_text(f"version {i}\n")
+        Checkpointer(repo, f"s{i}").snapshot_sync("x")
+    (repo / "keep.txt").write_text("a stash the person dropped\n")
+    dropped = git(repo, "stash", "create").strip()
+    info = repo_info(repo)
+    removed = prune_sessions(info, "s0", keep_sessions=2, keep_days=14)
+    left = {s for s, _, _ in sessions_with_checkpoints(repo)}
+    assert len(removed) == 2 and "s0" in left and len(left) == 2
+    assert prune_sessions(info, "s0", keep_sessions=20, keep_days=14, now=time.time() + 15 * 86_400) == [*left - {"s0"}]
+    assert [s for s, _, _ in sessions_with_checkpoints(repo)] == ["s0"]
+    git(repo, "cat-file", "-e", dropped)

@@ -89,10 +89,14 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
 def _attach_checkpoints(session: Session, ctx: ToolContext, warnings: list[str]) -> None:
     """Snapshot the tree before anything that can change it, so every step can be undone."""
     from termagent.git import Checkpointer
+    from termagent.git.checkpoints import MIB, CheckpointLimits
 
-    checkpointer = Checkpointer(session.workspace, session.session_id,
-                                bool(session.config.get("checkpoints", "enabled")),
-                                on_warning=lambda message: session.bus.emit(Warning(message)))
+    get = session.config.get
+    limits = CheckpointLimits(max_file_bytes=int(get("checkpoints", "max_file_mb") * MIB),
+                              keep_sessions=int(get("checkpoints", "keep_sessions")),
+                              keep_days=float(get("checkpoints", "keep_days")))
+    checkpointer = Checkpointer(session.workspace, session.session_id, bool(get("checkpoints", "enabled")),
+                                on_warning=lambda message: session.bus.emit(Warning(message)), limits=limits)
     ctx.before_change = checkpointer
     session.checkpointer = checkpointer
     session.closers.append(checkpointer.aclose)

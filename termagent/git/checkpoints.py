@@ -30,6 +30,21 @@ _FORMAT = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(cont
 _SUBJECT = re.compile(r"^\[(\w+)\] (.*)$")
 
 
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class CheckpointLimits:
+    """Disk bounds: untracked files over `max_file_bytes` stay out of snapshots, a warning
+    is given once the untracked files a snapshot sees grew by `growth_warn_bytes`, and other
+    sessions' checkpoints go once past the newest `keep_sessions` or older than `keep_days`."""
+
+    max_file_bytes: int = 50 * MIB
+    growth_warn_bytes: int = 1024 * MIB
+    keep_sessions: int = 20
+    keep_days: float = 14.0
+
+
 class CheckpointError(Exception):
     """A checkpoint operation a person asked for cannot be done; the message says why."""
 
@@ -136,14 +151,20 @@ class Checkpointer:
     """
 
     def __init__(self, root: Path, session_id: str, enabled: bool = True,
-                 on_warning: Callable[[str], None] | None = None) -> None:
+                 on_warning: Callable[[str], None] | None = None,
+                 limits: CheckpointLimits = CheckpointLimits()) -> None:
         self.root = Path(root)
         self.session_id = check_session_id(session_id)
         self.on_warning = on_warning or (lambda message: None)
         self.last: Checkpoint | None = None
         self.disabled_reason = ""
+        self.limits = limits
         self._lock = asyncio.Lock()
         self._warned = False
+        self._skipped_warned: set[str] = set()
+        self._baseline_bytes: int | None = None
+        self._growth_warned = False
+        self._pruned = False
         self.info: RepoInfo | None = repo_info(self.root) if enabled else None
         if not enabled:
             self.disabled_reason = "checkpoints are off (checkpoints.enabled = false)"
@@ -177,15 +198,22 @@ class Checkpointer:
         """Blocking snapshot; raises GitError. Used by `snapshot` and by rewind."""
         if self.info is None or self.index_path is None:
             return None
+        if not self._pruned:
+            self._pruned = True
+            from termagent.git.prune import prune_sessions
+
+            prune_sessions(self.info, self.session_id, self.limits.keep_sessions, self.limits.keep_days)
         if not self.index_path.is_file():
             seed_index(self.info, self.index_path)
         p = Plumbing(self.info, index=self.index_path, identity=True)
+        p.max_file_bytes = self.limits.max_file_bytes
         try:
             tree = p.stage_worktree()
         except GitError:  # a lock or a damaged file left by a killed process: start the cache afresh
             self.close()
             seed_index(self.info, self.index_path)
             tree = p.stage_worktree()
+        self._check_disk(p)
         existing = read_checkpoints(p, self.session_id)
         previous = existing[-1] if existing else None
         if previous is not None and previous.tree == tree and previous.nested == manifest(p.info.top, p.nested):
@@ -193,6 +221,21 @@ class Checkpointer:
             return None
         self.last = record_checkpoint(p, self.session_id, tree, kind, reason, previous)
         return self.last
+
+    def _check_disk(self, p: Plumbing) -> None:
+        """Say which files a snapshot left out for size (once each) and when the workspace grew a lot."""
+        new = [path for path in p.too_large if path not in self._skipped_warned]
+        if new:
+            self._skipped_warned.update(new)
+            shown = ", ".join(new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+            self.on_warning(f"checkpoint left out files over {self.limits.max_file_bytes // MIB} MiB "
+                            f"(undo cannot restore them): {shown}")
+        if self._baseline_bytes is None:
+            self._baseline_bytes = p.untracked_bytes
+        grown = p.untracked_bytes - self._baseline_bytes
+        if not self._growth_warned and grown > self.limits.growth_warn_bytes:
+            self._growth_warned = True
+            self.on_warning(f"the workspace's untracked files grew by {grown // MIB} MiB this session")
 
     def close(self) -> None:
         """Drop the private index (checkpoints themselves stay until pruned)."""

@@ -72,6 +72,9 @@ class Plumbing:
     def __init__(self, info: RepoInfo, index: Path | None = None, identity: bool = False) -> None:
         self.info = info
         self.nested: list[str] = []  # the nested repositories the last stage_worktree left out
+        self.too_large: list[str] = []  # untracked files it left out for size
+        self.untracked_bytes = 0  # total size of the untracked files it saw
+        self.max_file_bytes: int | None = None
         self.env = gitsafe.git_env(info.top)
         if index is not None:
             self.env["GIT_INDEX_FILE"] = str(index)
@@ -108,11 +111,14 @@ class Plumbing:
         """
         names = self.execution_names()
         self.drop_ignored(names)
-        self.nested = nested = self.nested_repositories()
-        if nested and "GIT_INDEX_FILE" in self.env:
+        staged, others = self._listing()
+        self.nested = gitsafe.nested_repositories(self.info.top, staged, others)
+        self.too_large, self.untracked_bytes = _measure(self.info.top, others, self.max_file_bytes)
+        left_out = self.nested + self.too_large
+        if left_out and "GIT_INDEX_FILE" in self.env:
             self.run("rm", "--cached", "-r", "-q", "-f", "--ignore-unmatch", "--pathspec-from-file=-",
-                     "--pathspec-file-nul", input="\0".join(nested) + "\0")
-        self.add_isolated(nested)
+                     "--pathspec-file-nul", input="\0".join(left_out) + "\0")
+        self.add_isolated(left_out)
         if "GIT_INDEX_FILE" in self.env:
             self.add_execution_bearing(names)
         return self.run("write-tree").stdout.strip()
@@ -145,9 +151,13 @@ class Plumbing:
 
     def nested_repositories(self) -> list[str]:
         """Every other repository inside the scope (see `gitsafe.nested_repositories`)."""
+        return gitsafe.nested_repositories(self.info.top, *self._listing())
+
+    def _listing(self) -> tuple[str, str]:
+        """`ls-files -s` and `ls-files -o` of the scope, NUL-separated; listing runs nothing."""
         staged = self.run("ls-files", "-z", "-s", "--", self.info.scope).stdout
         others = self.run("ls-files", "-z", "-o", "--exclude-standard", "--", self.info.scope).stdout
-        return gitsafe.nested_repositories(self.info.top, staged, others)
+        return staged, others
 
     def drop_ignored(self, keep: list[str]) -> None:
         """Remove entries that are now gitignored from this index, except files the person tracks.
@@ -191,6 +201,23 @@ class Plumbing:
         if proc.returncode != 0:
             return None
         return proc.stdout.strip() or None
+
+
+def _measure(top: Path, others_z: str, cap: int | None) -> tuple[list[str], int]:
+    """Untracked files over `cap` bytes, and the total size of all of them (one lstat each)."""
+    too_large: list[str] = []
+    total = 0
+    for path in others_z.split("\0"):
+        if not path or path.endswith("/"):
+            continue
+        try:
+            size = os.lstat(top / path).st_size
+        except OSError:
+            continue
+        total += size
+        if cap is not None and size > cap:
+            too_large.append(path)
+    return too_large, total
 
 
 def seed_index(info: RepoInfo, index: Path) -> None:
