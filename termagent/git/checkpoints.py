@@ -1,8 +1,10 @@
 """Snapshots of the working tree before the agent changes it, kept as git commits under
 `refs/termagent/checkpoints/<session>/<n>`.
 
-A snapshot stages tracked and untracked (not ignored) files into a private index that
-lives in `.git/termagent/`, writes a tree, and records a commit only when that tree
+A snapshot stages tracked and untracked (not ignored) files, plus the execution-bearing
+paths of `execution.EXECUTION_BEARING` even when ignored, into a private index that lives
+in `.git/termagent/`; nested repositories, gitlinks and untracked files over the size cap
+stay out (the nested ones are listed in the commit body instead). It writes a tree, and records a commit only when that tree
 differs from the session's newest checkpoint. HEAD, the branch, the person's index and
 the stash are never touched. The private index is seeded from the real one and then
 kept, so each later snapshot only re-hashes files whose stat data changed: that is what

@@ -3,8 +3,10 @@
 A rewind first snapshots the current state as a checkpoint of its own, so the rewind
 itself can be undone and files it deletes (including untracked ones) stay recoverable.
 Only paths inside the workspace scope that a snapshot can see are touched: ignored
-files (build outputs, virtualenvs) are never deleted, and the person's index, HEAD,
-branch and stash stay as they were.
+files (build outputs, virtualenvs) are never deleted, but ignored execution-bearing ones
+(`.vscode/`, `.envrc`, hooks, ...) are in snapshots and so are restored or removed, and a
+nested `.git` newer than the checkpoint is moved aside (a tree cannot hold it). The
+person's index, HEAD, branch and stash stay as they were.
 """
 
 from __future__ import annotations
