@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "subagents": {"max_turns": 20, "max_tokens": 400_000, "max_cost_usd": 1.0, "max_wall_s": 600.0},
     "compaction": {"enabled": True, "threshold": 0.7, "keep_recent_turns": 6},
     "hooks": {"fail_closed": False, "timeout_s": 120.0},
-    "checkpoints": {"enabled": True, "auto_commit": False},
+    "checkpoints": {"enabled": True, "auto_commit": False, "max_file_mb": 50, "keep_sessions": 20, "keep_days": 14.0},
     "tools": {"read_limit_lines": 2000, "max_file_bytes": 10_000_000},
 }
 

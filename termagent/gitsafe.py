@@ -12,7 +12,12 @@ host-side git call goes through `run_git` (or `open_repo`), which:
 - neutralises every `filter.<driver>` the effective config defines (clean/smudge/process
   would run on `status`, `diff` and `add`), passing the overrides through
   `GIT_CONFIG_KEY_n` so an odd driver name cannot break out of a `-c key=value` pair;
-- scrubs every inherited `GIT_*` variable (GIT_DIR, GIT_EXTERNAL_DIFF, GIT_SSH, ...).
+- never descends into another repository: submodules are ignored by every porcelain diff
+  (`diff.ignoreSubmodules=all`), and callers that walk the work tree exclude every nested
+  repository and gitlink (`nested_repositories`, `isolating_pathspecs`), because a child
+  git in a sandbox-made repository would obey that repository's own config;
+- starts git from an allowlisted environment (`ENV_ALLOWLIST`): nothing of termagent's
+  own environment (API keys, tokens, SSH agent, inherited `GIT_*`) reaches git.
 
 Diff-producing commands must also pass `--no-ext-diff --no-textconv` (see `DIFF_SAFETY`).
 Trade-off: git-lfs style filters are disabled too, so an LFS file shows as its real
@@ -36,6 +41,9 @@ if TYPE_CHECKING:
 GIT = "git"
 DEFAULT_TIMEOUT_S = 60.0
 DIFF_SAFETY = ("--no-ext-diff", "--no-textconv")
+# Commands that can run an external diff or a textconv: `git_command` adds DIFF_SAFETY itself.
+DIFF_COMMANDS = frozenset({"diff", "show", "log", "whatchanged", "diff-index", "diff-files", "diff-tree",
+                           "format-patch", "range-diff"})
 
 HARDENING: tuple[tuple[str, str], ...] = (
     ("core.hooksPath", "/dev/null"),
@@ -56,6 +64,8 @@ HARDENING: tuple[tuple[str, str], ...] = (
     ("submodule.recurse", "false"),
     ("status.submoduleSummary", "false"),
     ("diff.submodule", "short"),
+    ("diff.ignoreSubmodules", "all"),
+    ("fetch.recurseSubmodules", "false"),
     ("color.ui", "false"),
 )
 
@@ -71,6 +81,11 @@ FIXED_ENV = {
     "SSH_ASKPASS": "",
     "LC_ALL": "C",
 }
+
+# What git may see of our environment; identity variables are strings, not secrets.
+ENV_ALLOWLIST = ("PATH", "HOME", "LANG", "TZ", "XDG_CONFIG_HOME", "EMAIL",
+                 "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
+GITLINK_MODE = "160000"
 
 _FILTER_KEYS = ("clean", "smudge", "process")
 _identity_lock = threading.Lock()
@@ -93,12 +108,28 @@ def git_command(root: Path | str, *args: str, literal_pathspecs: bool = True) ->
         argv.append("--literal-pathspecs")
     for key, value in HARDENING:
         argv += ["-c", f"{key}={value}"]
+    command = _command_index(args)
+    if command is not None and args[command] in DIFF_COMMANDS:
+        args = (*args[: command + 1], *DIFF_SAFETY, *args[command + 1:])
     return argv + list(args)
 
 
+def _command_index(args: tuple[str, ...]) -> int | None:
+    """Where the subcommand sits in `args`, past leading `-c key=value` options."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] == "-c" else 1
+    return i if i < len(args) else None
+
+
+def allowed_env() -> dict[str, str]:
+    """The few parent variables git needs (see ENV_ALLOWLIST); everything else stays out."""
+    return {key: os.environ[key] for key in ENV_ALLOWLIST if key in os.environ}
+
+
 def base_env() -> dict[str, str]:
-    """The parent environment minus every GIT_* variable, plus the fixed hardening."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    """`allowed_env()` plus the fixed hardening and the private global config."""
+    env = allowed_env()
     env.update(FIXED_ENV)
     env["GIT_CONFIG_GLOBAL"] = _identity_file()
     return env
@@ -177,10 +208,56 @@ def open_repo(root: Path | str) -> git.Repo:
     repo = git.Repo(str(root), search_parent_directories=True)
     env = git_env(root)
     repo.git.update_environment(**env)
-    for key in [k for k in os.environ if k.startswith("GIT_") and k not in env]:
-        repo.git.update_environment(**{key: None})
+    # gitpython starts from a copy of os.environ and cannot drop a variable, so every one
+    # outside the allowlist is blanked instead.
+    repo.git.update_environment(**{key: "" for key in os.environ if key not in env})
     repo.git.set_persistent_git_options(c=[f"{k}={v}" for k, v in HARDENING], no_pager=True)
     return repo
+
+
+def nested_repositories(top: Path, staged_z: str, others_z: str) -> list[str]:
+    """Paths (relative to `top`) of every other repository inside this work tree.
+
+    `staged_z` is `ls-files -z -s` output (index entries with modes), `others_z` is
+    `ls-files -z -o --exclude-standard` output, which names a nested repository git
+    recognises `dir/` instead of listing its files. A nested repository is a gitlink, such
+    a `dir/`, or any directory above a listed path that holds a `.git` (directory, file or
+    symlink, valid or not yet valid): the sandbox can make one with `git init` anywhere or
+    rewire a pointer, and a host git that entered it would obey that repository's config.
+    """
+    found: set[str] = set()
+    starts: list[str] = []
+    for path in others_z.split("\0"):
+        if path:
+            starts.append(path.rstrip("/") if path.endswith("/") else path.rpartition("/")[0])
+    for entry in staged_z.split("\0"):
+        meta, tab, path = entry.partition("\t")
+        if tab:
+            if meta.split(" ", 1)[0] == GITLINK_MODE:
+                found.add(path)
+            starts.append(path.rpartition("/")[0])
+    directories: set[str] = set()
+    for directory in starts:
+        while directory and directory not in directories:
+            directories.add(directory)
+            directory = directory.rpartition("/")[0]
+    found.update(d for d in directories if os.path.lexists(top / d / ".git"))
+    return sorted(found)
+
+
+def workspace_pathspecs(root: Path | str, spec: str = ".") -> list[str]:
+    """Pathspec arguments for porcelain status/diff in `root` (pass `literal_pathspecs=False`):
+    `spec` literally, minus every nested repository, so git never enters one."""
+    staged = run_git(root, "ls-files", "-z", "-s", "--", spec).stdout
+    others = run_git(root, "ls-files", "-z", "-o", "--exclude-standard", "--", spec).stdout
+    return isolating_pathspecs(spec, nested_repositories(Path(root), staged, others)).split("\0")[:-1]
+
+
+def isolating_pathspecs(scope: str, nested: list[str]) -> str:
+    """A NUL-separated pathspec list (for `--pathspec-from-file=- --pathspec-file-nul`,
+    without `--literal-pathspecs`): `scope` taken literally, minus every nested repository."""
+    specs = [f":(literal){scope}"] + [f":(exclude,literal){path}" for path in nested]
+    return "\0".join(specs) + "\0"
 
 
 def _reads_content(args: tuple[str, ...]) -> bool:
@@ -224,7 +301,7 @@ def _identity_file() -> str:
 
 
 def _read_global_identity() -> list[tuple[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in allowed_env().items() if not k.startswith("GIT_")}
     env["GIT_CONFIG_NOSYSTEM"] = "1"
     argv = [
         GIT,
@@ -260,7 +337,7 @@ def _write_identity_file(pairs: list[tuple[str, str]]) -> str:
     atexit.register(shutil.rmtree, directory, True)
     path = os.path.join(directory, "gitconfig")
     Path(path).touch(mode=0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in allowed_env().items() if not k.startswith("GIT_")}
     env["GIT_CONFIG_NOSYSTEM"] = "1"
     for key, value in pairs:
         subprocess.run(

@@ -33,6 +33,7 @@ from termagent.tools.registry import ToolRegistry
 from termagent.tools.workspace import ReadLedger
 
 if TYPE_CHECKING:
+    from termagent.git.checkpoints import CheckpointLimits
     from termagent.policy.decide import Policy
 
 UNTRACED = (AssistantTextDelta, ToolCallOutputDelta)
@@ -71,7 +72,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     history = _history(store, session_id, resumed)
     sandbox = _sandbox(config, workspace, session_id)
     checkpointer = Checkpointer(workspace, session_id, bool(config.get("checkpoints", "enabled")),
-                                on_warning=lambda message: bus.emit(Warning(message)))
+                                on_warning=lambda message: bus.emit(Warning(message)),
+                                limits=_checkpoint_limits(config))
     ledger = ReadLedger()
     watcher = WorkspaceWatcher(workspace, ledger, bus.emit)
     ctx = ToolContext(root=workspace, ledger=ledger, config=config, session_id=session_id, sandbox=sandbox,
@@ -123,6 +125,15 @@ def _memory_watch(store: Store, workspace: Path, session_id: str, files: list[Me
         await asyncio.to_thread(record_at_end, store, workspace, session_id)
 
     return changes, record
+
+
+def _checkpoint_limits(config: Config) -> "CheckpointLimits":
+    from termagent.git.checkpoints import MIB, CheckpointLimits
+
+    get = config.get
+    return CheckpointLimits(max_file_bytes=int(get("checkpoints", "max_file_mb") * MIB),
+                            keep_sessions=int(get("checkpoints", "keep_sessions")),
+                            keep_days=float(get("checkpoints", "keep_days")))
 
 
 def _halt_when_sandbox_fails(sandbox: Sandbox) -> Callable[[AgentLoop], Awaitable[None]]:

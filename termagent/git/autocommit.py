@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from termagent.git.plumbing import Plumbing, repo_info
-from termagent.gitsafe import DIFF_SAFETY
+from termagent.gitsafe import isolating_pathspecs
 
 SUBJECT_MAX = 72
 BODY_MAX_LINES = 15
@@ -28,12 +28,16 @@ def auto_commit_turn(root: Path | str, summary: str) -> str | None:
     if info is None:
         return None
     p = Plumbing(info)
-    p.run("add", "--all", "--", info.scope)
-    names = p.run("diff", "--cached", "--name-only", "-z", *DIFF_SAFETY, "--", info.scope).stdout
+    nested = p.nested_repositories()  # never staged, never entered: they may be the sandbox's
+    p.add_isolated(nested)
+    specs = isolating_pathspecs(info.scope, nested).split("\0")[:-1]
+    names = p.run("diff", "--cached", "--name-only", "-z", "--ignore-submodules=all", "--", *specs,
+                  literal=False).stdout
     files = [name for name in names.split("\0") if name]
     if not files:
         return None
-    p.run("commit", "--no-verify", "--quiet", "-F", "-", "--", info.scope, input=commit_message(summary, files))
+    message = commit_message(summary, files)
+    p.run("commit", "--no-verify", "--quiet", "-m", message, "--", *specs, literal=False)
     return p.resolve("HEAD")
 
 

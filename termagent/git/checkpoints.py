@@ -1,8 +1,10 @@
 """Snapshots of the working tree before the agent changes it, kept as git commits under
 `refs/termagent/checkpoints/<session>/<n>`.
 
-A snapshot stages tracked and untracked (not ignored) files into a private index that
-lives in `.git/termagent/`, writes a tree, and records a commit only when that tree
+A snapshot stages tracked and untracked (not ignored) files, plus the execution-bearing
+paths of `execution.EXECUTION_BEARING` even when ignored, into a private index that lives
+in `.git/termagent/`; nested repositories, gitlinks and untracked files over the size cap
+stay out (the nested ones are listed in the commit body instead). It writes a tree, and records a commit only when that tree
 differs from the session's newest checkpoint. HEAD, the branch, the person's index and
 the stash are never touched. The private index is seeded from the real one and then
 kept, so each later snapshot only re-hashes files whose stat data changed: that is what
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from termagent.git.execution import Manifest, decode_manifest, encode_manifest, manifest
 from termagent.git.plumbing import ZERO_OID, Plumbing, RepoInfo, repo_info, seed_index
 from termagent.gitsafe import GitError
 
@@ -25,8 +28,23 @@ REF_ROOT = "refs/termagent/checkpoints"
 KIND_CHANGE = "change"
 KIND_REWIND = "rewind"
 _SESSION_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_FORMAT = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(contents:subject)"
+_FORMAT = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(contents:subject)%00%(contents:body)%01"
 _SUBJECT = re.compile(r"^\[(\w+)\] (.*)$")
+
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class CheckpointLimits:
+    """Disk bounds: untracked files over `max_file_bytes` stay out of snapshots, a warning
+    is given once the untracked files a snapshot sees grew by `growth_warn_bytes`, and other
+    sessions' checkpoints go once past the newest `keep_sessions` or older than `keep_days`."""
+
+    max_file_bytes: int = 50 * MIB
+    growth_warn_bytes: int = 1024 * MIB
+    keep_sessions: int = 20
+    keep_days: float = 14.0
 
 
 class CheckpointError(Exception):
@@ -42,6 +60,7 @@ class Checkpoint:
     created: float
     kind: str  # KIND_CHANGE: taken before the agent changed files; KIND_REWIND: taken before a rewind
     reason: str
+    nested: Manifest | None = None  # nested repositories then (None: not recorded)
 
     @property
     def ref(self) -> str:
@@ -59,35 +78,37 @@ def read_checkpoints(p: Plumbing, session_id: str | None = None) -> list[Checkpo
     """Checkpoints of one session (oldest first), or of every session when None."""
     prefix = f"{REF_ROOT}/{session_id}/" if session_id else f"{REF_ROOT}/"
     out = p.run("for-each-ref", f"--format={_FORMAT}", prefix).stdout
-    found = [cp for line in out.splitlines() if (cp := _parse(line)) is not None]
+    found = [cp for record in out.split("\x01") if (cp := _parse(record.lstrip("\n"))) is not None]
     return sorted(found, key=lambda cp: (cp.session_id, cp.n))
 
 
 def _parse(line: str) -> Checkpoint | None:
     fields = line.split("\0")
-    if len(fields) != 5:
+    if len(fields) != 6:
         return None
-    ref, commit, tree, when, subject = fields
+    ref, commit, tree, when, subject, body = fields
     session_id, _, number = ref[len(REF_ROOT) + 1:].rpartition("/")
     if not number.isdigit() or not session_id:
         return None
     match = _SUBJECT.match(subject)
     kind, reason = (match.group(1), match.group(2)) if match else (KIND_CHANGE, subject)
-    return Checkpoint(session_id, int(number), commit, tree, float(when or 0), kind, reason)
+    return Checkpoint(session_id, int(number), commit, tree, float(when or 0), kind, reason, decode_manifest(body))
 
 
 def record_checkpoint(p: Plumbing, session_id: str, tree: str, kind: str, reason: str,
-                      previous: Checkpoint | None) -> Checkpoint:
+                      previous: Checkpoint | None, nested: Manifest | None = None) -> Checkpoint:
     """Commit `tree` as the session's next checkpoint; creating the ref is atomic, so two
     processes writing the same session never overwrite each other's number."""
     reason = " ".join(reason.split())[:200] or "snapshot"
+    nested = manifest(p.info.top, p.nested) if nested is None else nested
     for _ in range(5):
         parents = ("-p", previous.commit) if previous else ()
-        commit = p.run("commit-tree", tree, *parents, "-m", f"[{kind}] {reason}").stdout.strip()
+        commit = p.run("commit-tree", tree, *parents, "-m", f"[{kind}] {reason}", "-m", encode_manifest(nested)
+                       ).stdout.strip()
         n = previous.n + 1 if previous else 1
         ref = f"{REF_ROOT}/{session_id}/{n}"
         if p.run("update-ref", "-m", "termagent checkpoint", ref, commit, ZERO_OID, check=False).returncode == 0:
-            return Checkpoint(session_id, n, commit, tree, float(int(time.time())), kind, reason)
+            return Checkpoint(session_id, n, commit, tree, float(int(time.time())), kind, reason, nested)
         existing = read_checkpoints(p, session_id)
         previous = existing[-1] if existing else previous
     raise GitError(f"could not record a checkpoint for session {session_id}: its refs keep changing")
@@ -132,14 +153,20 @@ class Checkpointer:
     """
 
     def __init__(self, root: Path, session_id: str, enabled: bool = True,
-                 on_warning: Callable[[str], None] | None = None) -> None:
+                 on_warning: Callable[[str], None] | None = None,
+                 limits: CheckpointLimits = CheckpointLimits()) -> None:
         self.root = Path(root)
         self.session_id = check_session_id(session_id)
         self.on_warning = on_warning or (lambda message: None)
         self.last: Checkpoint | None = None
         self.disabled_reason = ""
+        self.limits = limits
         self._lock = asyncio.Lock()
         self._warned = False
+        self._skipped_warned: set[str] = set()
+        self._baseline_bytes: int | None = None
+        self._growth_warned = False
+        self._pruned = False
         self.info: RepoInfo | None = repo_info(self.root) if enabled else None
         if not enabled:
             self.disabled_reason = "checkpoints are off (checkpoints.enabled = false)"
@@ -173,22 +200,44 @@ class Checkpointer:
         """Blocking snapshot; raises GitError. Used by `snapshot` and by rewind."""
         if self.info is None or self.index_path is None:
             return None
+        if not self._pruned:
+            self._pruned = True
+            from termagent.git.prune import prune_sessions
+
+            prune_sessions(self.info, self.session_id, self.limits.keep_sessions, self.limits.keep_days)
         if not self.index_path.is_file():
             seed_index(self.info, self.index_path)
         p = Plumbing(self.info, index=self.index_path, identity=True)
+        p.max_file_bytes = self.limits.max_file_bytes
         try:
             tree = p.stage_worktree()
         except GitError:  # a lock or a damaged file left by a killed process: start the cache afresh
             self.close()
             seed_index(self.info, self.index_path)
             tree = p.stage_worktree()
+        self._check_disk(p)
         existing = read_checkpoints(p, self.session_id)
         previous = existing[-1] if existing else None
-        if previous is not None and previous.tree == tree:
+        if previous is not None and previous.tree == tree and previous.nested == manifest(p.info.top, p.nested):
             self.last = previous
             return None
         self.last = record_checkpoint(p, self.session_id, tree, kind, reason, previous)
         return self.last
+
+    def _check_disk(self, p: Plumbing) -> None:
+        """Say which files a snapshot left out for size (once each) and when the workspace grew a lot."""
+        new = [path for path in p.too_large if path not in self._skipped_warned]
+        if new:
+            self._skipped_warned.update(new)
+            shown = ", ".join(new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+            self.on_warning(f"checkpoint left out files over {self.limits.max_file_bytes // MIB} MiB "
+                            f"(undo cannot restore them): {shown}")
+        if self._baseline_bytes is None:
+            self._baseline_bytes = p.untracked_bytes
+        grown = p.untracked_bytes - self._baseline_bytes
+        if not self._growth_warned and grown > self.limits.growth_warn_bytes:
+            self._growth_warned = True
+            self.on_warning(f"the workspace's untracked files grew by {grown // MIB} MiB this session")
 
     def close(self) -> None:
         """Drop the private index (checkpoints themselves stay until pruned)."""

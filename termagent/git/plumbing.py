@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from termagent import gitsafe
+from termagent.git import execution
 from termagent.gitsafe import GitError
 
 ZERO_OID = "0" * 40
@@ -70,6 +71,10 @@ class Plumbing:
 
     def __init__(self, info: RepoInfo, index: Path | None = None, identity: bool = False) -> None:
         self.info = info
+        self.nested: list[str] = []  # the nested repositories the last stage_worktree left out
+        self.too_large: list[str] = []  # untracked files it left out for size
+        self.untracked_bytes = 0  # total size of the untracked files it saw
+        self.max_file_bytes: int | None = None
         self.env = gitsafe.git_env(info.top)
         if index is not None:
             self.env["GIT_INDEX_FILE"] = str(index)
@@ -77,8 +82,9 @@ class Plumbing:
             self.env.update(CHECKPOINT_IDENTITY)
 
     def run(self, *args: str, input: str | None = None, check: bool = True,
-            timeout: float = gitsafe.DEFAULT_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-        argv = gitsafe.git_command(self.info.top, *EXACT_CONTENT, *args)
+            timeout: float = gitsafe.DEFAULT_TIMEOUT_S, literal: bool = True) -> subprocess.CompletedProcess[str]:
+        """`literal=False` only for pathspecs built by `gitsafe.isolating_pathspecs`."""
+        argv = gitsafe.git_command(self.info.top, *EXACT_CONTENT, *args, literal_pathspecs=literal)
         try:
             proc = subprocess.run(
                 argv, check=False, input=input, capture_output=True, env=self.env, cwd=str(self.info.top),
@@ -98,22 +104,68 @@ class Plumbing:
     def stage_worktree(self) -> str:
         """Stage every tracked and untracked (not ignored) file of the scope; return the tree id.
 
-        `--ignore-errors` keeps one unreadable file from losing the whole snapshot; a fatal
-        error (a locked index, say) still raises, so a stale tree is never taken for current.
+        Nested repositories and gitlinks are left out (and dropped from a private index), so
+        git never enters a repository the sandbox made or rewired. `--ignore-errors` keeps one
+        unreadable file from losing the whole snapshot; a fatal error (a locked index, say)
+        still raises, so a stale tree is never taken for current.
         """
-        self.drop_ignored()
-        proc = self.run("add", "--all", "--ignore-errors", "--", self.info.scope, check=False)
-        if proc.returncode != 0 and "fatal:" in proc.stderr:
-            raise GitError(f"git add failed: {proc.stderr.strip().splitlines()[-1]}", proc.returncode, proc.stderr)
+        names = self.execution_names()
+        self.drop_ignored(names)
+        staged, others = self._listing()
+        self.nested = gitsafe.nested_repositories(self.info.top, staged, others)
+        self.too_large, self.untracked_bytes = _measure(self.info.top, others, self.max_file_bytes)
+        left_out = self.nested + self.too_large
+        if left_out and "GIT_INDEX_FILE" in self.env:
+            self.run("rm", "--cached", "-r", "-q", "-f", "--ignore-unmatch", "--pathspec-from-file=-",
+                     "--pathspec-file-nul", input="\0".join(left_out) + "\0")
+        self.add_isolated(left_out)
+        if "GIT_INDEX_FILE" in self.env:
+            self.add_execution_bearing(names)
         return self.run("write-tree").stdout.strip()
 
-    def drop_ignored(self) -> None:
+    def execution_names(self) -> list[str]:
+        """Scope-level names a snapshot takes even when ignored (see `execution.EXECUTION_BEARING`)."""
+        hooks = None
+        if self.info.scope == ".":
+            hooks = self.run("config", "--local", "--get", "core.hooksPath", check=False).stdout.strip() or None
+        return execution.root_names(hooks)
+
+    def add_execution_bearing(self, names: list[str]) -> None:
+        """Stage the execution-bearing files even when ignored, so a rewind restores or removes them."""
+        scope_dir = self.info.top / self.info.scope
+        files = execution.files_under(scope_dir, names)
+        if not files:
+            return
+        prefix = "" if self.info.scope == "." else self.info.scope + "/"
+        proc = self.run("add", "--force", "--ignore-errors", "--pathspec-from-file=-", "--pathspec-file-nul",
+                        input="".join(f"{prefix}{path}\0" for path in files), check=False)
+        if proc.returncode != 0 and "fatal:" in proc.stderr:
+            raise GitError(f"git add failed: {proc.stderr.strip().splitlines()[-1]}", proc.returncode, proc.stderr)
+
+    def add_isolated(self, nested: list[str], *options: str) -> None:
+        """`git add --all` over the scope minus `nested`; raises on a fatal error only."""
+        proc = self.run("add", "--all", "--ignore-errors", *options, "--pathspec-from-file=-", "--pathspec-file-nul",
+                        input=gitsafe.isolating_pathspecs(self.info.scope, nested), literal=False, check=False)
+        if proc.returncode != 0 and "fatal:" in proc.stderr:
+            raise GitError(f"git add failed: {proc.stderr.strip().splitlines()[-1]}", proc.returncode, proc.stderr)
+
+    def nested_repositories(self) -> list[str]:
+        """Every other repository inside the scope (see `gitsafe.nested_repositories`)."""
+        return gitsafe.nested_repositories(self.info.top, *self._listing())
+
+    def _listing(self) -> tuple[str, str]:
+        """`ls-files -s` and `ls-files -o` of the scope, NUL-separated; listing runs nothing."""
+        staged = self.run("ls-files", "-z", "-s", "--", self.info.scope).stdout
+        others = self.run("ls-files", "-z", "-o", "--exclude-standard", "--", self.info.scope).stdout
+        return staged, others
+
+    def drop_ignored(self, keep: list[str]) -> None:
         """Remove entries that are now gitignored from this index, except files the person tracks.
 
         `add --all` never drops what an index already holds, so a file snapshotted before it
         became ignored (node_modules/ added to .gitignore later) would stay in every later
         tree, and a rewind to before it existed would delete it. Files in the person's own
-        index stay: they are tracked, ignored or not.
+        index stay: they are tracked, ignored or not; so do the execution-bearing `keep` paths.
         """
         if "GIT_INDEX_FILE" not in self.env:
             return
@@ -122,7 +174,9 @@ class Plumbing:
             return
         person_env = {k: v for k, v in self.env.items() if k != "GIT_INDEX_FILE"}
         tracked = set(self._ignored_entries(person_env))
-        drop = [path for path in ignored if path not in tracked]
+        prefix = "" if self.info.scope == "." else self.info.scope + "/"
+        drop = [path for path in ignored if path not in tracked
+                and not execution.is_execution_bearing(path.removeprefix(prefix), keep)]
         if drop:
             self.run("rm", "--cached", "-q", "-f", "--ignore-unmatch", "--pathspec-from-file=-", "--pathspec-file-nul",
                      input="\0".join(drop) + "\0")
@@ -147,6 +201,23 @@ class Plumbing:
         if proc.returncode != 0:
             return None
         return proc.stdout.strip() or None
+
+
+def _measure(top: Path, others_z: str, cap: int | None) -> tuple[list[str], int]:
+    """Untracked files over `cap` bytes, and the total size of all of them (one lstat each)."""
+    too_large: list[str] = []
+    total = 0
+    for path in others_z.split("\0"):
+        if not path or path.endswith("/"):
+            continue
+        try:
+            size = os.lstat(top / path).st_size
+        except OSError:
+            continue
+        total += size
+        if cap is not None and size > cap:
+            too_large.append(path)
+    return too_large, total
 
 
 def seed_index(info: RepoInfo, index: Path) -> None:

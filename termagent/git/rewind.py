@@ -3,14 +3,18 @@
 A rewind first snapshots the current state as a checkpoint of its own, so the rewind
 itself can be undone and files it deletes (including untracked ones) stay recoverable.
 Only paths inside the workspace scope that a snapshot can see are touched: ignored
-files (build outputs, virtualenvs) are never deleted, and the person's index, HEAD,
-branch and stash stay as they were.
+files (build outputs, virtualenvs) are never deleted, but ignored execution-bearing ones
+(`.vscode/`, `.envrc`, hooks, ...) are in snapshots and so are restored or removed, and a
+nested `.git` newer than the checkpoint is moved aside (a tree cannot hold it). The
+person's index, HEAD, branch and stash stay as they were.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from termagent.git.checkpoints import (
     read_checkpoints,
     record_checkpoint,
 )
+from termagent.git.execution import Manifest, manifest
 from termagent.git.plumbing import Plumbing, RepoInfo, repo_info, scratch_index
 from termagent.gitsafe import DIFF_SAFETY, GitError
 
@@ -40,19 +45,24 @@ class RewindPlan:
     modified: tuple[str, ...]  # exist now with other content: get the checkpoint's content
     restored: tuple[str, ...]  # deleted since the checkpoint: come back
     deleted: tuple[str, ...]  # created since the checkpoint: removed
+    moved_aside: tuple[str, ...] = ()  # nested repositories whose `.git` is newer than the checkpoint
+    repointed: tuple[tuple[str, str], ...] = ()  # (repository, pointer text): `.git` files put back
 
     @property
     def empty(self) -> bool:
-        return not (self.modified or self.restored or self.deleted)
+        return not (self.modified or self.restored or self.deleted or self.moved_aside or self.repointed)
 
     def summary(self) -> str:
-        return (f"{len(self.modified)} modified, {len(self.restored)} restored, "
-                f"{len(self.deleted)} deleted")
+        text = f"{len(self.modified)} modified, {len(self.restored)} restored, {len(self.deleted)} deleted"
+        nested = len(self.moved_aside) + len(self.repointed)
+        return text + (f", {nested} nested .git put back or moved aside" if nested else "")
 
     def lines(self) -> list[str]:
-        """One line per file, marked like `git status --short` would: M, A (comes back), D."""
+        """One line per file, marked like `git status --short` would: M, A (comes back), D;
+        then X for a nested `.git` moved aside and P for a `.git` pointer file put back."""
         return ([f"M {path}" for path in self.modified] + [f"A {path}" for path in self.restored]
-                + [f"D {path}" for path in self.deleted])
+                + [f"D {path}" for path in self.deleted] + [f"X {path}/.git" for path in self.moved_aside]
+                + [f"P {path}/.git" for path, _ in self.repointed])
 
 
 @dataclass(frozen=True)
@@ -79,11 +89,33 @@ def _find(p: Plumbing, session_id: str, n: int) -> Checkpoint:
                           f"(it has {checkpoints[0].n}..{checkpoints[-1].n})")
 
 
-def current_tree(info: RepoInfo, session_id: str) -> str:
-    """The tree a snapshot would take now, without recording it."""
+def current_state(info: RepoInfo, session_id: str) -> tuple[str, Manifest]:
+    """The tree a snapshot would take now and the nested repositories it leaves out."""
     seed = private_index(info, session_id)
     with scratch_index(info, seed if seed.is_file() else info.git_dir / "index") as index:
-        return Plumbing(info, index=index).stage_worktree()
+        p = Plumbing(info, index=index)
+        tree = p.stage_worktree()
+        return tree, manifest(info.top, p.nested)
+
+
+def current_tree(info: RepoInfo, session_id: str) -> str:
+    """The tree a snapshot would take now, without recording it."""
+    return current_state(info, session_id)[0]
+
+
+def _nested_changes(now: Manifest, then: Manifest | None) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Which nested `.git` entries to move aside, and which pointer files to write back.
+
+    A `.git` that was not there at the checkpoint (the sandbox ran `git init`, or planted a
+    pointer) is moved aside; a pointer whose text changed is moved aside and rewritten. A
+    checkpoint from before manifests were kept (`then` None) changes nothing here.
+    """
+    if then is None:
+        return (), ()
+    before = dict(then)
+    moved = tuple(path for path, pointer in now if path not in before or pointer != before[path])
+    repointed = tuple((path, text) for path in moved if (text := before.get(path)) is not None)
+    return moved, repointed
 
 
 def _diff(p: Plumbing, current: str, target: str) -> tuple[list[str], list[str], list[str]]:
@@ -101,17 +133,19 @@ def _diff(p: Plumbing, current: str, target: str) -> tuple[list[str], list[str],
     return modified, restored, deleted
 
 
-def _plan(info: RepoInfo, session_id: str, to_n: int, tree: str) -> RewindPlan:
+def _plan(info: RepoInfo, session_id: str, to_n: int, state: tuple[str, Manifest]) -> RewindPlan:
     p = Plumbing(info)
+    tree, nested = state
     target = _find(p, session_id, to_n)
     modified, restored, deleted = _diff(p, tree, target.tree)
-    return RewindPlan(session_id, target, tree, tuple(modified), tuple(restored), tuple(deleted))
+    moved, repointed = _nested_changes(nested, target.nested)
+    return RewindPlan(session_id, target, tree, tuple(modified), tuple(restored), tuple(deleted), moved, repointed)
 
 
 def plan_rewind(root: Path | str, session_id: str, to_n: int) -> RewindPlan:
     """What `rewind(root, session_id, to_n)` would change now; changes nothing."""
     info = _require_repo(root)
-    return _plan(info, session_id, to_n, current_tree(info, check_session_id(session_id)))
+    return _plan(info, session_id, to_n, current_state(info, check_session_id(session_id)))
 
 
 def rewind(root: Path | str, session_id: str, to_n: int, expect_tree: str | None = None) -> RewindResult:
@@ -121,27 +155,29 @@ def rewind(root: Path | str, session_id: str, to_n: int, expect_tree: str | None
     since, nothing is done, so what they agreed to is what happens.
     """
     info = _require_repo(root)
-    tree = current_tree(info, check_session_id(session_id))
+    tree, nested = state = current_state(info, check_session_id(session_id))
     if expect_tree is not None and tree != expect_tree:
         raise CheckpointError("the files changed since the plan was shown; nothing was rewound, run it again")
-    plan = _plan(info, session_id, to_n, tree)
-    backup = _backup(info, session_id, tree, to_n)
+    plan = _plan(info, session_id, to_n, state)
+    backup = _backup(info, session_id, tree, nested, to_n)
     _apply(info, plan)
     return RewindResult(plan, backup)
 
 
-def _backup(info: RepoInfo, session_id: str, tree: str, to_n: int) -> Checkpoint:
+def _backup(info: RepoInfo, session_id: str, tree: str, nested: Manifest, to_n: int) -> Checkpoint:
     p = Plumbing(info, identity=True)
     existing = read_checkpoints(p, session_id)
     previous = existing[-1] if existing else None
-    if previous is not None and previous.tree == tree:
+    if previous is not None and previous.tree == tree and previous.nested == nested:
         return previous
-    return record_checkpoint(p, session_id, tree, KIND_REWIND, f"before rewinding to checkpoint {to_n}", previous)
+    return record_checkpoint(p, session_id, tree, KIND_REWIND, f"before rewinding to checkpoint {to_n}", previous,
+                             nested)
 
 
 def _apply(info: RepoInfo, plan: RewindPlan) -> None:
     for path in plan.deleted:
         _remove(info, path)
+    _put_back_nested(info, plan)
     writes = plan.modified + plan.restored
     if not writes:
         return
@@ -174,6 +210,29 @@ def _remove(info: RepoInfo, relpath: str) -> None:
         except OSError:
             break
         directory = directory.parent
+
+
+def _put_back_nested(info: RepoInfo, plan: RewindPlan) -> None:
+    """Move newer nested `.git` entries into `.git/termagent/moved-aside/` (a git tree cannot
+    hold them, so moving keeps them recoverable), then write back changed pointer files."""
+    if not plan.moved_aside:
+        return
+    aside = info.state_dir / "moved-aside" / time.strftime("%Y%m%d-%H%M%S")
+    for relpath in plan.moved_aside:
+        dot_git = info.top / relpath / ".git"
+        _inside(info, dot_git.parent, relpath)
+        if os.path.lexists(dot_git):
+            (aside / relpath).mkdir(parents=True, exist_ok=True)
+            shutil.move(str(dot_git), str(aside / relpath / ".git"))
+    for relpath, pointer in plan.repointed:
+        (info.top / relpath / ".git").write_text(pointer, "utf-8", "surrogateescape")
+
+
+def _inside(info: RepoInfo, directory: Path, relpath: str) -> None:
+    top = str(info.top)
+    real = os.path.realpath(directory)
+    if real != top and not real.startswith(top + os.sep):
+        raise CheckpointError(f"refusing to touch {relpath}: its directory resolves outside the repository")
 
 
 def undo_target(root: Path | str, session_id: str) -> Checkpoint | None:

@@ -136,9 +136,9 @@ class GitCommit:
         return ToolResult(output=await asyncio.to_thread(_commit, root, message, paths))
 
 
-def _git(root: Path, *args: str, input: str | None = None) -> str:
+def _git(root: Path, *args: str, input: str | None = None, literal: bool = True) -> str:
     try:
-        return str(gitsafe.run_git(root, *args, input=input).stdout)
+        return str(gitsafe.run_git(root, *args, input=input, literal_pathspecs=literal).stdout)
     except gitsafe.GitError as exc:
         raise ToolError("git_error", str(exc)) from None
 
@@ -154,9 +154,8 @@ def _has_head(root: Path) -> bool:
 
 def _status(root: Path) -> str:
     _require_repo(root)
-    out = _git(
-        root, "status", "--short", "--branch", "--untracked-files=normal", "--ignore-submodules=dirty", "--", "."
-    )
+    out = _git(root, "status", "--short", "--branch", "--untracked-files=normal", "--ignore-submodules=all",
+               "--", *_isolated(root, "."), literal=False)
     lines = out.rstrip("\n").splitlines()
     if len(lines) <= 1:
         lines.append("(clean: nothing to commit)")
@@ -166,12 +165,24 @@ def _status(root: Path) -> str:
     return "\n".join(lines)
 
 
-def _diff(root: Path, staged: bool, spec: str) -> str:
-    _require_repo(root)
-    args = ["diff", *gitsafe.DIFF_SAFETY, "--no-color", "--patch-with-stat", "--ignore-submodules=dirty"]
+def _isolated(root: Path, spec: str) -> list[str]:
+    try:
+        return gitsafe.workspace_pathspecs(root, spec)
+    except gitsafe.GitError as exc:
+        raise ToolError("git_error", str(exc)) from None
+
+
+def workspace_diff(root: Path, *revisions: str, staged: bool = False, spec: str = ".") -> str:
+    """`git diff` of the workspace that never enters a nested repository (also the TUI's /diff)."""
+    args = ["diff", *gitsafe.DIFF_SAFETY, "--no-color", "--patch-with-stat", "--ignore-submodules=all"]
     if staged:
         args.append("--cached")
-    out = _git(root, *args, "--", spec)
+    return _git(root, *args, *revisions, "--", *_isolated(root, spec), literal=False)
+
+
+def _diff(root: Path, staged: bool, spec: str) -> str:
+    _require_repo(root)
+    out = workspace_diff(root, staged=staged, spec=spec)
     if not out.strip():
         kind = "staged" if staged else "unstaged"
         return f"No {kind} changes" + (f" in {spec}" if spec != "." else "") + "."
@@ -204,7 +215,7 @@ def _commit(root: Path, message: str, paths: list[str]) -> str:
 
 
 def _staged_changes(root: Path) -> bool:
-    args = ["diff", "--cached", "--quiet", *gitsafe.DIFF_SAFETY, "--ignore-submodules=dirty"]
+    args = ["diff", "--cached", "--quiet", *gitsafe.DIFF_SAFETY, "--ignore-submodules=all"]
     if not _has_head(root):
         return bool(_git(root, "ls-files", "-z").strip("\0"))
     return gitsafe.run_git(root, *args, check=False).returncode == 1

@@ -189,14 +189,17 @@ class SlashCommands:
 
     async def diff(self, _: str) -> None:
         from termagent.gitsafe import GitError, is_git_repo, run_git
+        from termagent.tools.base import ToolError
+        from termagent.tools.git_tools import workspace_diff
 
         root = self.session.workspace
         if not is_git_repo(root):
             self.say(f"{root.name} is not a git repository", "warning")
             return
         try:
-            text = run_git(root, "diff", "HEAD", check=False).stdout or run_git(root, "diff").stdout
-        except GitError as exc:
+            has_head = run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).returncode == 0
+            text = workspace_diff(root, *(("HEAD",) if has_head else ()))
+        except (ToolError, GitError) as exc:
             self.say(f"git diff failed: {exc}", "error")
             return
         if not text.strip():
