@@ -10,8 +10,6 @@ cwd only makes sense in order).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
 import secrets
 import time
@@ -25,12 +23,14 @@ from termagent.sandbox.docker_settings import (
     STATE_DIR,
     WORKSPACE,
     SandboxLimits,
-    protected_mounts,
+    SandboxRootRefused,
     run_kwargs,
+    sandbox_user,
 )
 from termagent.sandbox.docker_stream import ExecStream
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
+from termagent.sandbox.workspace_guard import GuardPlan, new_git_warnings, plan_guard, restore_watched
 from termagent.sandbox.wrapper import INNER, KILL_ALL, OUTER, parse_report
 
 ENGINE_HINT = (
@@ -92,8 +92,11 @@ class DockerSandbox(Sandbox):
         self._client: Any = None
         self._container: Any = None
         self._keeper = ""
+        self._uid = ""
         self._lock = asyncio.Lock()
         self.reaped: list[str] = []
+        self.guard: GuardPlan | None = None
+        self._known_git: set[str] = set()
 
     @property
     def container_id(self) -> str | None:
@@ -104,16 +107,17 @@ class DockerSandbox(Sandbox):
             await asyncio.to_thread(self._start_blocking)
 
     def _start_blocking(self) -> None:
+        try:
+            self._uid = sandbox_user(self.limits)
+        except SandboxRootRefused as exc:
+            raise SandboxUnavailable(str(exc)) from None
         client = connect_engine()
         self.reaped = reap_stale(client)
         require_image(client, self.limits.image)
-        # `.termagent` must exist to be mounted read-only; otherwise a command could
-        # create it and hand the next session a widened config. (Where we cannot create
-        # it, the sandbox, running as the same user without capabilities, cannot either.)
-        with contextlib.suppress(OSError):
-            (self.workspace / ".termagent").mkdir(exist_ok=True)
+        self.guard = plan_guard(self.workspace)
+        self._known_git = set(self.guard.git_entries)
         labels = owner_labels(self.session_id, str(self.workspace))
-        kwargs = run_kwargs(self.limits, self.workspace, labels)
+        kwargs = run_kwargs(self.limits, self.workspace, labels, self.guard.read_only)
         try:
             container = client.containers.run(name=container_name(self.session_id), **kwargs)
         except Exception as exc:
@@ -134,7 +138,7 @@ class DockerSandbox(Sandbox):
         return pids[0]
 
     def _user(self) -> str:
-        return f"{os.getuid()}:{os.getgid()}"
+        return self._uid
 
     async def exec(
         self,
@@ -175,6 +179,7 @@ class DockerSandbox(Sandbox):
         elif not host_killed:
             await asyncio.to_thread(self._kill_all_blocking)  # the wrapper died: sweep its leftovers
         exit_code = report.exit_code if report else await asyncio.to_thread(self._exit_code, stream.exec_id)
+        warnings = await asyncio.to_thread(self._after_command)
         return ExecResult(
             exit_code=exit_code,
             output=stream.output.render(),
@@ -184,7 +189,15 @@ class DockerSandbox(Sandbox):
             elided_bytes=max(stream.output.elided, 0),
             cwd=self.cwd,
             full_output=stream.output.full_text(),
+            warnings=tuple(warnings),
         )
+
+    def _after_command(self) -> list[str]:
+        """Undo and report what the command planted where host programs would run it."""
+        if self.guard is None:
+            return []
+        warnings = restore_watched(self.workspace, self.guard.watched)
+        return warnings + new_git_warnings(self.workspace, self._known_git)
 
     def _open_exec(self, command: str, timeout_s: float, deliver: Callable[[str], None] | None) -> ExecStream:
         api = self._client.api
@@ -258,5 +271,6 @@ class DockerSandbox(Sandbox):
             "pids": self.limits.pids,
             "cpus": self.limits.cpus,
             "tmpfs_size": self.limits.tmpfs_size,
-            "read_only_mounts": [dst for _, dst in protected_mounts(self.workspace)],
+            "read_only_mounts": [dst for _, dst in self.guard.read_only] if self.guard else [],
+            "seccomp": "docker default, no setuid modes, " + ("ptrace allowed" if self.limits.allow_ptrace else "no ptrace"),
         }

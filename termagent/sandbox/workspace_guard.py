@@ -1,0 +1,201 @@
+"""Which workspace paths the sandbox sees read-only, and what it tried to add anyway.
+
+The workspace is mounted read-write, but some of its paths are run by host programs
+later: git runs `.git/hooks` (and any `core.hooksPath`), shells read rc files, editors
+and agents read `.vscode/`, `.claude/`, `.mcp.json`. A command that writes one of those
+would run code on the host. So, at container start:
+
+- every `.git` at any depth (nested repositories, `.git` pointer files and the gitdir
+  they name inside the workspace) and every existing execution-bearing path is mounted
+  read-only over itself;
+- an execution-bearing *directory* that does not exist yet (and `.git` in a workspace
+  that is no repository) is created empty on the host and mounted read-only, so the
+  sandbox can never create it: an empty directory changes nothing for git or editors;
+- an execution-bearing *file* that does not exist yet cannot get a placeholder without
+  leaving an empty file that `git status` shows (and a commit would carry), so after
+  each command it is checked: one the sandbox created is moved aside (renamed, never
+  deleted) and reported, before any host program could pick it up. A symlink in one of
+  these places (which Docker would follow when mounting) is watched the same way.
+
+After each command a new `.git` anywhere in the tree is reported (a `git init` or
+`git clone` in a subdirectory); the next session mounts it read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from termagent.sandbox.docker_settings import EXECUTION_BEARING_DIRS, EXECUTION_BEARING_PATHS, WORKSPACE
+
+# Walking a huge tree at every command would cost more than it protects; past this many
+# directories the scan stops and says so.
+MAX_SCAN_DIRS = 50_000
+BLOCKED_SUFFIX = ".termagent-blocked"
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A root entry that could not be mounted: absent, or a symlink with this target."""
+
+    name: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class GuardPlan:
+    read_only: tuple[tuple[str, str], ...]  # (host path, container path)
+    watched: tuple[Watched, ...]
+    git_entries: frozenset[str]  # workspace-relative paths of every `.git` seen at start
+    scan_complete: bool
+
+
+def scan_git_entries(workspace: Path, limit: int = MAX_SCAN_DIRS) -> tuple[set[str], bool]:
+    """Relative paths of every `.git` (directory or file) in the tree, and whether the walk finished.
+
+    Symlinks are never followed and a `.git` directory is not walked into.
+    """
+    found: set[str] = set()
+    pending = [workspace]
+    seen = 0
+    while pending:
+        current = pending.pop()
+        seen += 1
+        if seen > limit:
+            return found, False
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name == ".git":
+                found.add(os.path.relpath(entry.path, workspace))
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+    return found, True
+
+
+def _is_plain(path: Path) -> bool:
+    return path.exists() and not path.is_symlink()
+
+
+def _inside(workspace: Path, path: Path) -> bool:
+    try:
+        Path(os.path.realpath(path)).relative_to(workspace)
+        return True
+    except ValueError:
+        return False
+
+
+def _gitdir_of(pointer: Path, workspace: Path) -> Path | None:
+    """The gitdir a `.git` file names, when it is a real directory inside the workspace."""
+    try:
+        text = pointer.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("gitdir:"):
+            target = Path(line[len("gitdir:"):].strip())
+            target = target if target.is_absolute() else pointer.parent / target
+            target = Path(os.path.normpath(target))
+            if _is_plain(target) and target.is_dir() and _inside(workspace, target):
+                return target
+    return None
+
+
+def hooks_path(workspace: Path) -> Path | None:
+    """The repository's own `core.hooksPath` (read with hardened git), if inside the workspace."""
+    from termagent.gitsafe import GitError, run_git
+
+    try:
+        done = run_git(workspace, "config", "--local", "--includes", "--get", "core.hooksPath",
+                       check=False, timeout=10.0)
+    except GitError:
+        return None
+    value = done.stdout.strip() if done.returncode == 0 else ""
+    if not value or value.startswith("~"):
+        return None
+    path = Path(os.path.normpath(workspace / value))
+    return path if _inside(workspace, path) and path != workspace else None
+
+
+def _within(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def plan_guard(workspace: Path) -> GuardPlan:
+    """Decide the read-only mounts (creating placeholder directories) and the watched names."""
+    git_entries, complete = scan_git_entries(workspace)
+    candidates: list[Path] = [workspace / rel for rel in sorted(git_entries)]
+    for rel in sorted(git_entries):
+        pointer = workspace / rel
+        if pointer.is_file() and (gitdir := _gitdir_of(pointer, workspace)) is not None:
+            candidates.append(gitdir)
+    placeholder_dirs = [workspace / name for name in EXECUTION_BEARING_DIRS]
+    if (hooks := hooks_path(workspace)) is not None:
+        placeholder_dirs.append(hooks)
+    for directory in placeholder_dirs:
+        if not os.path.lexists(directory):
+            with contextlib.suppress(OSError):
+                directory.mkdir(parents=True)
+    candidates += placeholder_dirs + [workspace / name for name in EXECUTION_BEARING_PATHS]
+    mounted: list[Path] = []
+    watched: list[Watched] = []
+    for path in candidates:
+        if path in mounted or _within(path, mounted):
+            continue
+        if _is_plain(path) and _inside(workspace, path):
+            mounted.append(path)
+        elif path.parent == workspace and not any(w.name == path.name for w in watched):
+            watched.append(Watched(path.name, os.readlink(path) if path.is_symlink() else None))
+    pairs = tuple((str(p), f"{WORKSPACE}/{p.relative_to(workspace).as_posix()}") for p in mounted)
+    return GuardPlan(pairs, tuple(watched), frozenset(git_entries), complete)
+
+
+def _state(path: Path) -> str | None:
+    if path.is_symlink():
+        return "link:" + os.readlink(path)
+    return "present" if path.exists() else None
+
+
+def restore_watched(workspace: Path, watched: tuple[Watched, ...]) -> list[str]:
+    """Move aside whatever a command put at a watched name; put a watched symlink back."""
+    warnings = []
+    for item in watched:
+        path = workspace / item.name
+        expected = None if item.link is None else "link:" + item.link
+        if _state(path) == expected:
+            continue
+        aside = _free_name(path)
+        try:
+            os.rename(path, aside)
+            if item.link is not None:
+                os.symlink(item.link, path)
+        except OSError as exc:
+            warnings.append(f"the command created {item.name} in the workspace and it could not be moved "
+                            f"aside ({exc}); do not let a host program use it")
+            continue
+        warnings.append(f"the command created {item.name}, a file host programs run or read as configuration; "
+                        f"the sandbox may not create it, so it was moved to {aside.name}. "
+                        "Write it with write_file (which asks for approval) if it is really needed.")
+    return warnings
+
+
+def _free_name(path: Path) -> Path:
+    candidate = path.with_name(path.name + BLOCKED_SUFFIX)
+    counter = 1
+    while os.path.lexists(candidate):
+        counter += 1
+        candidate = path.with_name(f"{path.name}{BLOCKED_SUFFIX}.{counter}")
+    return candidate
+
+
+def new_git_warnings(workspace: Path, known: set[str]) -> list[str]:
+    """Report each `.git` that appeared since `known` (which it updates)."""
+    found, _ = scan_git_entries(workspace)
+    fresh = sorted(found - known)
+    known.update(fresh)
+    return [f"the command created a git repository at {rel} (writable until this session ends; host git would "
+            "run its hooks): inspect it before using git there on the host" for rel in fresh]
