@@ -59,7 +59,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     history = _history(store, session_id, resumed)
     sandbox = _sandbox(config, workspace, session_id)
     ctx = ToolContext(root=workspace, ledger=ReadLedger(), config=config, session_id=session_id,
-                      sandbox=sandbox, artifacts=store)
+                      sandbox=sandbox, artifacts=store, extras={"warn": lambda message: bus.emit(Warning(message))})
     tools = _tools(config)
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
     delegate = DelegateTool(definitions)
