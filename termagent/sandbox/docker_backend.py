@@ -10,6 +10,10 @@ cwd only makes sense in order).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
 import re
 import secrets
 import time
@@ -76,6 +80,15 @@ def container_name(session_id: str) -> str:
     return f"termagent-{safe}-{secrets.token_hex(3)}"
 
 
+def _remove_tree(path: str) -> None:
+    """Remove a stand-in directory even though its empty dir is read-only."""
+    for root, dirs, _ in os.walk(path):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(root, name), 0o755)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _brief(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
@@ -93,6 +106,7 @@ class DockerSandbox(Sandbox):
         self._container: Any = None
         self._keeper = ""
         self._uid = ""
+        self._standins: str | None = None
         self._lock = asyncio.Lock()
         self.reaped: list[str] = []
         self.guard: GuardPlan | None = None
@@ -114,13 +128,16 @@ class DockerSandbox(Sandbox):
         client = connect_engine()
         self.reaped = reap_stale(client)
         require_image(client, self.limits.image)
-        self.guard = plan_guard(self.workspace)
+        self._standins = tempfile.mkdtemp(prefix="termagent-standins-")
+        self.guard = plan_guard(self.workspace, Path(self._standins))
         self._known_git = set(self.guard.git_entries)
         labels = owner_labels(self.session_id, str(self.workspace))
         kwargs = run_kwargs(self.limits, self.workspace, labels, self.guard.read_only)
         try:
             container = client.containers.run(name=container_name(self.session_id), **kwargs)
         except Exception as exc:
+            _remove_tree(self._standins)
+            self._standins = None
             raise SandboxUnavailable(f"Docker refused to start the sandbox container: {_brief(exc)}") from None
         self._client, self._container = client, container
         try:
@@ -248,6 +265,9 @@ class DockerSandbox(Sandbox):
     async def close(self) -> None:
         if self._container is not None:
             await asyncio.to_thread(self._remove_quietly)
+        if self._standins is not None:
+            standins, self._standins = self._standins, None
+            await asyncio.to_thread(_remove_tree, standins)
 
     def _remove_quietly(self) -> None:
         container, self._container = self._container, None

@@ -17,6 +17,10 @@ would run code on the host. So, at container start:
   deleted) and reported, before any host program could pick it up. A symlink in one of
   these places (which Docker would follow when mounting) is watched the same way.
 
+Paths the sandbox must not see at all (termagent's own config and state, the home
+directory's dot entries when the workspace was overridden to be `$HOME`; see
+host_paths) are masked by an empty read-only stand-in.
+
 After each command a new `.git` anywhere in the tree is reported (a `git init` or
 `git clone` in a subdirectory); the next session mounts it read-only.
 """
@@ -46,7 +50,7 @@ class Watched:
 
 @dataclass(frozen=True)
 class GuardPlan:
-    read_only: tuple[tuple[str, str], ...]  # (host path, container path)
+    read_only: tuple[tuple[str, str], ...]  # (host path, container path); stand-ins for masked paths too
     watched: tuple[Watched, ...]
     git_entries: frozenset[str]  # workspace-relative paths of every `.git` seen at start
     scan_complete: bool
@@ -125,8 +129,31 @@ def _within(path: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
-def plan_guard(workspace: Path) -> GuardPlan:
-    """Decide the read-only mounts (creating placeholder directories) and the watched names."""
+def _container_path(workspace: Path, path: Path) -> str:
+    return f"{WORKSPACE}/{path.relative_to(workspace).as_posix()}"
+
+
+def plan_masks(workspace: Path, standins: Path) -> list[tuple[str, str]]:
+    """(stand-in, container path) for each hidden path; stand-ins are made in `standins`."""
+    from termagent.sandbox.host_paths import hidden_paths
+
+    hidden = [p for p in hidden_paths(workspace) if not p.is_symlink() and p.exists()]
+    if not hidden:
+        return []
+    empty_dir, empty_file = standins / "empty-dir", standins / "empty-file"
+    empty_dir.mkdir(mode=0o555, exist_ok=True)
+    empty_file.touch()
+    empty_file.chmod(0o444)
+    return [(str(empty_dir if p.is_dir() else empty_file), _container_path(workspace, p)) for p in hidden]
+
+
+def plan_guard(workspace: Path, standins: Path | None = None) -> GuardPlan:
+    """Decide the read-only mounts (creating placeholder directories) and the watched names.
+
+    `standins` is a private host directory for the empty stand-ins of masked paths.
+    """
+    masks = plan_masks(workspace, standins) if standins is not None else []
+    masked = [workspace / Path(dst).relative_to(WORKSPACE) for _, dst in masks]
     git_entries, complete = scan_git_entries(workspace)
     candidates: list[Path] = [workspace / rel for rel in sorted(git_entries)]
     for rel in sorted(git_entries):
@@ -144,13 +171,13 @@ def plan_guard(workspace: Path) -> GuardPlan:
     mounted: list[Path] = []
     watched: list[Watched] = []
     for path in candidates:
-        if path in mounted or _within(path, mounted):
+        if path in mounted or _within(path, mounted + masked):
             continue
         if _is_plain(path) and _inside(workspace, path):
             mounted.append(path)
         elif path.parent == workspace and not any(w.name == path.name for w in watched):
             watched.append(Watched(path.name, os.readlink(path) if path.is_symlink() else None))
-    pairs = tuple((str(p), f"{WORKSPACE}/{p.relative_to(workspace).as_posix()}") for p in mounted)
+    pairs = tuple((str(p), _container_path(workspace, p)) for p in mounted) + tuple(masks)
     return GuardPlan(pairs, tuple(watched), frozenset(git_entries), complete)
 
 
