@@ -122,6 +122,8 @@ async def test_setuid_bits_cannot_be_set_on_workspace_files(sandbox_factory: Any
         path = workspace / name
         if path.exists():
             assert not path.stat().st_mode & (stat.S_ISUID | stat.S_ISGID), name
+    device = await sandbox.exec("mknod null2 c 1 3", 10)
+    assert device.exit_code != 0 and not (workspace / "null2").exists()
     plain = await sandbox.exec("cp /bin/true ok && chmod 755 ok && ./ok && echo ran", 10)
     assert plain.output == "ran\n"
 
