@@ -197,7 +197,7 @@ def test_container_settings_match_the_design(tmp_path: Path) -> None:
     from termagent.sandbox.docker_settings import ENV_ALLOWLIST, run_kwargs
 
     workspace = make_workspace(tmp_path / "ws")
-    guard = plan_guard(workspace)
+    guard, _ = plan_guard(workspace)
     kwargs = run_kwargs(limits_from_config(make_config(memory="2g", pids=256, cpus=1.5)), workspace, {"x": "y"},
                         guard.read_only)
     assert kwargs["network_mode"] == "none" and kwargs["read_only"] is True and kwargs["init"] is True

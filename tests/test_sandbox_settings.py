@@ -83,3 +83,25 @@ def test_the_environment_can_allow_root(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("TERMAGENT_SANDBOX_ALLOW_ROOT", "maybe")
     with pytest.raises(ConfigError, match="TERMAGENT_SANDBOX_ALLOW_ROOT"):
         load_config(tmp_path)
+
+
+def test_the_git_scan_finds_new_repositories_however_they_appear(tmp_path: Path) -> None:
+    from termagent.sandbox.git_scan import GitScan
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "src" / "deep").mkdir(parents=True)
+    scan = GitScan(tmp_path)
+    assert scan.relative() == {".git"} and scan.complete
+    assert scan.refresh() == set()
+    (tmp_path / "src" / "deep" / "new" / ".git").mkdir(parents=True)
+    assert scan.relative(scan.refresh()) == {"src/deep/new/.git"}
+    outside = tmp_path.parent / (tmp_path.name + "-elsewhere")
+    (outside / "moved" / ".git").mkdir(parents=True)
+    (outside / "moved").rename(tmp_path / "src" / "moved")
+    (tmp_path / "src" / "deep" / "pointer").mkdir()
+    (tmp_path / "src" / "deep" / "pointer" / ".git").write_text("gitdir: /x\n")
+    assert scan.relative(scan.refresh()) == {"src/moved/.git", "src/deep/pointer/.git"}
+    (tmp_path / "src" / "link").symlink_to(outside)
+    (outside / "other" / ".git").mkdir(parents=True)
+    assert scan.refresh() == set(), "a symlink is never followed"
+    assert not GitScan(tmp_path, limit=2).complete

@@ -34,6 +34,7 @@ from termagent.sandbox.docker_settings import (
 from termagent.sandbox.docker_stream import ExecStream
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
+from termagent.sandbox.git_scan import GitScan
 from termagent.sandbox.workspace_guard import GuardPlan, new_git_warnings, plan_guard, restore_watched
 from termagent.sandbox.wrapper import INNER, KILL_ALL, OUTER, parse_report
 
@@ -110,7 +111,7 @@ class DockerSandbox(Sandbox):
         self._lock = asyncio.Lock()
         self.reaped: list[str] = []
         self.guard: GuardPlan | None = None
-        self._known_git: set[str] = set()
+        self._git_scan: GitScan | None = None
 
     @property
     def container_id(self) -> str | None:
@@ -129,8 +130,7 @@ class DockerSandbox(Sandbox):
         self.reaped = reap_stale(client)
         require_image(client, self.limits.image)
         self._standins = tempfile.mkdtemp(prefix="termagent-standins-")
-        self.guard = plan_guard(self.workspace, Path(self._standins))
-        self._known_git = set(self.guard.git_entries)
+        self.guard, self._git_scan = plan_guard(self.workspace, Path(self._standins))
         labels = owner_labels(self.session_id, str(self.workspace))
         kwargs = run_kwargs(self.limits, self.workspace, labels, self.guard.read_only)
         try:
@@ -211,10 +211,10 @@ class DockerSandbox(Sandbox):
 
     def _after_command(self) -> list[str]:
         """Undo and report what the command planted where host programs would run it."""
-        if self.guard is None:
+        if self.guard is None or self._git_scan is None:
             return []
         warnings = restore_watched(self.workspace, self.guard.watched)
-        return warnings + new_git_warnings(self.workspace, self._known_git)
+        return warnings + new_git_warnings(self._git_scan)
 
     def _open_exec(self, command: str, timeout_s: float, deliver: Callable[[str], None] | None) -> ExecStream:
         api = self._client.api

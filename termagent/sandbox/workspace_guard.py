@@ -33,10 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from termagent.sandbox.docker_settings import EXECUTION_BEARING_DIRS, EXECUTION_BEARING_PATHS, WORKSPACE
+from termagent.sandbox.git_scan import GitScan
 
-# Walking a huge tree at every command would cost more than it protects; past this many
-# directories the scan stops and says so.
-MAX_SCAN_DIRS = 50_000
 BLOCKED_SUFFIX = ".termagent-blocked"
 
 
@@ -52,33 +50,7 @@ class Watched:
 class GuardPlan:
     read_only: tuple[tuple[str, str], ...]  # (host path, container path); stand-ins for masked paths too
     watched: tuple[Watched, ...]
-    git_entries: frozenset[str]  # workspace-relative paths of every `.git` seen at start
-    scan_complete: bool
-
-
-def scan_git_entries(workspace: Path, limit: int = MAX_SCAN_DIRS) -> tuple[set[str], bool]:
-    """Relative paths of every `.git` (directory or file) in the tree, and whether the walk finished.
-
-    Symlinks are never followed and a `.git` directory is not walked into.
-    """
-    found: set[str] = set()
-    pending = [workspace]
-    seen = 0
-    while pending:
-        current = pending.pop()
-        seen += 1
-        if seen > limit:
-            return found, False
-        try:
-            entries = list(os.scandir(current))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name == ".git":
-                found.add(os.path.relpath(entry.path, workspace))
-            elif entry.is_dir(follow_symlinks=False):
-                pending.append(Path(entry.path))
-    return found, True
+    scan_complete: bool  # False when the tree was too big to look for every `.git`
 
 
 def _is_plain(path: Path) -> bool:
@@ -147,19 +119,14 @@ def plan_masks(workspace: Path, standins: Path) -> list[tuple[str, str]]:
     return [(str(empty_dir if p.is_dir() else empty_file), _container_path(workspace, p)) for p in hidden]
 
 
-def plan_guard(workspace: Path, standins: Path | None = None) -> GuardPlan:
+def plan_guard(workspace: Path, standins: Path | None = None) -> tuple[GuardPlan, GitScan]:
     """Decide the read-only mounts (creating placeholder directories) and the watched names.
 
-    `standins` is a private host directory for the empty stand-ins of masked paths.
+    `standins` is a private host directory for the empty stand-ins of masked paths. The
+    scan that found every `.git` comes back too, for the re-checks after each command.
     """
     masks = plan_masks(workspace, standins) if standins is not None else []
     masked = [workspace / Path(dst).relative_to(WORKSPACE) for _, dst in masks]
-    git_entries, complete = scan_git_entries(workspace)
-    candidates: list[Path] = [workspace / rel for rel in sorted(git_entries)]
-    for rel in sorted(git_entries):
-        pointer = workspace / rel
-        if pointer.is_file() and (gitdir := _gitdir_of(pointer, workspace)) is not None:
-            candidates.append(gitdir)
     placeholder_dirs = [workspace / name for name in EXECUTION_BEARING_DIRS]
     if (hooks := hooks_path(workspace)) is not None:
         placeholder_dirs.append(hooks)
@@ -167,6 +134,13 @@ def plan_guard(workspace: Path, standins: Path | None = None) -> GuardPlan:
         if not os.path.lexists(directory):
             with contextlib.suppress(OSError):
                 directory.mkdir(parents=True)
+    scan = GitScan(workspace)  # after the placeholders, so the first re-check does not see them as new
+    git_entries = scan.relative()
+    candidates: list[Path] = [workspace / rel for rel in sorted(git_entries)]
+    for rel in sorted(git_entries):
+        pointer = workspace / rel
+        if pointer.is_file() and (gitdir := _gitdir_of(pointer, workspace)) is not None:
+            candidates.append(gitdir)
     candidates += placeholder_dirs + [workspace / name for name in EXECUTION_BEARING_PATHS]
     mounted: list[Path] = []
     watched: list[Watched] = []
@@ -178,7 +152,7 @@ def plan_guard(workspace: Path, standins: Path | None = None) -> GuardPlan:
         elif path.parent == workspace and not any(w.name == path.name for w in watched):
             watched.append(Watched(path.name, os.readlink(path) if path.is_symlink() else None))
     pairs = tuple((str(p), _container_path(workspace, p)) for p in mounted) + tuple(masks)
-    return GuardPlan(pairs, tuple(watched), frozenset(git_entries), complete)
+    return GuardPlan(pairs, tuple(watched), scan.complete), scan
 
 
 def _state(path: Path) -> str | None:
@@ -219,10 +193,8 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def new_git_warnings(workspace: Path, known: set[str]) -> list[str]:
-    """Report each `.git` that appeared since `known` (which it updates)."""
-    found, _ = scan_git_entries(workspace)
-    fresh = sorted(found - known)
-    known.update(fresh)
+def new_git_warnings(scan: GitScan) -> list[str]:
+    """Report each `.git` that appeared since the last look."""
+    fresh = sorted(scan.relative(scan.refresh()))
     return [f"the command created a git repository at {rel} (writable until this session ends; host git would "
             "run its hooks): inspect it before using git there on the host" for rel in fresh]
