@@ -70,8 +70,9 @@ class BashTool:
         text = format_result(result, timeout_s, limit, note, _root_cwd(ctx))
         text += "".join(f"\n[warning: {warning}]" for warning in result.warnings)
         warn = ctx.extras.get("warn")
-        for warning in result.warnings if callable(warn) else ():
-            warn(f"bash: {warning}")
+        if callable(warn):
+            for warning in result.warnings:
+                warn(f"bash: {warning}")
         if result.full_output and ctx.artifacts is not None:
             artifact_id = ctx.artifacts.put_artifact(ctx.session_id, "bash", result.full_output)
             lines = result.full_output.count("\n") + 1
