@@ -69,6 +69,17 @@ async def test_hooks_path_and_existing_rc_and_editor_files_are_read_only(
     assert (workspace / "tools" / "hooks").is_dir() and not any((workspace / "tools" / "hooks").iterdir())
 
 
+async def test_renaming_a_parent_cannot_swap_in_a_writable_hooks_dir(sandbox_factory: Any, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path / "ws")
+    git(workspace, "config", "core.hooksPath", "tools/hooks")
+    sandbox = await sandbox_factory(workspace)
+    swap = "mv tools tools2 && mkdir -p tools/hooks && " + HOOK.format(path="tools/hooks/pre-commit")
+    result = await sandbox.exec(swap, 10)
+    assert not (workspace / "tools" / "hooks" / "pre-commit").exists()
+    assert (workspace / "tools" / "hooks.termagent-blocked" / "pre-commit").exists()
+    assert any("moved the read-only" in warning and "tools/hooks" in warning for warning in result.warnings)
+
+
 async def test_a_created_rc_file_is_moved_aside_and_reported(sandbox_factory: Any, tmp_path: Path) -> None:
     workspace = make_workspace(tmp_path / "ws")
     sandbox = await sandbox_factory(workspace)

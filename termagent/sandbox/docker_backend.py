@@ -36,7 +36,7 @@ from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
 from termagent.sandbox.git_scan import GitScan
 from termagent.sandbox.watched_names import Snapshot, restore, snapshot
-from termagent.sandbox.workspace_guard import GuardPlan, new_git_warnings, plan_guard
+from termagent.sandbox.workspace_guard import GuardPlan, displaced_warnings, new_git_warnings, plan_guard
 from termagent.sandbox.wrapper import INNER, KILL_ALL, OUTER, parse_report
 
 ENGINE_HINT = (
@@ -219,6 +219,8 @@ class DockerSandbox(Sandbox):
     def _after_command(self, before: tuple[Snapshot, ...]) -> list[str]:
         """Undo and report what the command planted where host programs would run it."""
         warnings = restore(self.workspace, before)
+        if self.guard is not None:
+            warnings += displaced_warnings(self.guard)
         return warnings + (new_git_warnings(self._git_scan) if self._git_scan is not None else [])
 
     def _open_exec(self, command: str, timeout_s: float, deliver: Callable[[str], None] | None) -> ExecStream:

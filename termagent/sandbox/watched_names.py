@@ -63,7 +63,7 @@ def restore(workspace: Path, before: tuple[Snapshot, ...]) -> list[str]:
         if _signature(path) == item.signature:
             continue
         try:
-            aside = _move_aside(path)
+            aside = move_aside(path)
             _put_back(path, item)
         except OSError as exc:
             warnings.append(f"the command changed {item.name}, which host programs run or read as configuration, "
@@ -78,7 +78,7 @@ def restore(workspace: Path, before: tuple[Snapshot, ...]) -> list[str]:
     return warnings
 
 
-def _move_aside(path: Path) -> Path | None:
+def move_aside(path: Path) -> Path | None:
     if not os.path.lexists(path):
         return None
     candidate = path.with_name(path.name + BLOCKED_SUFFIX)

@@ -34,12 +34,14 @@ from pathlib import Path
 
 from termagent.sandbox.docker_settings import EXECUTION_BEARING_DIRS, EXECUTION_BEARING_PATHS, WORKSPACE
 from termagent.sandbox.git_scan import GitScan
+from termagent.sandbox.watched_names import move_aside
 
 @dataclass(frozen=True)
 class GuardPlan:
     read_only: tuple[tuple[str, str], ...]  # (host path, container path); stand-ins for masked paths too
     watched: tuple[str, ...]  # root names without a mount: checked around each command (watched_names)
     scan_complete: bool  # False when the tree was too big to look for every `.git`
+    identities: tuple[tuple[str, int, int], ...] = ()  # (host path, st_dev, st_ino) of each mounted path
 
 
 def _is_plain(path: Path) -> bool:
@@ -141,7 +143,34 @@ def plan_guard(workspace: Path, standins: Path | None = None) -> tuple[GuardPlan
         elif path.parent == workspace and path.name not in watched:
             watched.append(path.name)
     pairs = tuple((str(p), _container_path(workspace, p)) for p in mounted) + tuple(masks)
-    return GuardPlan(pairs, tuple(watched), scan.complete), scan
+    identities = tuple((str(p), info.st_dev, info.st_ino) for p in mounted if (info := _lstat(p)) is not None)
+    return GuardPlan(pairs, tuple(watched), scan.complete, identities), scan
+
+
+def _lstat(path: Path | str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def displaced_warnings(plan: GuardPlan) -> list[str]:
+    """Undo a swap under a read-only mount: a renamed parent directory takes the mount with it,
+    and the command may then create a writable stand-in (a hooks directory) at the old path."""
+    warnings = []
+    for path, dev, ino in plan.identities:
+        info = _lstat(path)
+        if info is None or (info.st_dev, info.st_ino) == (dev, ino):
+            continue
+        try:
+            aside = move_aside(Path(path))
+        except OSError as exc:
+            warnings.append(f"the command replaced the read-only {path} with a writable copy that could not be "
+                            f"moved aside ({exc}): do not run git or other host programs there")
+            continue
+        warnings.append(f"the command moved the read-only {path} away (by renaming a parent directory) and put "
+                        f"something else there; that was moved to {aside.name if aside else '?'}")
+    return warnings
 
 
 def new_git_warnings(scan: GitScan) -> list[str]:
