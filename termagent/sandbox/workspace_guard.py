@@ -41,7 +41,8 @@ class GuardPlan:
     read_only: tuple[tuple[str, str], ...]  # (host path, container path); stand-ins for masked paths too
     watched: tuple[str, ...]  # root names without a mount: checked around each command (watched_names)
     scan_complete: bool  # False when the tree was too big to look for every `.git`
-    identities: tuple[tuple[str, int, int], ...] = ()  # (host path, st_dev, st_ino) of each mounted path
+    # Mounted paths whose inode must not change during a command (root files are watched instead).
+    pinned: tuple[str, ...] = ()
 
 
 def _is_plain(path: Path) -> bool:
@@ -142,9 +143,12 @@ def plan_guard(workspace: Path, standins: Path | None = None) -> tuple[GuardPlan
             mounted.append(path)
         elif path.parent == workspace and path.name not in watched:
             watched.append(path.name)
+    # A mounted root file is watched too: a host-side replacement (an editor's atomic save)
+    # detaches its mount, and from then on only the watch protects it.
+    watched += [p.name for p in mounted if p.parent == workspace and p.is_file() and p.name not in watched]
+    pinned = tuple(str(p) for p in mounted if not (p.parent == workspace and p.is_file()))
     pairs = tuple((str(p), _container_path(workspace, p)) for p in mounted) + tuple(masks)
-    identities = tuple((str(p), info.st_dev, info.st_ino) for p in mounted if (info := _lstat(p)) is not None)
-    return GuardPlan(pairs, tuple(watched), scan.complete, identities), scan
+    return GuardPlan(pairs, tuple(watched), scan.complete, pinned), scan
 
 
 def _lstat(path: Path | str) -> os.stat_result | None:
@@ -154,11 +158,16 @@ def _lstat(path: Path | str) -> os.stat_result | None:
         return None
 
 
-def displaced_warnings(plan: GuardPlan) -> list[str]:
+def identities(paths: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+    """(path, st_dev, st_ino) of each path that exists, taken right before a command."""
+    return tuple((path, info.st_dev, info.st_ino) for path in paths if (info := _lstat(path)) is not None)
+
+
+def displaced_warnings(before: tuple[tuple[str, int, int], ...]) -> list[str]:
     """Undo a swap under a read-only mount: a renamed parent directory takes the mount with it,
     and the command may then create a writable stand-in (a hooks directory) at the old path."""
     warnings = []
-    for path, dev, ino in plan.identities:
+    for path, dev, ino in before:
         info = _lstat(path)
         if info is None or (info.st_dev, info.st_ino) == (dev, ino):
             continue
