@@ -23,9 +23,8 @@ MAX_COMMAND_BYTES = 100_000
 
 DESCRIPTION = (
     "Run a bash command in the sandbox: a Linux container with the workspace mounted at /workspace, "
-    "no network access, read-only outside /workspace, /tmp and $HOME; every .git, .termagent, git hooks, "
-    "editor/agent config (.vscode, .claude, ...) and shell rc files are read-only (commit with git_commit, "
-    "write such files with write_file). The working directory persists between calls (a `cd` carries "
+    "no network access, read-only outside /workspace, /tmp and $HOME, and .git and .termagent read-only "
+    "(commit with git_commit instead). The working directory persists between calls (a `cd` carries "
     "over). stdin is /dev/null, so interactive programs (less, vim, read, prompts) get EOF: pass "
     "non-interactive flags. Output is capped: the head and tail are kept and the middle is elided. "
     "Every command has a timeout (timeout_s) after which its whole process group is killed; background "
