@@ -315,5 +315,6 @@ class DockerSandbox(Sandbox):
             "cpus": self.limits.cpus,
             "tmpfs_size": self.limits.tmpfs_size,
             "read_only_mounts": [dst for _, dst in self.guard.read_only] if self.guard else [],
+            "git_scan": "complete" if self.guard is None or self.guard.scan_complete else "stopped: tree too big",
             "seccomp": "docker default, no setuid modes, " + ("ptrace allowed" if self.limits.allow_ptrace else "no ptrace"),
         }
