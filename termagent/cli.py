@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-wall-s", type=float, metavar="S", help="cap on wall time per task")
     parser.add_argument("--model", help="model for the main agent")
     parser.add_argument("--sandbox", choices=("docker", "none"), help="'none' runs commands on the host, unconfined")
+    parser.add_argument("--sandbox-allow-root", action="store_true",
+                        help="run the sandbox even though termagent runs as root (commands get uid 0)")
+    parser.add_argument("--allow-home-workspace", action="store_true",
+                        help="accept $HOME, / or an ancestor of $HOME as the workspace (dotfiles stay hidden)")
     parser.add_argument("--trust-project", action="store_true", help="apply this project's .termagent/ settings")
     parser.add_argument("-C", "--workspace", type=Path, default=None, help="workspace root (default: current dir)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -85,12 +89,23 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             from termagent.replay import replay_command
 
             return replay_command()
+        _check_workspace(args, workspace)
         if args.task is not None:
             return _headless(args, workspace)
         return _interactive(args, workspace)
     except ConfigError as exc:
         say(f"termagent: {exc}", file=sys.stderr)
         return 2
+
+
+def _check_workspace(args: argparse.Namespace, workspace: Path) -> None:
+    """A session never starts in $HOME, / or around termagent's own files unless overridden."""
+    from termagent.config import ConfigError
+    from termagent.sandbox.host_paths import workspace_problem
+
+    problem = None if args.allow_home_workspace else workspace_problem(workspace)
+    if problem:
+        raise ConfigError(problem)
 
 
 def _config(args: argparse.Namespace, workspace: Path):
@@ -104,7 +119,7 @@ def _config(args: argparse.Namespace, workspace: Path):
         ("permissions", "mode", args.mode), ("limits", "max_turns", args.max_turns),
         ("limits", "max_cost_usd", args.max_cost_usd), ("model", "main", args.model),
         ("limits", "max_tokens", args.max_tokens), ("limits", "max_wall_s", args.max_wall_s),
-        ("sandbox", "backend", args.sandbox),
+        ("sandbox", "backend", args.sandbox), ("sandbox", "allow_root", args.sandbox_allow_root or None),
     ):
         if value is not None:
             overrides.setdefault(section, {})[key] = value

@@ -13,7 +13,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 DEFAULTS: dict[str, Any] = {
     "model": {
@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
         "timeout_default_s": 120,
         "timeout_max_s": 600,
         "output_cap_bytes": 30_000,
+        "allow_root": False,  # run the sandbox even when termagent itself runs as root
+        "allow_ptrace": False,  # let commands ptrace (gdb, strace): a project may opt in
     },
     "subagents": {"max_turns": 20, "max_tokens": 400_000, "max_cost_usd": 1.0, "max_wall_s": 600.0},
     "compaction": {"enabled": True, "threshold": 0.7, "keep_recent_turns": 6},
@@ -61,12 +63,23 @@ DEFAULTS: dict[str, Any] = {
     "tools": {"read_limit_lines": 2000, "max_file_bytes": 10_000_000},
 }
 
-ENV_OVERRIDES: dict[str, tuple[str, str, type]] = {
+def _flag(raw: str) -> bool:
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_flag.__name__ = "boolean (1/0)"
+
+ENV_OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "TERMAGENT_MODEL": ("model", "main", str),
     "TERMAGENT_SUBAGENT_MODEL": ("model", "subagent", str),
     "TERMAGENT_MODE": ("permissions", "mode", str),
     "TERMAGENT_SANDBOX": ("sandbox", "backend", str),
     "TERMAGENT_SANDBOX_IMAGE": ("sandbox", "image", str),
+    "TERMAGENT_SANDBOX_ALLOW_ROOT": ("sandbox", "allow_root", _flag),
     "TERMAGENT_MAX_TURNS": ("limits", "max_turns", int),
     "TERMAGENT_MAX_COST_USD": ("limits", "max_cost_usd", float),
 }
@@ -146,7 +159,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
 
 
-PROJECT_FORBIDDEN = (("sandbox", "backend"),)
+PROJECT_FORBIDDEN = (("sandbox", "backend"), ("sandbox", "allow_root"))
 ADDITIVE_KEYS = (("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny"))
 
 
@@ -155,7 +168,7 @@ def _refuse_project_keys(layer: dict[str, Any], path: Path) -> None:
     for section, key in PROJECT_FORBIDDEN:
         if isinstance(layer.get(section), dict) and key in layer[section]:
             raise ConfigError(f"config error in {path}: {section}.{key} cannot be set by a project "
-                              "(use --sandbox none or your user config)")
+                              "(use the command-line flag or your user config)")
 
 
 def _env_layer() -> dict[str, dict[str, Any]]:

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from termagent.testing.scripted_server import ScriptedServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Label this run's sandbox containers, and accept a root sandbox where tests run as root.
+
+    TERMAGENT_TEST_RUN makes every container this run starts carry its own label, so the
+    reaper and container listings of this run never touch those of a parallel run (or of
+    a real session) on the same engine. CI and dev containers run as root, which the
+    sandbox refuses without an explicit opt-in; tests that check the refusal unset it.
+    """
+    os.environ.setdefault("TERMAGENT_TEST_RUN", "test-" + secrets.token_hex(6))
+    if os.getuid() == 0:
+        os.environ.setdefault("TERMAGENT_SANDBOX_ALLOW_ROOT", "1")
 
 
 @pytest.fixture(autouse=True)

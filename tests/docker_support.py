@@ -46,7 +46,7 @@ TEST_MEMORY = "768m"
 
 def make_config(**sandbox: Any) -> Config:
     """A config from the defaults only (no user files), with [sandbox] overrides."""
-    settings = {"memory": TEST_MEMORY, **sandbox}
+    settings = {"memory": TEST_MEMORY, "allow_root": os.getuid() == 0, **sandbox}
     return Config(copy.deepcopy(DEFAULTS), ("defaults",)).with_overrides({"sandbox": settings})
 
 
@@ -58,7 +58,7 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Any:
+def docker_client() -> Iterator[Any]:
     """A docker client whose engine answered and which has the sandbox image."""
     from termagent.sandbox.docker_backend import connect_engine, require_image
 
@@ -67,7 +67,35 @@ def docker_client() -> Any:
         require_image(client, DEFAULTS["sandbox"]["image"])
     except SandboxUnavailable as exc:
         _unavailable(str(exc))
-    return client
+    yield client
+    remove_run_containers(client)
+
+
+def run_labels() -> dict[str, str]:
+    """Labels a test puts on a container it starts itself, so only this run sees it."""
+    from termagent.sandbox.docker_settings import LABEL_TEST_RUN
+    from termagent.sandbox.reaper import test_run
+
+    return {LABEL_TEST_RUN: test_run()}
+
+
+def label_terms(labels: dict[str, str]) -> list[str]:
+    """`key=value` terms for a Docker label filter."""
+    return [f"{key}={value}" for key, value in labels.items()]
+
+
+def remove_run_containers(client: Any) -> None:
+    """Remove what this run left behind (never another run's containers)."""
+    from termagent.sandbox.docker_settings import LABEL_TEST_RUN
+    from termagent.sandbox.reaper import test_run
+
+    if not test_run():
+        return
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL_TEST_RUN}={test_run()}"}):
+        try:
+            container.remove(force=True)
+        except Exception:
+            continue
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import resource
 import socket
@@ -15,9 +16,11 @@ import pytest
 from termagent.sandbox import open_sandbox
 from termagent.sandbox.base import SandboxUnavailable
 from termagent.sandbox.docker_backend import DockerSandbox
-from termagent.sandbox.docker_settings import LABEL_HOST, LABEL_PID, LABEL_SESSION, limits_from_config
+from termagent.sandbox.docker_settings import LABEL_HOST, LABEL_PID, LABEL_PIDNS, LABEL_SESSION, limits_from_config
 from termagent.sandbox.image import recipe_hash, sandbox_status
-from tests.docker_support import make_config, make_workspace
+from termagent.sandbox.reaper import pid_namespace
+from termagent.sandbox.workspace_guard import plan_guard
+from tests.docker_support import make_config, make_workspace, run_labels
 
 pytestmark = pytest.mark.docker
 
@@ -122,7 +125,8 @@ async def test_stale_container_of_a_dead_process_is_reaped(
 ) -> None:
     dead = await asyncio.create_subprocess_exec("true")
     await dead.wait()
-    labels = {LABEL_SESSION: "stale-test", LABEL_PID: str(dead.pid), LABEL_HOST: socket.gethostname()}
+    labels = {LABEL_SESSION: "stale-test", LABEL_PID: str(dead.pid), LABEL_HOST: socket.gethostname(),
+              LABEL_PIDNS: pid_namespace(), **run_labels()}
     stale = docker_client.containers.run(shared_sandbox.limits.image, ["sleep", "infinity"], detach=True,
                                          labels=labels, network_mode="none")
     try:
@@ -186,17 +190,21 @@ def test_describe_names_the_limits(shared_sandbox: Any) -> None:
     info = shared_sandbox.describe()
     assert info["backend"] == "docker" and info["network"] == "none"
     assert info["state"] == "running"
-    assert set(info["read_only_mounts"]) == {"/workspace/.git", "/workspace/.termagent"}
+    assert {"/workspace/.git", "/workspace/.termagent", "/workspace/.vscode"} <= set(info["read_only_mounts"])
 
 
 def test_container_settings_match_the_design(tmp_path: Path) -> None:
     from termagent.sandbox.docker_settings import ENV_ALLOWLIST, run_kwargs
 
     workspace = make_workspace(tmp_path / "ws")
-    kwargs = run_kwargs(limits_from_config(make_config(memory="2g", pids=256, cpus=1.5)), workspace, {"x": "y"})
+    guard, _ = plan_guard(workspace)
+    kwargs = run_kwargs(limits_from_config(make_config(memory="2g", pids=256, cpus=1.5)), workspace, {"x": "y"},
+                        guard.read_only)
     assert kwargs["network_mode"] == "none" and kwargs["read_only"] is True and kwargs["init"] is True
-    assert kwargs["cap_drop"] == ["ALL"] and kwargs["security_opt"] == ["no-new-privileges"]
-    assert "seccomp" not in " ".join(kwargs["security_opt"])  # the engine's default profile stays on
+    assert kwargs["cap_drop"] == ["ALL"] and kwargs["security_opt"][0] == "no-new-privileges"
+    profile = json.loads(kwargs["security_opt"][1].removeprefix("seccomp="))
+    allowed = {name for rule in profile["syscalls"] if rule["action"] == "SCMP_ACT_ALLOW" for name in rule["names"]}
+    assert "ptrace" not in allowed and "process_vm_writev" not in allowed and "read" in allowed
     assert kwargs["mem_limit"] == kwargs["memswap_limit"] == 2 * 1024**3
     assert kwargs["pids_limit"] == 256 and kwargs["nano_cpus"] == 1_500_000_000
     assert kwargs["user"] == f"{os.getuid()}:{os.getgid()}"
@@ -205,11 +213,10 @@ def test_container_settings_match_the_design(tmp_path: Path) -> None:
     ulimits = {u["Name"]: (u["Soft"], u["Hard"]) for u in kwargs["ulimits"]}
     assert ulimits["core"] == (0, 0) and ulimits["nofile"] == (1024, 1024)
     mounts = {m["Target"]: (m["Source"], m["ReadOnly"]) for m in kwargs["mounts"]}
-    assert mounts == {
-        "/workspace": (str(workspace), False),
-        "/workspace/.git": (str(workspace / ".git"), True),
-        "/workspace/.termagent": (str(workspace / ".termagent"), True),
-    }
+    assert mounts["/workspace"] == (str(workspace), False)
+    assert mounts["/workspace/.git"] == (str(workspace / ".git"), True)
+    assert mounts["/workspace/.termagent"] == (str(workspace / ".termagent"), True)
+    assert all(read_only for target, (_, read_only) in mounts.items() if target != "/workspace")
     assert set(kwargs["tmpfs"]) >= {"/tmp", "/home/agent"}
 
 

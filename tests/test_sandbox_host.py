@@ -132,3 +132,19 @@ def test_live_forwarding_keeps_characters_whole_and_stops_at_its_budget() -> Non
     assert seen[0] == "ü"
     assert "\ufffd" not in "".join(seen)
     assert sum(len(s) for s in seen[:-1]) <= 100 and "live output stopped" in seen[-1]
+
+
+@pytest.mark.parametrize("escape", [
+    "setsid sleep 1e9 </dev/null >/dev/null 2>&1 & echo $!",
+    "( setsid sh -c 'sleep 1e9 & echo $!' </dev/null 2>/dev/null & ) | head -1",
+])
+async def test_a_process_that_left_the_group_dies_with_its_command(host: HostSandbox, escape: str) -> None:
+    result = await host.exec(escape, 10)
+    pid = int(result.output.split()[0])
+    assert await dead(pid)
+
+
+async def test_a_process_that_left_the_group_dies_at_the_timeout(host: HostSandbox) -> None:
+    result = await host.exec("setsid sleep 1e9 </dev/null >/dev/null 2>&1 & echo $!; sleep 1e9", 1)
+    assert result.timed_out
+    assert await dead(int(result.output.split()[0]))

@@ -96,3 +96,16 @@ async def test_missing_image_ends_the_session_with_exit_5(workspace, scripted_se
     assert result.exit_code == 5
     assert "termagent sandbox build" in err.getvalue()
     assert len(scripted_server.requests) == 1
+
+
+async def test_a_nested_repository_made_by_a_command_is_a_session_warning(workspace, scripted_server, monkeypatch,
+                                                                          docker_client):
+    from termagent.protocol import Warning
+
+    scripted_server.add(reply(tool_use("bash", {"command": "mkdir sub && git -C sub init -q && echo made"})),
+                        reply(text("done")))
+    session, events = make_session(workspace, scripted_server, monkeypatch, overrides=DOCKER)
+    await run_headless(session, "run it", "json", io.StringIO(), io.StringIO())
+    output = tool_results(scripted_server.requests[-1].body)[0]["content"]
+    assert "made" in output and "[warning: the command created a git repository at sub/.git" in output
+    assert any(isinstance(e, Warning) and "sub/.git" in e.message for e in events)

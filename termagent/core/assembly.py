@@ -77,7 +77,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     ledger = ReadLedger()
     watcher = WorkspaceWatcher(workspace, ledger, bus.emit)
     ctx = ToolContext(root=workspace, ledger=ledger, config=config, session_id=session_id, sandbox=sandbox,
-                      artifacts=store, before_change=checkpointer, activity=watcher.agent_activity)
+                      artifacts=store, before_change=checkpointer, activity=watcher.agent_activity,
+                      warn=lambda message: bus.emit(Warning(message)))
     tools = _tools(config)
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
     policy = _policy(config, options, workspace, [t.spec.name for t in tools] + ["delegate"])

@@ -26,6 +26,7 @@ class ExecResult:
     elided_bytes: int = 0
     cwd: str = "/workspace"
     full_output: str | None = None  # the whole output (bounded) when the capped one elided some
+    warnings: tuple[str, ...] = ()  # what the command tried that the person should know about
 
 
 class Sandbox(ABC):

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import tempfile
 import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +28,22 @@ from termagent.sandbox.docker_settings import (
     STATE_DIR,
     WORKSPACE,
     SandboxLimits,
-    protected_mounts,
+    SandboxRootRefused,
     run_kwargs,
+    sandbox_user,
 )
 from termagent.sandbox.docker_stream import ExecStream
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
+from termagent.sandbox.git_scan import GitScan
+from termagent.sandbox.watched_names import Snapshot, restore, snapshot
+from termagent.sandbox.workspace_guard import (
+    GuardPlan,
+    displaced_warnings,
+    identities,
+    new_git_warnings,
+    plan_guard,
+)
 from termagent.sandbox.wrapper import INNER, KILL_ALL, OUTER, parse_report
 
 ENGINE_HINT = (
@@ -76,6 +89,23 @@ def container_name(session_id: str) -> str:
     return f"termagent-{safe}-{secrets.token_hex(3)}"
 
 
+@dataclass(frozen=True)
+class Before:
+    """What the guard recorded right before a command."""
+
+    watched: tuple[Snapshot, ...]
+    pinned: tuple[tuple[str, int, int], ...]
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a stand-in directory even though its empty dir is read-only."""
+    for root, dirs, _ in os.walk(path):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(root, name), 0o755)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _brief(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
@@ -92,8 +122,12 @@ class DockerSandbox(Sandbox):
         self._client: Any = None
         self._container: Any = None
         self._keeper = ""
+        self._uid = ""
+        self._standins: str | None = None
         self._lock = asyncio.Lock()
         self.reaped: list[str] = []
+        self.guard: GuardPlan | None = None
+        self._git_scan: GitScan | None = None
 
     @property
     def container_id(self) -> str | None:
@@ -104,19 +138,22 @@ class DockerSandbox(Sandbox):
             await asyncio.to_thread(self._start_blocking)
 
     def _start_blocking(self) -> None:
+        try:
+            self._uid = sandbox_user(self.limits)
+        except SandboxRootRefused as exc:
+            raise SandboxUnavailable(str(exc)) from None
         client = connect_engine()
         self.reaped = reap_stale(client)
         require_image(client, self.limits.image)
-        # `.termagent` must exist to be mounted read-only; otherwise a command could
-        # create it and hand the next session a widened config. (Where we cannot create
-        # it, the sandbox, running as the same user without capabilities, cannot either.)
-        with contextlib.suppress(OSError):
-            (self.workspace / ".termagent").mkdir(exist_ok=True)
+        self._standins = tempfile.mkdtemp(prefix="termagent-standins-")
+        self.guard, self._git_scan = plan_guard(self.workspace, Path(self._standins))
         labels = owner_labels(self.session_id, str(self.workspace))
-        kwargs = run_kwargs(self.limits, self.workspace, labels)
+        kwargs = run_kwargs(self.limits, self.workspace, labels, self.guard.read_only)
         try:
             container = client.containers.run(name=container_name(self.session_id), **kwargs)
         except Exception as exc:
+            _remove_tree(self._standins)
+            self._standins = None
             raise SandboxUnavailable(f"Docker refused to start the sandbox container: {_brief(exc)}") from None
         self._client, self._container = client, container
         try:
@@ -134,7 +171,7 @@ class DockerSandbox(Sandbox):
         return pids[0]
 
     def _user(self) -> str:
-        return f"{os.getuid()}:{os.getgid()}"
+        return self._uid
 
     async def exec(
         self,
@@ -151,6 +188,7 @@ class DockerSandbox(Sandbox):
         self, command: str, timeout_s: float, on_output: Callable[[str], None] | None
     ) -> ExecResult:
         started = time.monotonic()
+        before = await asyncio.to_thread(self._before_command)
         loop = asyncio.get_running_loop()
         deliver = None
         if on_output is not None:
@@ -166,8 +204,10 @@ class DockerSandbox(Sandbox):
             await self._host_kill(stream, drain)
         except asyncio.CancelledError:
             await self._host_kill(stream, drain)
+            await asyncio.to_thread(self._after_command, before)  # undo even when nobody reads the warning
             raise
         except Exception as exc:  # the connection to the engine broke mid-command
+            self._after_command(before)
             raise SandboxUnavailable(f"lost the sandbox exec stream: {_brief(exc)}") from None
         report = parse_report(bytes(stream.control), self.cwd)
         if report is not None:
@@ -175,6 +215,7 @@ class DockerSandbox(Sandbox):
         elif not host_killed:
             await asyncio.to_thread(self._kill_all_blocking)  # the wrapper died: sweep its leftovers
         exit_code = report.exit_code if report else await asyncio.to_thread(self._exit_code, stream.exec_id)
+        warnings = await asyncio.to_thread(self._after_command, before)
         return ExecResult(
             exit_code=exit_code,
             output=stream.output.render(),
@@ -184,7 +225,19 @@ class DockerSandbox(Sandbox):
             elided_bytes=max(stream.output.elided, 0),
             cwd=self.cwd,
             full_output=stream.output.full_text(),
+            warnings=tuple(warnings),
         )
+
+    def _before_command(self) -> Before:
+        """The state to compare with afterwards, taken now so host-side edits in between stay."""
+        if self.guard is None:
+            return Before((), ())
+        return Before(snapshot(self.workspace, self.guard.watched), identities(self.guard.pinned))
+
+    def _after_command(self, before: Before) -> list[str]:
+        """Undo and report what the command planted where host programs would run it."""
+        warnings = restore(self.workspace, before.watched) + displaced_warnings(before.pinned)
+        return warnings + (new_git_warnings(self._git_scan) if self._git_scan is not None else [])
 
     def _open_exec(self, command: str, timeout_s: float, deliver: Callable[[str], None] | None) -> ExecStream:
         api = self._client.api
@@ -235,6 +288,9 @@ class DockerSandbox(Sandbox):
     async def close(self) -> None:
         if self._container is not None:
             await asyncio.to_thread(self._remove_quietly)
+        if self._standins is not None:
+            standins, self._standins = self._standins, None
+            await asyncio.to_thread(_remove_tree, standins)
 
     def _remove_quietly(self) -> None:
         container, self._container = self._container, None
@@ -258,5 +314,7 @@ class DockerSandbox(Sandbox):
             "pids": self.limits.pids,
             "cpus": self.limits.cpus,
             "tmpfs_size": self.limits.tmpfs_size,
-            "read_only_mounts": [dst for _, dst in protected_mounts(self.workspace)],
+            "read_only_mounts": [dst for _, dst in self.guard.read_only] if self.guard else [],
+            "git_scan": "complete" if self.guard is None or self.guard.scan_complete else "stopped: tree too big",
+            "seccomp": "docker default, no setuid modes, " + ("ptrace allowed" if self.limits.allow_ptrace else "no ptrace"),
         }

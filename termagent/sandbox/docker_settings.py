@@ -9,6 +9,7 @@ Kept free of Docker calls so the settings can be read and tested on their own.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -30,8 +31,28 @@ LABEL_SESSION = "termagent.session"
 LABEL_PID = "termagent.pid"
 LABEL_PID_START = "termagent.pid_start"
 LABEL_HOST = "termagent.host"
+LABEL_PIDNS = "termagent.pidns"
 LABEL_WORKSPACE = "termagent.workspace"
 LABEL_RECIPE = "termagent.recipe"
+# Set (from TERMAGENT_TEST_RUN) on containers a test run starts, so a run's reaper and
+# listings see only its own containers, never those of a parallel run or a real session.
+LABEL_TEST_RUN = "termagent.test_run"
+TEST_RUN_ENV = "TERMAGENT_TEST_RUN"
+
+# Workspace-root directories and files that host programs run or read as configuration
+# that runs programs (git, shells, direnv, pre-commit, editors, coding agents, MCP
+# clients). The sandbox sees each read-only; see workspace_guard for the ones that do
+# not exist yet. Compare Claude Code's sandbox-runtime "dangerous files" list.
+EXECUTION_BEARING_DIRS: tuple[str, ...] = (
+    ".git", ".termagent", ".githooks", ".husky", ".vscode", ".idea", ".claude", ".agents",
+    ".cursor", ".devcontainer",
+)
+EXECUTION_BEARING_PATHS: tuple[str, ...] = EXECUTION_BEARING_DIRS + (
+    ".gitmodules", ".gitconfig", ".pre-commit-config.yaml", ".mcp.json", ".envrc", ".npmrc",
+    ".ripgreprc", ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile",
+    ".zshrc", ".zprofile", ".zshenv", ".zlogin", ".zlogout", ".kshrc", ".cshrc", ".tcshrc",
+    ".inputrc",
+)
 
 # The whole environment a command sees: nothing from the host, no credentials.
 ENV_ALLOWLIST: dict[str, str] = {
@@ -51,6 +72,8 @@ ENV_ALLOWLIST: dict[str, str] = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONUNBUFFERED": "1",
 }
+
+PTRACE_SYSCALLS = ("ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd")
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -80,6 +103,8 @@ class SandboxLimits:
     timeout_default_s: int
     timeout_max_s: int
     output_cap_bytes: int
+    allow_root: bool = False
+    allow_ptrace: bool = False
 
     @property
     def memory_bytes(self) -> int:
@@ -98,32 +123,66 @@ def limits_from_config(config: Config) -> SandboxLimits:
         timeout_default_s=int(section["timeout_default_s"]),
         timeout_max_s=int(section["timeout_max_s"]),
         output_cap_bytes=int(section["output_cap_bytes"]),
+        allow_root=bool(section["allow_root"]),
+        allow_ptrace=bool(section["allow_ptrace"]),
     )
     parse_size(limits.memory)
     parse_size(limits.tmpfs_size)
     return limits
 
 
-def protected_mounts(workspace: Path) -> list[tuple[str, str]]:
-    """(host path, container path) of workspace entries re-mounted read-only.
+def seccomp_profile(allow_ptrace: bool) -> str:
+    """Our seccomp profile (JSON text) for `security_opt`.
 
-    Only real files and directories: a symlinked `.git` would make Docker mount
-    whatever it points to, which is exactly what the sandbox must not see.
+    Docker's default profile minus ptrace, process_vm_readv/writev, kcmp and pidfd_getfd
+    (a command could attach to the keeper and outlive its command), and with chmod,
+    mknod and file creation refused when the mode carries setuid/setgid bits (such a file
+    in the workspace would be a privilege gift on the host). openat2 answers ENOSYS so
+    callers fall back to openat, whose mode can be checked. `allow_ptrace` (a project
+    that needs gdb or strace) puts the ptrace family back.
     """
-    pairs = []
-    for name in (".git", ".termagent"):
-        path = workspace / name
-        if path.exists() and not path.is_symlink():
-            pairs.append((str(path), f"{WORKSPACE}/{name}"))
-    return pairs
+    from importlib.resources import files
+
+    text = files("termagent.sandbox").joinpath("seccomp.json").read_text(encoding="utf-8")
+    if not allow_ptrace:
+        return text
+    profile = json.loads(text)
+    profile["syscalls"].append({"names": list(PTRACE_SYSCALLS), "action": "SCMP_ACT_ALLOW"})
+    return json.dumps(profile)
 
 
-def run_kwargs(limits: SandboxLimits, workspace: Path, labels: dict[str, str]) -> dict[str, Any]:
-    """Keyword arguments for `client.containers.run(detach=True, ...)`."""
+def sandbox_user(limits: SandboxLimits) -> str:
+    """The uid:gid commands run as: the host user's, so files keep their owner.
+
+    Root is refused unless allowed: a uid-0 sandbox writes root-owned files into the
+    workspace, and any kernel or engine flaw is one step from host root.
+    """
+    uid, gid = os.getuid(), os.getgid()
+    if uid == 0 and not limits.allow_root:
+        raise SandboxRootRefused(
+            "termagent is running as root, and the sandbox runs commands as your uid, so they would run "
+            "as root (uid 0) in the container. Run termagent as an ordinary user, or accept it with "
+            "--sandbox-allow-root (or sandbox.allow_root = true in your user config, or "
+            "TERMAGENT_SANDBOX_ALLOW_ROOT=1)."
+        )
+    return f"{uid}:{gid}"
+
+
+class SandboxRootRefused(ValueError):
+    """The host user is root and nobody allowed a root sandbox."""
+
+
+def run_kwargs(limits: SandboxLimits, workspace: Path, labels: dict[str, str],
+               read_only: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """Keyword arguments for `client.containers.run(detach=True, ...)`.
+
+    `read_only` holds (host path, container path) pairs mounted read-only over the
+    workspace (see workspace_guard.plan_guard).
+    """
     from docker.types import Mount, Ulimit
 
     mounts = [Mount(target=WORKSPACE, source=str(workspace), type="bind", read_only=False)]
-    mounts += [Mount(target=dst, source=src, type="bind", read_only=True) for src, dst in protected_mounts(workspace)]
+    mounts += [Mount(target=dst, source=src, type="bind", read_only=True) for src, dst in read_only]
     tmpfs_opts = "rw,exec,nosuid,nodev"
     return {
         "image": limits.image,
@@ -139,10 +198,10 @@ def run_kwargs(limits: SandboxLimits, workspace: Path, labels: dict[str, str]) -
             STATE_DIR: "rw,noexec,nosuid,nodev,size=1m,mode=1777",
         },
         "working_dir": WORKSPACE,
-        "user": f"{os.getuid()}:{os.getgid()}",
+        "user": sandbox_user(limits),
         "environment": dict(ENV_ALLOWLIST),
         "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
+        "security_opt": ["no-new-privileges", "seccomp=" + seccomp_profile(limits.allow_ptrace)],
         "pids_limit": limits.pids,
         "mem_limit": limits.memory_bytes,
         "memswap_limit": limits.memory_bytes,

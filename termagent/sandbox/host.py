@@ -2,7 +2,8 @@
 
 Chosen only by a person (never as a fall-back when Docker is missing). It still keeps
 the guarantees that do not need a container: its own process group killed at the
-timeout (and leftovers killed when the command ends), stdin from /dev/null, the same
+timeout (and leftovers killed when the command ends, even those that left the group:
+see `kill_marked`), stdin from /dev/null, the same
 head-and-tail output cap, a `cd` that carries over, and an environment without API
 keys or other credentials, so a prompt-injected `env` cannot leak them.
 """
@@ -10,7 +11,9 @@ keys or other credentials, so a prompt-injected `env` cannot leak them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import secrets
 import re
 import shutil
 import signal
@@ -29,6 +32,47 @@ _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|SE
 _SECRET_PREFIXES = ("ANTHROPIC_", "OPENAI_", "AWS_", "GOOGLE_", "AZURE_", "GH_", "GITHUB_", "SSH_", "GPG_")
 READ_CHUNK = 65_536
 DRAIN_AFTER_EXIT_S = 2.0
+EXEC_MARKER = "TERMAGENT_EXEC_ID"
+KILL_ROUNDS = 10
+
+
+def kill_marked(marker: str) -> int:
+    """SIGKILL every process of ours whose environment carries `EXEC_MARKER=marker`.
+
+    A host command can leave its process group (setsid, a double fork, nohup into a new
+    session), so the group kill alone would let it outlive its command. Every process it
+    starts inherits the marker unless it deliberately clears its environment; scanning
+    /proc finds them whatever their session. Repeated so a child forked during a sweep
+    dies in the next one. Returns how many were killed (0 where /proc is missing).
+    """
+    needle = f"{EXEC_MARKER}={marker}".encode()
+    killed = 0
+    for _ in range(KILL_ROUNDS):
+        found = [pid for pid in _own_pids() if needle in _environ(pid).split(b"\0")]
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        if not found:
+            break
+    return killed
+
+
+def _own_pids() -> list[int]:
+    me = os.getpid()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    return [int(name) for name in names if name.isdigit() and int(name) != me]
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
 
 
 def host_environment(source: dict[str, str] | None = None) -> dict[str, str]:
@@ -76,17 +120,22 @@ class HostSandbox(Sandbox):
         output = HeadTailBuffer(self.limits.output_cap_bytes)
         live = LiveForwarder(on_output)
         read_fd, write_fd = os.pipe()
+        marker = secrets.token_hex(8)
         try:
             proc = await asyncio.create_subprocess_exec(
                 "bash", "-c", INNER, "bash", self.cwd, state, command, str(self.workspace),
                 stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
-                cwd=str(self.workspace), env=host_environment(), start_new_session=True,
+                cwd=str(self.workspace), env={**host_environment(), EXEC_MARKER: marker},
+                start_new_session=True,
             )
         finally:
             os.close(write_fd)
         reader = asyncio.ensure_future(_pump(read_fd, output, live))
-        timed_out = await _wait_or_kill(proc, timeout_s)
-        _kill_group(proc.pid)
+        try:
+            timed_out = await _wait_or_kill(proc, timeout_s)
+        finally:
+            _kill_group(proc.pid)
+            await asyncio.to_thread(kill_marked, marker)
         try:
             await asyncio.wait_for(asyncio.shield(reader), DRAIN_AFTER_EXIT_S)
         except (TimeoutError, asyncio.CancelledError):

@@ -83,6 +83,7 @@ class ToolContext:
     before_change: Callable[[str], Awaitable[None]] | None = None
     activity: Callable[[], AbstractAsyncContextManager[None]] | None = None  # wraps write/exec calls
     call_id: str = ""  # the call being run, so a delegation can be nested under it
+    warn: Callable[[str], None] = lambda message: None  # a Warning event for the session (what a command planted)
 
 
 class Tool(Protocol):

@@ -72,6 +72,9 @@ class BashTool:
             raise ToolError("sandbox_unavailable", str(exc)) from None
         limit = str(ctx.config.get("sandbox", "memory"))
         text = format_result(result, timeout_s, limit, note, _root_cwd(ctx))
+        text += "".join(f"\n[warning: {warning}]" for warning in result.warnings)
+        for warning in result.warnings:
+            ctx.warn(f"bash: {warning}")
         if result.full_output and ctx.artifacts is not None:
             artifact_id = ctx.artifacts.put_artifact(ctx.session_id, "bash", result.full_output)
             lines = result.full_output.count("\n") + 1
