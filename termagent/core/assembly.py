@@ -102,7 +102,15 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
         warnings.insert(0, UNSANDBOXED)
     return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
                    checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
-                   closers=[checkpointer.aclose, watcher.aclose], startup_warnings=warnings)
+                   closers=[checkpointer.aclose, watcher.aclose], flushers=_telemetry(bus, config),
+                   startup_warnings=warnings)
+
+
+def _telemetry(bus: EventBus, config: Config) -> list[Callable[[], Awaitable[None]]]:
+    """OpenTelemetry export, only when asked for: otherwise nothing of it is even imported."""
+    from termagent import telemetry
+
+    return [telemetry.attach(bus, config)] if telemetry.wanted(config) else []
 
 
 def _halt_when_sandbox_fails(sandbox: Sandbox) -> Callable[[AgentLoop], Awaitable[None]]:
