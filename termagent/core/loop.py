@@ -15,7 +15,7 @@ from termagent.core.budget import Budget
 from termagent.core.history import History
 from termagent.core.tool_runner import ToolRunner
 from termagent.model.client import ModelClient, RetryNotice
-from termagent.model.pricing import Usage, cost_usd
+from termagent.model.pricing import cost_usd
 from termagent.model.reply import ModelReply, ToolCall
 from termagent.model.request import StablePrefix
 from termagent.model.retry import ModelError
