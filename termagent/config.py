@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "hooks": {"fail_closed": False, "timeout_s": 120.0},
     "checkpoints": {"enabled": True, "auto_commit": False, "max_file_mb": 50, "keep_sessions": 20, "keep_days": 14.0},
     "tools": {"read_limit_lines": 2000, "max_file_bytes": 10_000_000},
+    # OpenTelemetry export is also on whenever OTEL_EXPORTER_OTLP_ENDPOINT is set
+    "telemetry": {"enabled": False, "log_content": False, "flush_timeout_s": 2.0},
 }
 
 def _flag(raw: str) -> bool:

@@ -321,6 +321,8 @@ class ToolCallFinished(Event):
     output: str
     duration_s: float
     error_type: str | None = None
+    decision: str = ""  # allow or deny ('' when no decision was needed: a malformed call)
+    decided_by: str = ""  # DecidedBy
 
 
 @dataclass(frozen=True)
@@ -407,6 +409,19 @@ class UsageUpdated(Event):
     request_input_tokens: int = 0
     context_window: int = 0
     role: str = "main"
+    model: str = ""  # the model that answered the request just made
+    stop_reason: str = ""  # why that answer ended (end_turn, tool_use, max_tokens)
+    request_usage: dict[str, int] = field(default_factory=dict)  # that request's own tokens, by the API's names
+    request_cost_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelRequestStarted(Event):
+    """A model request is about to go out (its end is the UsageUpdated of the same role)."""
+
+    type: ClassVar[str] = "model_request_started"
+    role: str
+    model: str
 
 
 @dataclass(frozen=True)

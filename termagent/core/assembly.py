@@ -108,8 +108,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
         warnings.insert(0, UNSANDBOXED)
     return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
                    checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
-                   closers=[checkpointer.aclose, watcher.aclose, record_memory], startup_warnings=warnings,
-                   memory_changes=memory_changes)
+                   closers=[checkpointer.aclose, watcher.aclose, record_memory], flushers=_telemetry(bus, config),
+                   startup_warnings=warnings, memory_changes=memory_changes)
 
 
 def _memory_watch(store: Store, workspace: Path, session_id: str, files: list[MemoryFile],
@@ -135,6 +135,13 @@ def _checkpoint_limits(config: Config) -> "CheckpointLimits":
     return CheckpointLimits(max_file_bytes=int(get("checkpoints", "max_file_mb") * MIB),
                             keep_sessions=int(get("checkpoints", "keep_sessions")),
                             keep_days=float(get("checkpoints", "keep_days")))
+
+
+def _telemetry(bus: EventBus, config: Config) -> list[Callable[[], Awaitable[None]]]:
+    """OpenTelemetry export, only when asked for: otherwise nothing of it is even imported."""
+    from termagent import telemetry
+
+    return [telemetry.attach(bus, config)] if telemetry.wanted(config) else []
 
 
 def _halt_when_sandbox_fails(sandbox: Sandbox) -> Callable[[AgentLoop], Awaitable[None]]:

@@ -34,7 +34,7 @@ from termagent.core.state_document import DocumentFormatError, StateDocument, me
 from termagent.core.trim import newest_step_start, trim_old_outputs
 from termagent.model.request import StablePrefix
 from termagent.model.retry import ModelError
-from termagent.protocol import CompactionDone, Warning
+from termagent.protocol import CompactionDone, ModelRequestStarted, Warning
 
 if TYPE_CHECKING:
     from termagent.config import Config
@@ -223,6 +223,7 @@ class Compactor:
         previous = parse(loop.history.state_document)
         prompt = load_prompt("compaction", self._workspace, self._trusted)
         message = _request_message(loop.history.state_document, span, focus)
+        loop.emit(ModelRequestStarted("compaction", loop.model.model_for("compaction")))
         reply = await loop.model.complete("compaction", StablePrefix((prompt,), ()), [message],
                                           max_tokens=self._max_tokens)
         loop.account(reply, "compaction")

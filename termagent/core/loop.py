@@ -15,7 +15,7 @@ from termagent.core.budget import Budget
 from termagent.core.history import History
 from termagent.core.tool_runner import ToolRunner
 from termagent.model.client import ModelClient, RetryNotice, WaitNotice
-from termagent.model.pricing import Usage, cost_usd
+from termagent.model.pricing import cost_usd
 from termagent.model.reply import ModelReply, ToolCall
 from termagent.model.request import StablePrefix
 from termagent.model.retry import ModelError
@@ -24,6 +24,7 @@ from termagent.protocol import (
     AssistantTextDelta,
     Error,
     Event,
+    ModelRequestStarted,
     ModelRetrying,
     ModelWaiting,
     StopReason,
@@ -133,6 +134,7 @@ class AgentLoop:
             self.emit(ModelWaiting(notice.waited_s, notice.remaining_s, notice.message))
 
         self.budget.add_turn()
+        self.emit(ModelRequestStarted(self.role, self.model.model_for(self.role)))
         try:
             reply = await self.model.complete(self.role, self.prefix, self.history.for_request(), on_text, on_retry,
                                               on_wait=on_wait)
@@ -170,21 +172,26 @@ class AgentLoop:
             self.last_prompt_tokens = reply.usage.prompt_tokens
         if self.usage_sink is not None:
             self.usage_sink.record_usage(self.session_id, role, model, reply.usage.to_dict(), cost)
-        self.emit(_usage_event(self.budget.usage, self.budget.cost_usd, reply.usage, self.context_window, role))
+        self.emit(_usage_event(self.budget, reply, model, cost, self.context_window, role))
 
 
 def _empty_reply() -> dict[str, Any]:
     return {"role": "assistant", "content": [{"type": "text", "text": "(no content)"}]}
 
 
-def _usage_event(total: Usage, cost: float, last: Usage, window: int, role: str) -> UsageUpdated:
+def _usage_event(budget: Budget, reply: ModelReply, model: str, cost: float, window: int, role: str) -> UsageUpdated:
+    total = budget.usage
     return UsageUpdated(
         input_tokens=total.input_tokens,
         output_tokens=total.output_tokens,
         cache_read_input_tokens=total.cache_read_input_tokens,
         cache_creation_input_tokens=total.cache_creation_input_tokens,
-        cost_usd=round(cost, 6),
-        request_input_tokens=last.prompt_tokens,
+        cost_usd=round(budget.cost_usd, 6),
+        request_input_tokens=reply.usage.prompt_tokens,
         context_window=window,
         role=role,
+        model=model,
+        stop_reason=reply.stop_reason or "",
+        request_usage=reply.usage.to_dict(),
+        request_cost_usd=round(cost, 6),
     )

@@ -60,6 +60,7 @@ class Session:
     watcher: Any = None  # core.watcher.WorkspaceWatcher
     delegation: Any = None  # core.subagents.SubagentHost
     closers: list[Any] = field(default_factory=list)
+    flushers: list[Any] = field(default_factory=list)  # run after SessionFinished: exporters see the end
     startup_warnings: list[str] = field(default_factory=list)
     memory_changes: list[Any] = field(default_factory=list)  # core.memory_watch.MemoryChange
     outcomes: list[TurnOutcome] = field(default_factory=list)
@@ -294,3 +295,8 @@ class Session:
             await self.sandbox.close()
         await self.loop.model.aclose()
         self.bus.emit(SessionFinished(self.session_id, exit_reason))
+        for flush in self.flushers:
+            try:
+                await flush()
+            except Exception:  # an exporter's trouble never changes how the session ended
+                pass

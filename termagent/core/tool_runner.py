@@ -88,7 +88,7 @@ class ToolRunner:
         self.records: list[CallRecord] = []
         self.denials: list[Denial] = [] if denials is None else denials  # shared with subagents
         self._done: dict[str, dict[str, Any]] = {}
-        self._audited: set[str] = set()
+        self._decided: dict[str, tuple[str, str]] = {}  # call id -> (action, who decided)
 
     async def run(self, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
         """Tool results in call order. On cancellation, `results_so_far` has them all."""
@@ -140,11 +140,12 @@ class ToolRunner:
     def _finish(self, call: ToolCall, result: ToolResult, duration: float) -> None:
         """Events, record and audit outcome for one call: exactly once, whatever happened."""
         self.records.append(CallRecord(call.name, result.ok, round(duration, 3)))
+        action, by = self._decided.pop(call.id, ("", ""))
         self.emit(ToolCallFinished(call.id, strip_terminal_controls(call.name), result.ok, result.display or result.output,
-                                   round(duration, 3), result.error_type))
+                                   round(duration, 3), result.error_type, action, by))
         if self.audit is not None:
             outcome = "ok" if result.ok else f"error: {result.error_type}"
-            if call.id in self._audited:
+            if action:
                 self.audit.set_audit_outcome(self.ctx.session_id, call.id, outcome)
             else:
                 self.audit.record_audit(self.ctx.session_id, call.id, call.name, call.input, "none", "harness", "", outcome)
@@ -194,9 +195,9 @@ class ToolRunner:
         )
 
     def _audit_decision(self, call: ToolCall, action: str, by: str, reason: str) -> None:
+        self._decided[call.id] = (action, by)
         if self.audit is not None:
             self.audit.record_audit(self.ctx.session_id, call.id, call.name, call.input, action, by, reason)
-            self._audited.add(call.id)
 
 
 def _error(kind: str, message: str) -> ToolResult:

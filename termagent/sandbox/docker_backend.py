@@ -45,6 +45,7 @@ from termagent.sandbox.workspace_guard import (
     plan_guard,
 )
 from termagent.sandbox.wrapper import INNER, KILL_ALL, OUTER, parse_report
+from termagent.tracecontext import with_traceparent
 
 ENGINE_HINT = (
     "Start it with: sudo dockerd & (or scripts/start-dockerd.sh), "
@@ -245,7 +246,7 @@ class DockerSandbox(Sandbox):
                f"{STATE_DIR}/cwd", INNER]
         try:
             created = api.exec_create(self._container.id, cmd, user=self._user(), workdir=WORKSPACE,
-                                      environment=dict(ENV_ALLOWLIST))
+                                      environment=with_traceparent(dict(ENV_ALLOWLIST)))
             sock = api.exec_start(created["Id"], socket=True)
         except Exception as exc:
             raise SandboxUnavailable(f"sandbox exec failed: {_brief(exc)}") from None

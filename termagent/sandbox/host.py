@@ -27,6 +27,7 @@ from termagent.sandbox.base import ExecResult, Sandbox
 from termagent.sandbox.docker_settings import SandboxLimits
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.wrapper import INNER
+from termagent.tracecontext import with_traceparent
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|SESSION|COOKIE)", re.IGNORECASE)
 _SECRET_PREFIXES = ("ANTHROPIC_", "OPENAI_", "AWS_", "GOOGLE_", "AZURE_", "GH_", "GITHUB_", "SSH_", "GPG_")
@@ -125,7 +126,7 @@ class HostSandbox(Sandbox):
             proc = await asyncio.create_subprocess_exec(
                 "bash", "-c", INNER, "bash", self.cwd, state, command, str(self.workspace),
                 stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
-                cwd=str(self.workspace), env={**host_environment(), EXEC_MARKER: marker},
+                cwd=str(self.workspace), env=with_traceparent({**host_environment(), EXEC_MARKER: marker}),
                 start_new_session=True,
             )
         finally:
