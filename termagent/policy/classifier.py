@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from termagent.policy import exec_checks, fs_checks
+from termagent.policy import exec_checks, fs_checks, infra_checks, tool_options
 from termagent.policy.calls import Call, Sink
 from termagent.policy.display import hidden_characters
 from termagent.policy.git_rules import check_git
@@ -30,7 +30,7 @@ DANGEROUS_VARIABLES = frozenset({
     "LD_PRELOAD", "LD_AUDIT", "BASH_ENV", "ENV", "PROMPT_COMMAND", "GIT_SSH_COMMAND", "GIT_SSH", "GIT_PAGER",
     "PAGER", "GIT_EDITOR", "EDITOR", "VISUAL", "GIT_EXTERNAL_DIFF", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
     "GIT_EXEC_PATH", "GIT_ASKPASS", "SSH_ASKPASS", "PERL5OPT", "RUBYOPT", "NODE_OPTIONS", "GIT_PROXY_COMMAND",
-    "SHELLOPTS", "BASHOPTS", "PS4",
+    "SHELLOPTS", "BASHOPTS", "PS4", "LESSOPEN", "LESSCLOSE", "MANPAGER", "MANOPT", "BROWSER",
 })
 _DECLARERS = frozenset({"export", "declare", "typeset", "local", "readonly"})
 
@@ -63,6 +63,9 @@ CHECKS: dict[str, Check] = {
     **{name: exec_checks.check_shell for name in exec_checks.SHELLS},
     **{name: fs_checks.check_always for name in fs_checks.ALWAYS},
     **{name: check_sql for name in SQL_CLIENTS},
+    **{name: infra_checks.check_deletion for name in infra_checks.DELETIONS},
+    "ssh": infra_checks.check_ssh,
+    "xxd": fs_checks.check_xxd,
 }
 
 
@@ -158,6 +161,8 @@ class _Analysis:
                 self.destructive(f"function {function.name} calls itself (fork-bomb shape)")
         for code in script.embedded_code:
             self.script(code, False, "parameter expansion")
+        for expansion in script.prompt_expansions:
+            self.unknown(f"{expansion} expands a variable like a prompt, running any $(..) stored in it")
         for simple in script.commands:
             self._simple(simple)
 
@@ -201,6 +206,7 @@ class _Analysis:
             check = exec_checks.check_interpreter
         if check is not None:
             check(call, self)
+        tool_options.check_options(call, self)
 
     def _name_known(self, word: Word, via: str) -> bool:
         """Report command names that hide what runs; False when the name cannot be known at all."""

@@ -25,6 +25,7 @@ MAX_BRACE_WORDS = 256
 MAX_WORDS = 20_000
 _DYNAMIC_KINDS = frozenset({"parameter", "commandsubstitution", "processsubstitution"})
 _HARMLESS_TARGETS = frozenset({"/dev/null"})
+_PROMPT_EXPANSION = re.compile(r"@P(?:\}|$)")
 
 
 class ShellParseError(Exception):
@@ -84,6 +85,7 @@ class Script:
     commands: tuple[SimpleCommand, ...]
     functions: tuple[FunctionDef, ...] = ()
     embedded_code: tuple[str, ...] = ()  # code hidden in ${x:-$(..)} that bashlex leaves unparsed
+    prompt_expansions: tuple[str, ...] = ()  # ${x@P}: the variable's text is expanded like a prompt, $(..) runs
 
 
 def parse(text: str) -> Script:
@@ -99,7 +101,7 @@ def parse(text: str) -> Script:
         raise ShellParseError("nested too deeply") from None
     if walker.words > MAX_WORDS:
         raise ShellParseError(f"more than {MAX_WORDS} words after brace expansion")
-    return Script(tuple(walker.commands), tuple(walker.functions), tuple(walker.embedded))
+    return Script(tuple(walker.commands), tuple(walker.functions), tuple(walker.embedded), tuple(walker.prompts))
 
 
 def _parse_trees(text: str) -> tuple[str, list[Any]]:
@@ -109,7 +111,7 @@ def _parse_trees(text: str) -> tuple[str, list[Any]]:
         try:
             return source, bashlex.parse(source)
         except bashlex.errors.ParsingError as exc:
-            fixed = _fix_quoted_heredoc(source, str(exc))
+            fixed = _fix_quoted_heredoc(source, str(exc)) or _fix_array_assignment(source, exc)
             if fixed is None:
                 raise ShellParseError(str(exc)) from None
             source = fixed
@@ -134,6 +136,81 @@ def _fix_quoted_heredoc(source: str, message: str) -> str | None:
     return None
 
 
+_ARRAY_NAME = re.compile(r"(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=)$")
+
+
+def _fix_array_assignment(source: str, exc: Exception) -> str | None:
+    """bashlex rejects `files=(a b "c d")`; rewrite it as `files=a files=b files="c d"`.
+
+    Each element stays a word of an assignment, so substitutions in it (`x=($(cmd))`)
+    are still visited and classified; nothing becomes a command that was not one.
+    """
+    position = getattr(exc, "position", None)
+    if not isinstance(position, int) or source[position:position + 1] != "(":
+        return None
+    match = _ARRAY_NAME.search(source[:position])
+    if match is None:
+        return None
+    found = _array_elements(source, position + 1)
+    if found is None:
+        return None
+    end, elements = found
+    name = match.group(1)
+    replacement = " ".join(name + element for element in elements) if elements else name + "''"
+    return source[:position - len(name)] + replacement + source[end + 1:]
+
+
+def _array_elements(source: str, start: int) -> tuple[int, list[str]] | None:
+    """The closing parenthesis of an array literal and its elements, quotes and $(..) kept whole."""
+    elements: list[str] = []
+    current: list[str] = []
+    depth = 0
+    index = start
+    while index < len(source):
+        char = source[index]
+        if char in "'\"":
+            close = _quote_end(source, index)
+            if close is None:
+                return None
+            current.append(source[index:close + 1])
+            index = close + 1
+            continue
+        if char == "\\" and index + 1 < len(source):
+            current.append(source[index:index + 2])
+            index += 2
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                if current:
+                    elements.append("".join(current))
+                return index, elements
+            depth -= 1
+        elif char.isspace() and depth == 0:
+            if current:
+                elements.append("".join(current))
+                current = []
+            index += 1
+            continue
+        current.append(char)
+        index += 1
+    return None
+
+
+def _quote_end(source: str, start: int) -> int | None:
+    quote = source[start]
+    index = start + 1
+    while index < len(source):
+        if source[index] == "\\" and quote == '"':
+            index += 2
+            continue
+        if source[index] == quote:
+            return index
+        index += 1
+    return None
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply"
@@ -153,6 +230,7 @@ class _Walker:
     commands: list[SimpleCommand] = field(default_factory=list)
     functions: list[FunctionDef] = field(default_factory=list)
     embedded: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
     words: int = 0
 
     def visit(self, node: Any, ctx: _Ctx) -> None:
@@ -199,6 +277,8 @@ class _Walker:
         value = getattr(node, "value", "") or ""
         if any(mark in value for mark in ("$(", "`", "<(", ">(")):
             self.embedded.append(": " + value)
+        if _PROMPT_EXPANSION.search(value):
+            self.prompts.append("${" + value + "}")
 
     def _command(self, node: Any, ctx: _Ctx) -> None:
         words: list[Word] = []
