@@ -82,6 +82,10 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     _attach_context_care(session, ctx, options)
     if config.get("sandbox", "backend") == "none":
         warnings.insert(0, UNSANDBOXED)
+    if policy.downgraded:
+        from termagent.policy.decide import UNSANDBOXED_AUTO
+
+        warnings.insert(1, UNSANDBOXED_AUTO)
     session.startup_warnings.extend(warnings)
     return session
 
@@ -186,7 +190,8 @@ def _policy(config: Config, options: SessionOptions, workspace: Path, tool_names
         list(perms["allow"]) + list(options.allow), list(perms["ask"]), list(perms["deny"]) + list(options.deny),
         "config and flags", known_tools=tool_names,
     )
-    return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace))
+    host = str(workspace) if config.get("sandbox", "backend") == "none" else None
+    return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host)
 
 
 def _existing_in(workspace: Path):

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from termagent.policy import exec_checks, fs_checks, infra_checks, tool_options
+from termagent.policy import exec_checks, fs_checks, host_scope, infra_checks, tool_options
 from termagent.policy.calls import Call, Sink
 from termagent.policy.display import hidden_characters
 from termagent.policy.git_rules import check_git
@@ -74,11 +74,17 @@ class Classification:
     verdict: str  # "safe" | "destructive" | "unknown"
     reasons: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()  # every simple command found, nested and unwrapped ones too
+    plain: tuple[str, ...] = ()  # each program run, as its words after quote removal (no redirects, no assignments)
 
 
-def classify(command: str, existing_paths: Callable[[str], bool] | None = None) -> Classification:
-    """Classify one shell command. `existing_paths(path)` says whether a `>` target already exists."""
-    analysis = _Analysis(existing_paths)
+def classify(command: str, existing_paths: Callable[[str], bool] | None = None,
+             host_workspace: str | None = None) -> Classification:
+    """Classify one shell command. `existing_paths(path)` says whether a `>` target already exists.
+
+    `host_workspace` is the workspace's absolute path when commands run unsandboxed on the
+    host: then any write or delete outside it is destructive too.
+    """
+    analysis = _Analysis(existing_paths, host_workspace)
     hidden = hidden_characters(command.replace("\r\n", "\n"))
     if hidden:
         analysis.unknown("the command " + "; ".join(hidden))
@@ -91,9 +97,11 @@ class _Analysis:
     """Walks a command and collects findings; the `Sink` the checks report to."""
 
     existing_paths: Callable[[str], bool] | None = None
+    host_workspace: str | None = None
     destructive_reasons: list[str] = field(default_factory=list)
     unknown_reasons: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    plain: list[str] = field(default_factory=list)
     depth: int = 0
     calls: int = 0
     cwd_moved: bool = False
@@ -101,7 +109,7 @@ class _Analysis:
     def result(self) -> Classification:
         verdict = "destructive" if self.destructive_reasons else "unknown" if self.unknown_reasons else "safe"
         return Classification(verdict, tuple(self.destructive_reasons + self.unknown_reasons),
-                              tuple(dict.fromkeys(self.commands)))
+                              tuple(dict.fromkeys(self.commands)), tuple(dict.fromkeys(self.plain)))
 
     # ---- Sink
     def destructive(self, reason: str) -> None:
@@ -172,6 +180,8 @@ class _Analysis:
         for word in simple.assignments:
             self._assignment(word)
         fs_checks.check_redirects(simple.redirects, self)
+        if self.host_workspace is not None:
+            host_scope.check_redirects(simple.redirects, self, self.host_workspace, self.cwd_moved)
         if simple.words:
             self._call(Call(simple.words, simple.piped_in, simple.redirects, simple.upstream))
 
@@ -184,6 +194,9 @@ class _Analysis:
             self.unknown(f"sets {name}, which makes programs run other code")
 
     def _call(self, call: Call) -> None:
+        self.plain.append(" ".join(word.value for word in call.argv))
+        if call.argv and "/" in call.argv[0].value:
+            self.plain.append(" ".join([call.name] + [word.value for word in call.args]))
         self.calls += 1
         if self.calls > MAX_CALLS:
             self.unknown("too many commands to analyse")
@@ -207,6 +220,8 @@ class _Analysis:
         if check is not None:
             check(call, self)
         tool_options.check_options(call, self)
+        if self.host_workspace is not None:
+            host_scope.check_call(call, self, self.host_workspace)
 
     def _name_known(self, word: Word, via: str) -> bool:
         """Report command names that hide what runs; False when the name cannot be known at all."""
