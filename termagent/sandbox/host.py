@@ -5,6 +5,11 @@ the guarantees that do not need a container: its own process group killed at the
 timeout (and leftovers killed when the command ends), stdin from /dev/null, the same
 head-and-tail output cap, a `cd` that carries over, and an environment without API
 keys or other credentials, so a prompt-injected `env` cannot leak them.
+
+A command can leave its process group (`setsid sleep 1000 &`, a daemon that
+double-forks), so every command also carries a marker variable unique to this sandbox
+(TERMAGENT_SESSION_MARK); at close, every process group it started is killed and then
+every process of this user whose environment still carries the marker.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import signal
 import tempfile
@@ -27,6 +33,8 @@ from termagent.sandbox.wrapper import INNER
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|SESSION|COOKIE)", re.IGNORECASE)
 _SECRET_PREFIXES = ("ANTHROPIC_", "OPENAI_", "AWS_", "GOOGLE_", "AZURE_", "GH_", "GITHUB_", "SSH_", "GPG_")
+MARK_VARIABLE = "TERMAGENT_SESSION_MARK"
+KILL_PASSES = 5  # leftovers may fork while being killed; rescan this many times
 READ_CHUNK = 65_536
 DRAIN_AFTER_EXIT_S = 2.0
 
@@ -51,6 +59,8 @@ class HostSandbox(Sandbox):
         self.cwd = str(self.workspace)
         self._state_dir: str | None = None
         self._lock = asyncio.Lock()
+        self.mark = f"{session_id}-{secrets.token_hex(8)}"
+        self._groups: set[int] = set()
 
     async def start(self) -> None:
         if self._state_dir is None:
@@ -80,10 +90,12 @@ class HostSandbox(Sandbox):
             proc = await asyncio.create_subprocess_exec(
                 "bash", "-c", INNER, "bash", self.cwd, state, command, str(self.workspace),
                 stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
-                cwd=str(self.workspace), env=host_environment(), start_new_session=True,
+                cwd=str(self.workspace), env={**host_environment(), MARK_VARIABLE: self.mark},
+                start_new_session=True,
             )
         finally:
             os.close(write_fd)
+        self._groups.add(proc.pid)
         reader = asyncio.ensure_future(_pump(read_fd, output, live))
         timed_out = await _wait_or_kill(proc, timeout_s)
         _kill_group(proc.pid)
@@ -104,6 +116,11 @@ class HostSandbox(Sandbox):
         )
 
     async def close(self) -> None:
+        """Kill what the session's commands left running, then drop the state directory."""
+        for pgid in sorted(self._groups):
+            _kill_group(pgid)
+        self._groups.clear()
+        kill_marked(self.mark)
         if self._state_dir is not None:
             shutil.rmtree(self._state_dir, ignore_errors=True)
             self._state_dir = None
@@ -144,6 +161,41 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill_marked(mark: str) -> int:
+    """SIGKILL every process whose environment has MARK_VARIABLE=mark; how many were signalled."""
+    needle = f"\n{MARK_VARIABLE}={mark}\n".encode()
+    killed = 0
+    for _ in range(KILL_PASSES):
+        found = [pid for pid in _pids() if needle in _environ(pid)]
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+    return killed
+
+
+def _pids() -> list[int]:
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    me = os.getpid()
+    return [int(name) for name in names if name.isdigit() and int(name) != me]
+
+
+def _environ(pid: int) -> bytes:
+    """The environment block of `pid` (empty for zombies, other users' processes, or gone ones)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return b"\n" + handle.read().replace(b"\0", b"\n") + b"\n"
+    except OSError:
+        return b""
 
 
 async def _pump(fd: int, output: HeadTailBuffer, live: LiveForwarder) -> None:
