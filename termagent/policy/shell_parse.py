@@ -168,7 +168,7 @@ def _array_elements(source: str, start: int) -> tuple[int, list[str]] | None:
     index = start
     while index < len(source):
         char = source[index]
-        if char in "'\"":
+        if char in "'\"`":
             close = _quote_end(source, index)
             if close is None:
                 return None
@@ -202,7 +202,7 @@ def _quote_end(source: str, start: int) -> int | None:
     quote = source[start]
     index = start + 1
     while index < len(source):
-        if source[index] == "\\" and quote == '"':
+        if source[index] == "\\" and quote != "'":
             index += 2
             continue
         if source[index] == quote:
@@ -371,10 +371,11 @@ _SEQUENCE = re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$"
 
 
 def expand_braces(word: Word) -> list[Word]:
-    """`{rm,-rf,~}` is three words to bash; checks must see them. Quoting is not tracked, so a
-    quoted `"{a,b}"` is expanded too: more words than bash makes, never fewer. Past
+    """`{rm,-rf,~}` is three words to bash; checks must see them. A word whose braces are all
+    quoted is left alone, as bash does; otherwise quoting is not tracked, so more words come
+    out than bash makes, never fewer. Past
     MAX_BRACE_WORDS the word is left whole and marked dynamic."""
-    if word.dynamic or "{" not in word.value:
+    if word.dynamic or "{" not in word.value or not _unquoted_brace(word.raw):
         return [word]
     try:
         values = _expand(word.value, MAX_BRACE_WORDS)
@@ -385,6 +386,25 @@ def expand_braces(word: Word) -> list[Word]:
     if values == [word.value]:
         return [word]
     return [Word(value, word.raw) for value in values]
+
+
+def _unquoted_brace(raw: str) -> bool:
+    """A `{` outside quotes: bash never brace-expands `'{a,b}'`, so an awk program stays one word."""
+    quote = ""
+    index = 0
+    while index < len(raw):
+        char = raw[index]
+        if char == "\\" and quote != "'":
+            index += 2
+            continue
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "{":
+            return True
+        index += 1
+    return False
 
 
 def _expand(text: str, limit: int, depth: int = 0) -> list[str] | None:
