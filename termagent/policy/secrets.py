@@ -69,10 +69,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
     ("URL password", re.compile(r"(?<=://)[^\s/:@]+:[^\s/@]{3,}(?=@)")),
 )
-# NAME=value / NAME: value where NAME says it holds a secret; the value must be a literal
+# NAME=value / NAME: value where NAME says it holds a secret; the value must be a literal.
+# A read_file line number (`  3\t`) or a grep prefix (`path:3:`) may come first.
 _ASSIGNED = re.compile(
-    r"(?im)^(\s*(?:export\s+)?[\"']?[A-Za-z0-9_.-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY"
-    r"|AUTH|CREDENTIAL)[A-Za-z0-9_.-]*[\"']?\s*[=:]\s*)([\"']?)([^\s\"'$({\[<>]{6,})\2\s*$")
+    r"(?im)^((?:\s*\d+\t|[^\s:]*:\d+[:-])?\s*(?:export\s+)?[\"']?[A-Za-z0-9_.-]*"
+    r"(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|AUTH|CREDENTIAL)[A-Za-z0-9_.-]*[\"']?\s*[=:]\s*)([\"']?)([^\s\"'$({\[<>]{6,})\2\s*$")
 
 
 def redact(text: str) -> tuple[str, int]:
