@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from termagent.policy import exec_checks, fs_checks, host_scope, infra_checks, tool_options
 from termagent.policy.calls import Call, Sink
 from termagent.policy.display import hidden_characters
+from termagent.policy.secrets import secret_file_reason
 from termagent.policy.git_rules import check_git
 from termagent.policy.shell_parse import ShellParseError, SimpleCommand, Word, parse
 from termagent.policy.sql_checks import SQL_CLIENTS, check_redis, check_sql
@@ -220,8 +221,17 @@ class _Analysis:
         if check is not None:
             check(call, self)
         tool_options.check_options(call, self)
+        self._secret_operands(call)
         if self.host_workspace is not None:
             host_scope.check_call(call, self, self.host_workspace)
+
+    def _secret_operands(self, call: Call) -> None:
+        """`cat .env`, `cp ~/.aws/credentials x`: the same secret-file read read_file asks for."""
+        for word in call.args:
+            reason = None if word.dynamic else secret_file_reason(word.value.partition("=")[2] or word.value)
+            if reason:
+                self.unknown(f"{call.name} {reason}")
+                return
 
     def _name_known(self, word: Word, via: str) -> bool:
         """Report command names that hide what runs; False when the name cannot be known at all."""
