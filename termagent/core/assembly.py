@@ -22,7 +22,13 @@ from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import ToolRunner
 from termagent.model.client import ModelClient
 from termagent.model.request import StablePrefix
-from termagent.protocol import AssistantTextDelta, Event, SubagentEvent, ToolCallOutputDelta, Warning
+from termagent.protocol import (
+    AssistantTextDelta,
+    Event,
+    SubagentEvent,
+    ToolCallOutputDelta,
+    Warning,
+)
 from termagent.sandbox.base import Sandbox
 from termagent.store.db import Store
 from termagent.tools.base import ToolContext

@@ -15,11 +15,17 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from termagent.policy import exec_checks, fs_checks, host_scope, infra_checks, tool_options
+from termagent.policy import (
+    exec_checks,
+    fs_checks,
+    host_scope,
+    infra_checks,
+    tool_options,
+)
 from termagent.policy.calls import Call, Sink
 from termagent.policy.display import hidden_characters
-from termagent.policy.secrets import secret_file_reason
 from termagent.policy.git_rules import check_git
+from termagent.policy.secrets import secret_file_reason
 from termagent.policy.shell_parse import ShellParseError, SimpleCommand, Word, parse
 from termagent.policy.sql_checks import SQL_CLIENTS, check_redis, check_sql
 from termagent.policy.wrappers import is_wrapper, unwrap

@@ -37,7 +37,14 @@ from termagent.config import MODES
 from termagent.policy.classifier import classify
 from termagent.policy.display import hidden_characters
 from termagent.policy.protected import protected_reason
-from termagent.policy.rules import Rule, RuleSet, exact_rule, literal_match, named_match, subject_of
+from termagent.policy.rules import (
+    Rule,
+    RuleSet,
+    exact_rule,
+    literal_match,
+    named_match,
+    subject_of,
+)
 from termagent.policy.secrets import secret_file_reason
 from termagent.protocol import RISK_READ, RISK_WRITE
 

@@ -84,9 +84,9 @@ def _has_option(words: list[str], wanted: tuple[str, ...]) -> bool:
     for value in words:
         if value.partition("=")[0] in wanted:
             return True
-        if value.startswith("-") and not value.startswith("--"):
-            if any(len(w) == 2 and w[1] in value[1:] for w in wanted if w.startswith("-") and not w.startswith("--")):
-                return True
+        short = value.startswith("-") and not value.startswith("--")
+        if short and any(len(w) == 2 and w[1] in value[1:] for w in wanted if not w.startswith("--")):
+            return True
     return False
 
 

@@ -159,9 +159,9 @@ def named_match(rules: Iterable[Rule], tool: str, args: dict[str, Any]) -> Rule 
     if subject is None or tool not in PATH_TOOLS:
         return None
     for rule in rules:
-        if rule.tool == tool and rule.pattern and not rule.exact and not set(rule.pattern) & set("*?"):
-            if _path_matches(rule.pattern, subject, fold=False):
-                return rule
+        literal = rule.tool == tool and rule.pattern and not rule.exact and not set(rule.pattern) & set("*?")
+        if literal and _path_matches(rule.pattern or "", subject, fold=False):
+            return rule
     return None
 
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from termagent.tools.base import ArtifactSink
 
 _TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults", ".tpl")
 _SECRET_NAMES = (
@@ -89,17 +93,17 @@ def redact(text: str) -> tuple[str, int]:
 class RedactingArtifacts:
     """An artifact store that redacts what it keeps (full command output), like tool results."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: ArtifactSink) -> None:
         self.inner = inner
 
     def put_artifact(self, session_id: str, kind: str, text: str) -> str:
-        return self.inner.put_artifact(session_id, kind, redact(text)[0])  # type: ignore[attr-defined]
+        return self.inner.put_artifact(session_id, kind, redact(text)[0])
 
     def get_artifact(self, artifact_id: str) -> str | None:
-        return self.inner.get_artifact(artifact_id)  # type: ignore[attr-defined]
+        return self.inner.get_artifact(artifact_id)
 
 
-def redacting(artifacts: object | None) -> object | None:
+def redacting(artifacts: ArtifactSink | None) -> ArtifactSink | None:
     if artifacts is None or isinstance(artifacts, RedactingArtifacts):
         return artifacts
     return RedactingArtifacts(artifacts)
