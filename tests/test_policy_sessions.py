@@ -76,7 +76,7 @@ async def test_unsandboxed_auto_mode_is_downgraded_to_ask_with_a_warning(workspa
 async def test_benign_command_runs_when_an_allow_rule_covers_it(workspace, scripted_server, monkeypatch):
     scripted_server.add(reply(tool_use("bash", {"command": "ls src"})), reply(text("listed")))
     session, _ = make_session(workspace, scripted_server, monkeypatch, allow=("bash(ls:*)",))
-    result, payload = await run(session)
+    result, _ = await run(session)
     assert result.exit_code == 0
     assert "main.py" in tool_results(scripted_server.requests[1].body)[0]["content"]
 
