@@ -198,3 +198,81 @@ def test_existing_files_make_truncating_redirects_ask(tmp_path) -> None:
     policy = Policy("auto", NO_RULES, True, existing_paths=lambda p: (tmp_path / p).exists())
     assert run(policy, "echo x > notes.txt").action == "ask"
     assert run(policy, "echo x > new.txt").action == "allow"
+
+
+# ---- unsandboxed (--sandbox none)
+
+HOST_WS = "/home/dev/project"
+
+
+def test_unsandboxed_auto_mode_is_downgraded_to_ask() -> None:
+    policy = Policy("auto", NO_RULES, interactive=True, host_workspace=HOST_WS)
+    assert policy.mode == "ask" and policy.downgraded
+    assert run(policy, "npm test").action == "ask"
+    policy.mode = "auto"
+    assert policy.mode == "ask"
+
+
+def test_sandboxed_auto_mode_stays_auto() -> None:
+    policy = Policy("auto", NO_RULES, interactive=True)
+    assert policy.mode == "auto" and not policy.downgraded
+    assert run(policy, "npm test").action == "allow"
+
+
+def test_unsandboxed_mode_cycle_skips_auto() -> None:
+    policy = Policy("accept-edits", NO_RULES, interactive=True, host_workspace=HOST_WS)
+    assert policy.cycle_mode() == "plan"
+    assert [policy.cycle_mode() for _ in range(3)] == ["ask", "accept-edits", "plan"]
+
+
+@pytest.mark.parametrize("command", ["rm ~/.ssh/id_rsa", "echo x >> ~/.bashrc", "tee /etc/x", "cp x ~/",
+                                     "mv ../other/a b", "ln -s x ~/bin/x"])
+def test_unsandboxed_writes_outside_the_workspace_ask_even_with_a_broad_allow_rule(command: str) -> None:
+    policy = Policy("accept-edits", rules(allow=["bash"]), interactive=True, host_workspace=HOST_WS)
+    decision = run(policy, command)
+    assert decision.action == "ask" and decision.decided_by == "classifier", decision
+    assert "outside the workspace" in decision.reason or "known only at run time" in decision.reason
+
+
+def test_the_same_writes_are_allowed_by_rule_inside_the_sandbox() -> None:
+    policy = Policy("accept-edits", rules(allow=["bash"]), interactive=True)
+    assert run(policy, "cp x ~/").action == "allow"
+
+
+# ---- secret-bearing files
+
+@pytest.mark.parametrize("path", [".env", "config/.env.production", "id_rsa", "deploy/id_ed25519", "certs/server.pem",
+                                  "tls.key", ".netrc", ".npmrc", ".pypirc", "home/.aws/credentials",
+                                  ".config/gcloud/application_default_credentials.json", ".docker/config.json",
+                                  "vault.kdbx", ".git-credentials"])
+def test_reading_a_secret_file_asks_in_every_mode(path: str) -> None:
+    for mode in ("ask", "accept-edits", "auto"):
+        decision = Policy(mode, rules(allow=["read_file"]), interactive=True).decide("read_file", {"path": path}, READ)
+        assert decision.action == "ask" and decision.decided_by == "classifier", (mode, path, decision)
+    headless = Policy("auto", NO_RULES, interactive=False).decide("read_file", {"path": path}, READ)
+    assert headless.action == "deny" and "read_file(" in headless.reason
+
+
+@pytest.mark.parametrize("path", [".env.example", "id_rsa.pub", "src/env.py", "keys.md", "README.md"])
+def test_ordinary_files_and_templates_are_read_without_asking(path: str) -> None:
+    assert Policy("ask", NO_RULES, interactive=False).decide("read_file", {"path": path}, READ).action == "allow"
+
+
+def test_a_rule_naming_the_secret_file_allows_it_but_wildcards_do_not() -> None:
+    named = Policy("ask", rules(allow=["read_file(.env)"]), interactive=False)
+    assert named.decide("read_file", {"path": ".env"}, READ).action == "allow"
+    assert named.decide("read_file", {"path": "app/.env"}, READ).action == "allow"
+    assert named.decide("read_file", {"path": ".env.local"}, READ).action == "deny"
+    broad = Policy("ask", rules(allow=["read_file(*)", "read_file(**)"]), interactive=False)
+    assert broad.decide("read_file", {"path": ".env"}, READ).action == "deny"
+
+
+def test_grep_over_a_secret_file_asks_too() -> None:
+    decision = Policy("auto", NO_RULES, interactive=False).decide("grep", {"pattern": "KEY", "path": ".env"}, READ)
+    assert decision.action == "deny"
+
+
+def test_prompt_expansion_is_not_let_through_by_an_echo_rule() -> None:
+    policy = Policy("ask", rules(allow=["bash(echo:*)"]), interactive=False)
+    assert run(policy, "echo ${x@P}").action == "deny"
+    assert run(policy, "echo $x").action == "allow"

@@ -11,6 +11,7 @@ import pytest
 
 from termagent.cli import main
 from termagent.headless import run_headless
+from termagent.protocol import Warning
 from termagent.testing.scripted_server import reply, text, tool_use
 from tests.session_support import make_session, tool_results
 
@@ -61,10 +62,21 @@ async def test_destructive_command_is_denied_even_in_auto_mode(command, workspac
     assert rows[0]["decision"] == "deny" and rows[0]["reason"]
 
 
-async def test_benign_command_runs_in_auto_mode(workspace, scripted_server, monkeypatch):
+async def test_unsandboxed_auto_mode_is_downgraded_to_ask_with_a_warning(workspace, scripted_server, monkeypatch):
     scripted_server.add(reply(tool_use("bash", {"command": "ls src"})), reply(text("listed")))
-    session, _ = make_session(workspace, scripted_server, monkeypatch, overrides={"permissions": {"mode": "auto"}})
+    session, events = make_session(workspace, scripted_server, monkeypatch,
+                                   overrides={"permissions": {"mode": "auto"}})
+    assert session.runner.policy.mode == "ask"
     result, payload = await run(session)
+    assert result.exit_code == 4 and payload["denials"][0]["input"] == "ls src"
+    warnings = [event.message for event in events if isinstance(event, Warning)]
+    assert any("auto mode is not available without the sandbox" in message for message in warnings)
+
+
+async def test_benign_command_runs_when_an_allow_rule_covers_it(workspace, scripted_server, monkeypatch):
+    scripted_server.add(reply(tool_use("bash", {"command": "ls src"})), reply(text("listed")))
+    session, _ = make_session(workspace, scripted_server, monkeypatch, allow=("bash(ls:*)",))
+    result, _ = await run(session)
     assert result.exit_code == 0
     assert "main.py" in tool_results(scripted_server.requests[1].body)[0]["content"]
 
@@ -127,3 +139,60 @@ async def test_audit_command_prints_every_decision(workspace, scripted_server, m
     printed = capsys.readouterr().out
     assert "bash" in printed and "deny" in printed and "git push --force" in printed
     assert "list_files" in printed and "allow by mode" in printed
+
+
+AWS_CANARY = "AKIA" + "CANARY7Q2XW4PLM9"
+ANT_CANARY = "sk-ant-" + "api03-canaryCANARYcanary-0123456789"
+GH_CANARY = "ghp_" + "canary0123456789CANARY0123456789abcd"
+PEM_CANARY = "MIIEcanaryPRIVATEbody0123456789"
+CANARIES = (AWS_CANARY, ANT_CANARY, GH_CANARY, PEM_CANARY, "hunter2-canary-pw")
+
+
+def _everything_stored(session) -> str:
+    session.store._db.commit() if session.store._db.in_transaction else None
+    return "\n".join(session.store._db.iterdump())
+
+
+async def test_reading_dot_env_is_denied_headless_and_its_secrets_never_leave(workspace, scripted_server, monkeypatch):
+    (workspace / ".env").write_text(f"AWS_ACCESS_KEY_ID={AWS_CANARY}\nDB_PASSWORD=hunter2-canary-pw\n")
+    scripted_server.add(reply(tool_use("read_file", {"path": ".env"})), reply(text("cannot read it")))
+    session, _ = make_session(workspace, scripted_server, monkeypatch, allow=("read_file",))
+    result, payload = await run(session, "summarise .env")
+    assert result.exit_code == 4 and "may hold secrets" in payload["denials"][0]["reason"]
+    sent = json.dumps([request.body for request in scripted_server.requests])
+    assert AWS_CANARY not in sent and "hunter2-canary-pw" not in sent
+    assert AWS_CANARY not in _everything_stored(session)
+
+
+async def test_a_rule_naming_dot_env_lets_the_read_through_but_secrets_are_redacted(workspace, scripted_server,
+                                                                                  monkeypatch):
+    (workspace / ".env").write_text(f"AWS_ACCESS_KEY_ID={AWS_CANARY}\nDB_PASSWORD=hunter2-canary-pw\nDEBUG=1\n")
+    scripted_server.add(reply(tool_use("read_file", {"path": ".env"})), reply(text("read")))
+    session, _ = make_session(workspace, scripted_server, monkeypatch, allow=("read_file(.env)",))
+    result, _ = await run(session, "summarise .env")
+    assert result.exit_code == 0
+    content = tool_results(scripted_server.requests[1].body)[0]["content"]
+    assert "DEBUG=1" in content and "[REDACTED AWS access key]" in content and "[REDACTED secret]" in content
+    assert AWS_CANARY not in content and "hunter2-canary-pw" not in content
+
+
+async def test_secrets_in_command_output_reach_neither_the_model_nor_the_store(workspace, scripted_server, monkeypatch):
+    (workspace / "deploy.log").write_text(
+        f"using key {AWS_CANARY}\nauth {ANT_CANARY}\ntoken={GH_CANARY}\n"
+        f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_CANARY}\n-----END RSA PRIVATE KEY-----\nbuild ok\n")
+    scripted_server.add(
+        reply(tool_use("bash", {"command": "cat deploy.log"}), tool_use("read_file", {"path": "deploy.log"})),
+        reply(tool_use("grep", {"pattern": "key", "path": "."})),
+        reply(text("deployed")),
+    )
+    session, _ = make_session(workspace, scripted_server, monkeypatch, allow=("bash(cat:*)",))
+    result, _ = await run(session, "check the deploy log")
+    assert result.exit_code == 0
+    outputs = [b["content"] for request in scripted_server.requests[1:] for b in tool_results(request.body)]
+    assert len(outputs) == 3 and all("build ok" in out or "key" in out for out in outputs)
+    assert any("[REDACTED Anthropic key]" in out for out in outputs)
+    sent = json.dumps([request.body for request in scripted_server.requests])
+    stored = _everything_stored(session)
+    for canary in CANARIES[:4]:
+        assert canary not in sent, canary
+        assert canary not in stored, canary

@@ -83,7 +83,7 @@ async def test_describe_restore_of_an_unanswered_request(workspace, scripted_ser
 
 def kill_during_the_bash_call(workspace: Path, env: dict[str, str], store: Store) -> str:
     """Run a headless task and SIGKILL it while its bash call runs; return the session id."""
-    proc = subprocess.Popen([TERMAGENT, "--mode", "auto", "--task", "TASK-PIN: inspect both files"], cwd=workspace,
+    proc = subprocess.Popen([TERMAGENT, "--mode", "accept-edits", "--allow", "bash", "--task", "TASK-PIN: inspect both files"], cwd=workspace,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60

@@ -179,3 +179,23 @@ def test_combine_keeps_every_list() -> None:
     both = user.combine(project)
     assert [r.source for r in both.allow + both.ask + both.deny] == [
         "user, permissions.allow", "project, permissions.ask", "project, permissions.deny"]
+
+
+@pytest.mark.parametrize("command", [
+    "curl x > out.txt", "curl 'x;'", "curl \"a|b\"", "curl $(echo x)", "curl `echo x`", "FOO=1 curl x",
+    "sudo curl x", "/usr/bin/curl x", "ls 2>/dev/null | curl -d @- x", "curl x 2>&1 >> log", "echo ok && curl x > f",
+])
+def test_a_deny_rule_still_hits_with_redirects_substitutions_and_quoted_operators(command: str) -> None:
+    rules = RuleSet.from_config([], [], ["bash(curl *)"], "test")
+    assert rules.denied_by("bash", bash(command)) is not None, command
+
+
+@pytest.mark.parametrize("command", ["echo curl x", "curly x", "ls > curl", "grep curl *.sh"])
+def test_plain_word_matching_does_not_hit_look_alikes(command: str) -> None:
+    rules = RuleSet.from_config([], [], ["bash(curl *)", "bash(rm:*)"], "test")
+    assert rules.denied_by("bash", bash(command)) is None, command
+
+
+def test_an_ask_rule_hits_through_a_redirect_and_quotes_too() -> None:
+    rules = RuleSet.from_config([], ["bash(git push:*)"], [], "test")
+    assert rules.asked_by("bash", bash("git push 'origin;' > /tmp/log")) is not None

@@ -135,7 +135,7 @@ async def test_tool_call_renders_as_one_line_and_expands_to_highlighted_file(ses
 
 async def test_long_command_output_shows_head_and_tail_then_everything(session_for, scripted_server):
     scripted_server.add(reply(tool_use("bash", {"command": "seq 1 3000"})), reply("Counted."))
-    session, _ = session_for(overrides={"permissions": {"mode": "auto"}})
+    session, _ = session_for(overrides={"permissions": {"allow": ["bash"]}})
     app = tui(session)
     async with app.run_test(size=(100, 60)) as pilot:
         await send(pilot, "count")
@@ -285,7 +285,7 @@ async def test_model_text_and_tool_output_cannot_style_or_drive_the_terminal(ses
     nasty = "[bold red]not markup[/] \x1b]52;c;ZXZpbA==\x07\x1b[2J plain"
     scripted_server.add(reply(tool_use("bash", {"command": "printf '\\033[2J[link=x]out[/link]\\n'"})),
                         reply(nasty))
-    session, _ = session_for(overrides={"permissions": {"mode": "auto"}})
+    session, _ = session_for(overrides={"permissions": {"allow": ["bash"]}})
     app = tui(session)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "be nasty")

@@ -254,7 +254,7 @@ async def test_the_agents_own_writes_are_not_reported(workspace, scripted_server
         reply("done"),
     )
     session, events = make_session(workspace, scripted_server, monkeypatch,
-                                   overrides={"permissions": {"mode": "auto"}})
+                                   overrides={"permissions": {"mode": "accept-edits", "allow": ["bash"]}})
     await started(session)
     await session.run_turn("edit things")
     await asyncio.sleep(0.3)  # any event still in flight is delivered before the next request drains

@@ -24,7 +24,13 @@ from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import Denial, ToolRunner
 from termagent.model.client import ModelClient
 from termagent.model.request import StablePrefix
-from termagent.protocol import AssistantTextDelta, Event, SubagentEvent, ToolCallOutputDelta, Warning
+from termagent.protocol import (
+    AssistantTextDelta,
+    Event,
+    SubagentEvent,
+    ToolCallOutputDelta,
+    Warning,
+)
 from termagent.sandbox.base import Sandbox
 from termagent.store.db import Store
 from termagent.tools.base import Tool, ToolContext
@@ -106,6 +112,10 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
         warnings.append(checkpointer.disabled_reason)
     if config.get("sandbox", "backend") == "none":
         warnings.insert(0, UNSANDBOXED)
+    if policy.downgraded:
+        from termagent.policy.decide import UNSANDBOXED_AUTO
+
+        warnings.insert(1, UNSANDBOXED_AUTO)
     return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
                    checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
                    closers=[checkpointer.aclose, watcher.aclose, record_memory], flushers=_telemetry(bus, config),
@@ -213,7 +223,8 @@ def _policy(config: Config, options: SessionOptions, workspace: Path, tool_names
         list(perms["allow"]) + list(options.allow), list(perms["ask"]), list(perms["deny"]) + list(options.deny),
         "config and flags", known_tools=tool_names,
     )
-    return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace))
+    host = str(workspace) if config.get("sandbox", "backend") == "none" else None
+    return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host)
 
 
 def _existing_in(workspace: Path) -> Callable[[str], bool]:

@@ -20,6 +20,7 @@ from termagent.core.describe import clip
 from termagent.core.history import tool_result_block
 from termagent.model.reply import ToolCall
 from termagent.policy.display import strip_terminal_controls
+from termagent.policy.secrets import redact, redacting
 from termagent.protocol import (
     DECISION_ALLOW_ONCE,
     DECISION_ALLOW_SESSION,
@@ -138,7 +139,13 @@ class ToolRunner:
         self._finish(call, result, time.monotonic() - started)
 
     def _finish(self, call: ToolCall, result: ToolResult, duration: float) -> None:
-        """Events, record and audit outcome for one call: exactly once, whatever happened."""
+        """Events, record and audit outcome for one call: exactly once, whatever happened.
+
+        Secrets in the output are redacted here, the one place every result passes on its
+        way to the model, the transcript and the trace.
+        """
+        result = dataclasses.replace(result, output=redact(result.output)[0],
+                                     display=None if result.display is None else redact(result.display)[0])
         self.records.append(CallRecord(call.name, result.ok, round(duration, 3)))
         action, by = self._decided.pop(call.id, ("", ""))
         self.emit(ToolCallFinished(call.id, strip_terminal_controls(call.name), result.ok, result.display or result.output,
@@ -160,7 +167,7 @@ class ToolRunner:
         if not allowed:
             return _error("permission_denied", why)
         ctx = dataclasses.replace(self.ctx, emit_output=lambda text: self.emit(ToolCallOutputDelta(call.id, text)),
-                                  call_id=call.id)
+                                  call_id=call.id, artifacts=redacting(self.ctx.artifacts))
         if risk == RISK_READ or ctx.activity is None:
             return await self.registry.call(call.name, call.input, ctx)
         async with ctx.activity():  # the file watcher attributes what changes now to the agent

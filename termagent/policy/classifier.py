@@ -15,10 +15,17 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from termagent.policy import exec_checks, fs_checks
+from termagent.policy import (
+    exec_checks,
+    fs_checks,
+    host_scope,
+    infra_checks,
+    tool_options,
+)
 from termagent.policy.calls import Call, Sink
 from termagent.policy.display import hidden_characters
 from termagent.policy.git_rules import check_git
+from termagent.policy.secrets import secret_file_reason
 from termagent.policy.shell_parse import ShellParseError, SimpleCommand, Word, parse
 from termagent.policy.sql_checks import SQL_CLIENTS, check_redis, check_sql
 from termagent.policy.wrappers import is_wrapper, unwrap
@@ -30,7 +37,7 @@ DANGEROUS_VARIABLES = frozenset({
     "LD_PRELOAD", "LD_AUDIT", "BASH_ENV", "ENV", "PROMPT_COMMAND", "GIT_SSH_COMMAND", "GIT_SSH", "GIT_PAGER",
     "PAGER", "GIT_EDITOR", "EDITOR", "VISUAL", "GIT_EXTERNAL_DIFF", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
     "GIT_EXEC_PATH", "GIT_ASKPASS", "SSH_ASKPASS", "PERL5OPT", "RUBYOPT", "NODE_OPTIONS", "GIT_PROXY_COMMAND",
-    "SHELLOPTS", "BASHOPTS", "PS4",
+    "SHELLOPTS", "BASHOPTS", "PS4", "LESSOPEN", "LESSCLOSE", "MANPAGER", "MANOPT", "BROWSER",
 })
 _DECLARERS = frozenset({"export", "declare", "typeset", "local", "readonly"})
 
@@ -63,6 +70,9 @@ CHECKS: dict[str, Check] = {
     **{name: exec_checks.check_shell for name in exec_checks.SHELLS},
     **{name: fs_checks.check_always for name in fs_checks.ALWAYS},
     **{name: check_sql for name in SQL_CLIENTS},
+    **{name: infra_checks.check_deletion for name in infra_checks.DELETIONS},
+    "ssh": infra_checks.check_ssh,
+    "xxd": fs_checks.check_xxd,
 }
 
 
@@ -71,11 +81,17 @@ class Classification:
     verdict: str  # "safe" | "destructive" | "unknown"
     reasons: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()  # every simple command found, nested and unwrapped ones too
+    plain: tuple[str, ...] = ()  # each program run, as its words after quote removal (no redirects, no assignments)
 
 
-def classify(command: str, existing_paths: Callable[[str], bool] | None = None) -> Classification:
-    """Classify one shell command. `existing_paths(path)` says whether a `>` target already exists."""
-    analysis = _Analysis(existing_paths)
+def classify(command: str, existing_paths: Callable[[str], bool] | None = None,
+             host_workspace: str | None = None) -> Classification:
+    """Classify one shell command. `existing_paths(path)` says whether a `>` target already exists.
+
+    `host_workspace` is the workspace's absolute path when commands run unsandboxed on the
+    host: then any write or delete outside it is destructive too.
+    """
+    analysis = _Analysis(existing_paths, host_workspace)
     hidden = hidden_characters(command.replace("\r\n", "\n"))
     if hidden:
         analysis.unknown("the command " + "; ".join(hidden))
@@ -88,9 +104,11 @@ class _Analysis:
     """Walks a command and collects findings; the `Sink` the checks report to."""
 
     existing_paths: Callable[[str], bool] | None = None
+    host_workspace: str | None = None
     destructive_reasons: list[str] = field(default_factory=list)
     unknown_reasons: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    plain: list[str] = field(default_factory=list)
     depth: int = 0
     calls: int = 0
     cwd_moved: bool = False
@@ -98,7 +116,7 @@ class _Analysis:
     def result(self) -> Classification:
         verdict = "destructive" if self.destructive_reasons else "unknown" if self.unknown_reasons else "safe"
         return Classification(verdict, tuple(self.destructive_reasons + self.unknown_reasons),
-                              tuple(dict.fromkeys(self.commands)))
+                              tuple(dict.fromkeys(self.commands)), tuple(dict.fromkeys(self.plain)))
 
     # ---- Sink
     def destructive(self, reason: str) -> None:
@@ -158,6 +176,8 @@ class _Analysis:
                 self.destructive(f"function {function.name} calls itself (fork-bomb shape)")
         for code in script.embedded_code:
             self.script(code, False, "parameter expansion")
+        for expansion in script.prompt_expansions:
+            self.unknown(f"{expansion} expands a variable like a prompt, running any $(..) stored in it")
         for simple in script.commands:
             self._simple(simple)
 
@@ -167,6 +187,8 @@ class _Analysis:
         for word in simple.assignments:
             self._assignment(word)
         fs_checks.check_redirects(simple.redirects, self)
+        if self.host_workspace is not None:
+            host_scope.check_redirects(simple.redirects, self, self.host_workspace, self.cwd_moved)
         if simple.words:
             self._call(Call(simple.words, simple.piped_in, simple.redirects, simple.upstream))
 
@@ -179,6 +201,9 @@ class _Analysis:
             self.unknown(f"sets {name}, which makes programs run other code")
 
     def _call(self, call: Call) -> None:
+        self.plain.append(" ".join(word.value for word in call.argv))
+        if call.argv and "/" in call.argv[0].value:
+            self.plain.append(" ".join([call.name] + [word.value for word in call.args]))
         self.calls += 1
         if self.calls > MAX_CALLS:
             self.unknown("too many commands to analyse")
@@ -201,6 +226,18 @@ class _Analysis:
             check = exec_checks.check_interpreter
         if check is not None:
             check(call, self)
+        tool_options.check_options(call, self)
+        self._secret_operands(call)
+        if self.host_workspace is not None:
+            host_scope.check_call(call, self, self.host_workspace)
+
+    def _secret_operands(self, call: Call) -> None:
+        """`cat .env`, `cp ~/.aws/credentials x`: the same secret-file read read_file asks for."""
+        for word in call.args:
+            reason = None if word.dynamic else secret_file_reason(word.value.partition("=")[2] or word.value)
+            if reason:
+                self.unknown(f"{call.name} {reason}")
+                return
 
     def _name_known(self, word: Word, via: str) -> bool:
         """Report command names that hide what runs; False when the name cannot be known at all."""

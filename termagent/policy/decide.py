@@ -14,6 +14,14 @@ Order, first match wins:
 7. the mode: plan reads; ask reads and asks for the rest; accept-edits reads and writes
    and asks before commands; auto allows everything.
 
+Reading a file that may hold secrets (`.env`, private keys, cloud credentials) is part of
+the safety net too: it asks in every mode, and an allow rule naming the file without
+wildcards (`read_file(.env)`) lets it through.
+
+Unsandboxed (`--sandbox none`), auto mode is not available: it would run any command on
+the person's machine without a look. Asking for auto gives ask mode (and `downgraded`
+says so, for a warning), and writes or deletes outside the workspace count as destructive.
+
 Headless runs and hooks cannot ask, so there every "ask" becomes a deny whose reason says
 which flag would allow it; the denial goes back to the model.
 """
@@ -29,10 +37,21 @@ from termagent.config import MODES
 from termagent.policy.classifier import classify
 from termagent.policy.display import hidden_characters
 from termagent.policy.protected import protected_reason
-from termagent.policy.rules import Rule, RuleSet, exact_rule, literal_match, subject_of
+from termagent.policy.rules import (
+    Rule,
+    RuleSet,
+    exact_rule,
+    literal_match,
+    named_match,
+    subject_of,
+)
+from termagent.policy.secrets import secret_file_reason
 from termagent.protocol import RISK_READ, RISK_WRITE
 
 WRITE_TOOLS = frozenset({"write_file", "edit_file"})
+READ_TOOLS = frozenset({"read_file", "grep"})
+UNSANDBOXED_AUTO = ("auto mode is not available without the sandbox (--sandbox none): using ask mode; "
+                    "allow commands you trust with --allow or permission rules")
 
 
 @dataclass(frozen=True)
@@ -48,11 +67,15 @@ class _Review:
     guard: str | None  # why the safety net asks, if it does
     destructive: bool
     parts: tuple[str, ...] | None  # simple commands, for bash
+    plain: tuple[str, ...] | None = None  # each program's words after quote removal, for deny and ask rules
+    secret: bool = False  # a read of a secret-bearing file: a wildcard-free allow rule naming it unlocks it
 
 
 class Policy:
     def __init__(self, mode: str, rules: RuleSet, interactive: bool,
-                 existing_paths: Callable[[str], bool] | None = None) -> None:
+                 existing_paths: Callable[[str], bool] | None = None, host_workspace: str | None = None) -> None:
+        self.host_workspace = host_workspace  # set when commands run unsandboxed on the host
+        self.downgraded = False  # auto was asked for unsandboxed and ask is used instead
         self.mode = mode
         self.rules = rules
         self.interactive = interactive
@@ -67,11 +90,17 @@ class Policy:
     def mode(self, value: str) -> None:
         if value not in MODES:
             raise ValueError(f"unknown permission mode {value!r}; choose one of {', '.join(MODES)}")
+        if value == "auto" and self.host_workspace is not None:
+            self.downgraded = True
+            value = "ask"
         self._mode = value
 
     def cycle_mode(self) -> str:
-        """plan -> ask -> accept-edits -> auto -> plan; returns the new mode."""
-        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        """plan -> ask -> accept-edits -> auto -> plan (auto skipped when unsandboxed); returns the new mode."""
+        following = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        if following == "auto" and self.host_workspace is not None:
+            following = MODES[(MODES.index(following) + 1) % len(MODES)]
+        self.mode = following
         return self.mode
 
     def allow_for_session(self, tool: str, args: dict[str, Any]) -> None:
@@ -82,18 +111,20 @@ class Policy:
         args = args or {}
         review = self._review(tool, args, risk)
         hurt = review.destructive
-        denied = self.rules.denied_by(tool, args, review.parts)
+        denied = self.rules.denied_by(tool, args, review.parts, review.plain)
         if denied is not None:
             return Decision("deny", f"denied by rule {denied.text} ({denied.source})", "rule", hurt)
         if self.mode == "plan" and risk != RISK_READ:
             return Decision("deny", "plan mode is read-only", "mode", hurt)
         if literal_match(self._session, tool, args) is not None:
             return Decision("allow", "allowed for this session", "session", hurt)
-        asked = self.rules.asked_by(tool, args, review.parts)
+        asked = self.rules.asked_by(tool, args, review.parts, review.plain)
         if asked is not None:
             return self._ask(tool, args, f"rule {asked.text} ({asked.source}) asks", "rule", hurt)
         if review.guard is not None:
             exact = self.rules.literal_allow(tool, args)
+            if exact is None and review.secret:
+                exact = named_match(self.rules.allow, tool, args)
             if exact is not None:
                 return Decision("allow", f"allowed by rule {exact.text} ({exact.source}) despite: {review.guard}",
                                 "rule", hurt)
@@ -106,11 +137,16 @@ class Policy:
     def _review(self, tool: str, args: dict[str, Any], risk: str) -> _Review:
         if tool == "bash":
             command = args.get("command")
-            found = classify(command if isinstance(command, str) else "", self.existing_paths)
+            found = classify(command if isinstance(command, str) else "", self.existing_paths, self.host_workspace)
             if found.verdict == "safe":
-                return _Review(None, False, found.commands)
+                return _Review(None, False, found.commands, found.plain)
             label = "destructive command" if found.verdict == "destructive" else "command needs review"
-            return _Review(f"{label}: {'; '.join(found.reasons)}", found.verdict == "destructive", found.commands)
+            return _Review(f"{label}: {'; '.join(found.reasons)}", found.verdict == "destructive", found.commands,
+                           found.plain)
+        if tool in READ_TOOLS and isinstance(args.get("path"), str):
+            secret = secret_file_reason(args["path"])
+            if secret:
+                return _Review(f"{secret}, which always needs approval", False, None, secret=True)
         if tool in WRITE_TOOLS or (risk == RISK_WRITE and "path" in args):
             path = args.get("path")
             path = path if isinstance(path, str) else ""

@@ -213,6 +213,7 @@ def check_trap(call: Call, sink: Sink) -> None:
 
 
 _AWK_EXEC = re.compile(r"system\s*\(|\|\s*getline|\|&|\bprintf?\b[^;{}]*\|")
+_AWK_WRITE = re.compile(r"\bprintf?\b[^;{}]*>")
 
 
 def check_awk(call: Call, sink: Sink) -> None:
@@ -229,6 +230,8 @@ def check_awk(call: Call, sink: Sink) -> None:
         sink.unknown(f"{call.name} program too long to check")
     elif _AWK_EXEC.search(program.value):
         sink.destructive(f"{call.name} program runs shell commands (system() or a pipe)")
+    elif _AWK_WRITE.search(program.value):
+        sink.unknown(f"{call.name} program writes to files (print > file)")
 
 
 _SED_EXEC_CMD = re.compile(r"(?:^|[;\n{}])\s*(?:\d+|\$|/[^/]*/)?(?:,\s*(?:\d+|\$|/[^/]*/))?\s*!?\s*[ewW](?:\s|;|$)")

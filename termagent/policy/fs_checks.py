@@ -30,16 +30,34 @@ ALWAYS = {
     "parted": "parted rewrites partition tables",
     "blkdiscard": "blkdiscard discards every block of a device",
 }
+_FIND_WRITERS = frozenset({"-fprint", "-fprint0", "-fprintf", "-fls"})
 _SINKS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
 _TRUNCATING = frozenset({">", ">|", "&>", ">&"})
+_APPENDING = frozenset({">>", "&>>"})
 _GLOB = frozenset("*?[")
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9._@+/-]+")
 
 
+_INFO_ONLY = frozenset({"--help", "-h", "--version", "-V", "--usage", "-?"})
+_DRY_RUN = {"mke2fs": "-n", "mkfs.ext2": "-n", "mkfs.ext3": "-n", "mkfs.ext4": "-n", "mkfs.xfs": "-N",
+            "mkfs.btrfs": "--dry-run"}
+
+
 def check_always(call: Call, sink: Sink) -> None:
     reason = ALWAYS.get(call.name) or (f"{call.name} formats a device" if call.name.startswith("mkfs") else None)
-    if reason:
+    if reason and not _harmless_invocation(call):
         sink.destructive(reason)
+
+
+def _harmless_invocation(call: Call) -> bool:
+    """`mkfs.ext4 --help`, `mke2fs -V`, `mke2fs -n /dev/x` (dry run) print and change nothing."""
+    values = [word.value for word in call.args]
+    if any(word.dynamic for word in call.args) or not values:
+        return False
+    if all(value in _INFO_ONLY for value in values):
+        return True
+    dry = _DRY_RUN.get(call.name)
+    return dry is not None and dry in values
 
 
 def check_rm(call: Call, sink: Sink) -> None:
@@ -122,6 +140,8 @@ def check_find(call: Call, sink: Sink) -> None:
             sink.unknown(f"find argument {args[index].raw} is known only at run time and could be -delete")
         elif value == "-delete":
             sink.destructive("find -delete deletes every match")
+        elif value in _FIND_WRITERS:
+            sink.unknown(f"find {value} writes a file it is told to")
         elif value in ("-exec", "-execdir", "-ok", "-okdir"):
             end = index + 1
             while end < len(args) and args[end].value not in (";", "+"):
@@ -137,16 +157,26 @@ def check_find(call: Call, sink: Sink) -> None:
 
 def check_tee(call: Call, sink: Sink) -> None:
     opts = scan_options(call.args, long_values=frozenset({"--output-error"}))
-    if opts.has("-a", "--append"):
-        return
     for target in opts.operands:
-        check_overwrite(target, sink, "tee")
+        if opts.has("-a", "--append"):
+            check_append(target, sink, "tee -a")
+        else:
+            check_overwrite(target, sink, "tee")
+
+
+def check_append(target: Word, sink: Sink, how: str) -> None:
+    """Appending keeps what is there, but appending to a git hook or agent config is still a write there."""
+    guarded = None if target.dynamic else protected_reason(normalized(target.value))
+    if guarded:
+        sink.destructive(f"{how} {guarded}")
 
 
 def check_redirects(redirects: tuple[Redirect, ...], sink: Sink) -> None:
     for redirect in redirects:
         if redirect.op in _TRUNCATING and redirect.target is not None:
             check_overwrite(redirect.target, sink, f"redirect {redirect.op}")
+        elif redirect.op in _APPENDING and redirect.target is not None:
+            check_append(redirect.target, sink, f"redirect {redirect.op}")
         if redirect.heredoc is not None and redirect.expands and ("$(" in redirect.heredoc or "`" in redirect.heredoc):
             quoted = redirect.heredoc.replace("\\", "\\\\").replace('"', '\\"')
             sink.script(f': "{quoted}"', False, "here-document")
@@ -191,6 +221,13 @@ def check_copy(call: Call, sink: Sink) -> None:
     guarded = next((reason for path in candidates if (reason := protected_reason(path))), None)
     if guarded:
         sink.destructive(f"{call.name} {guarded}")
+
+
+def check_xxd(call: Call, sink: Sink) -> None:
+    """`xxd [-r] infile outfile` writes outfile."""
+    opts = scan_options(call.args, takes_value="cglsoC")
+    if len(opts.operands) >= 2:
+        check_overwrite(opts.operands[1], sink, "xxd output")
 
 
 def check_kill(call: Call, sink: Sink) -> None:

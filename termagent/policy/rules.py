@@ -120,11 +120,13 @@ class RuleSet:
     def combine(self, other: RuleSet) -> RuleSet:
         return RuleSet(self.allow + other.allow, self.ask + other.ask, self.deny + other.deny)
 
-    def denied_by(self, tool: str, args: dict[str, Any], parts: Sequence[str] | None = None) -> Rule | None:
-        return _first_hit(self.deny, tool, args, parts)
+    def denied_by(self, tool: str, args: dict[str, Any], parts: Sequence[str] | None = None,
+                  plain: Sequence[str] | None = None) -> Rule | None:
+        return _first_hit(self.deny, tool, args, parts, plain)
 
-    def asked_by(self, tool: str, args: dict[str, Any], parts: Sequence[str] | None = None) -> Rule | None:
-        return _first_hit(self.ask, tool, args, parts)
+    def asked_by(self, tool: str, args: dict[str, Any], parts: Sequence[str] | None = None,
+                 plain: Sequence[str] | None = None) -> Rule | None:
+        return _first_hit(self.ask, tool, args, parts, plain)
 
     def allowed_by(self, tool: str, args: dict[str, Any], parts: Sequence[str] | None = None) -> tuple[Rule, ...]:
         """The allow rules that together cover the call; empty if any part is left uncovered."""
@@ -151,6 +153,18 @@ def literal_match(rules: Iterable[Rule], tool: str, args: dict[str, Any]) -> Rul
     return None
 
 
+def named_match(rules: Iterable[Rule], tool: str, args: dict[str, Any]) -> Rule | None:
+    """A path rule without wildcards that names this file (`read_file(.env)` names every `.env`)."""
+    subject = subject_of(tool, args)
+    if subject is None or tool not in PATH_TOOLS:
+        return None
+    for rule in rules:
+        literal = rule.tool == tool and rule.pattern and not rule.exact and not set(rule.pattern) & set("*?")
+        if literal and _path_matches(rule.pattern or "", subject, fold=False):
+            return rule
+    return None
+
+
 def _same(tool: str, pattern: str, subject: str) -> bool:
     if tool == "bash":
         return pattern.strip() == subject.strip()
@@ -171,8 +185,18 @@ def _exact_key(tool: str, args: dict[str, Any]) -> str:
     return json.dumps(args, sort_keys=True, default=str)
 
 
-def _first_hit(rules: Iterable[Rule], tool: str, args: dict[str, Any], parts: Sequence[str] | None) -> Rule | None:
+def _first_hit(rules: Iterable[Rule], tool: str, args: dict[str, Any], parts: Sequence[str] | None,
+               plain: Sequence[str] | None = None) -> Rule | None:
+    """The first deny/ask rule hitting any piece of the call.
+
+    Besides the source text of each simple command, a bash rule is tried on each program
+    run as bash will see it: quotes removed, redirects and assignments left out, nested
+    and wrapped commands included. So `bash(curl *)` still hits `curl x > out`, `curl 'x;'`
+    and `sudo curl $(echo x)`; there a `*` may cover any character, since over-matching a
+    deny rule only refuses more.
+    """
     pieces: list[str] | None = None
+    loose: list[str] = []
     for rule in rules:
         if rule.tool != tool:
             continue
@@ -180,9 +204,27 @@ def _first_hit(rules: Iterable[Rule], tool: str, args: dict[str, Any], parts: Se
             return rule
         if pieces is None:
             pieces = _pieces(tool, subject_of(tool, args), parts, crude=True)
+            loose = _plain_pieces(tool, subject_of(tool, args), plain)
         if any(_matches(rule, tool, piece, fold=True) for piece in pieces):
             return rule
+        if any(_loose_command_matches(rule.pattern, piece) for piece in loose):
+            return rule
     return None
+
+
+def _plain_pieces(tool: str, subject: str | None, plain: Sequence[str] | None) -> list[str]:
+    if tool != "bash" or subject is None:
+        return []
+    if plain is None:
+        plain = classify(subject).plain
+    return [piece.strip() for piece in plain if piece.strip()]
+
+
+def _loose_command_matches(pattern: str, command: str) -> bool:
+    if pattern.endswith(":*"):
+        base = pattern[:-2].rstrip()
+        return _wildcard(base, command) or _wildcard(base + " *", command)
+    return _wildcard(pattern.strip(), command)
 
 
 def covering(rules: Sequence[Rule], tool: str, args: dict[str, Any], parts: Sequence[str] | None) -> tuple[Rule, ...]:

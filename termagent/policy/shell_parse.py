@@ -20,11 +20,14 @@ from typing import Any
 import bashlex  # type: ignore[import-untyped]
 import bashlex.errors  # type: ignore[import-untyped]
 
+from termagent.policy.shell_arrays import fix_array_assignment
+
 MAX_PARSE_CHARS = 65_536
 MAX_BRACE_WORDS = 256
 MAX_WORDS = 20_000
 _DYNAMIC_KINDS = frozenset({"parameter", "commandsubstitution", "processsubstitution"})
 _HARMLESS_TARGETS = frozenset({"/dev/null"})
+_PROMPT_EXPANSION = re.compile(r"@P(?:\}|$)")
 
 
 class ShellParseError(Exception):
@@ -84,6 +87,7 @@ class Script:
     commands: tuple[SimpleCommand, ...]
     functions: tuple[FunctionDef, ...] = ()
     embedded_code: tuple[str, ...] = ()  # code hidden in ${x:-$(..)} that bashlex leaves unparsed
+    prompt_expansions: tuple[str, ...] = ()  # ${x@P}: the variable's text is expanded like a prompt, $(..) runs
 
 
 def parse(text: str) -> Script:
@@ -99,7 +103,7 @@ def parse(text: str) -> Script:
         raise ShellParseError("nested too deeply") from None
     if walker.words > MAX_WORDS:
         raise ShellParseError(f"more than {MAX_WORDS} words after brace expansion")
-    return Script(tuple(walker.commands), tuple(walker.functions), tuple(walker.embedded))
+    return Script(tuple(walker.commands), tuple(walker.functions), tuple(walker.embedded), tuple(walker.prompts))
 
 
 def _parse_trees(text: str) -> tuple[str, list[Any]]:
@@ -109,7 +113,7 @@ def _parse_trees(text: str) -> tuple[str, list[Any]]:
         try:
             return source, bashlex.parse(source)
         except bashlex.errors.ParsingError as exc:
-            fixed = _fix_quoted_heredoc(source, str(exc))
+            fixed = _fix_quoted_heredoc(source, str(exc)) or fix_array_assignment(source, exc)
             if fixed is None:
                 raise ShellParseError(str(exc)) from None
             source = fixed
@@ -153,6 +157,7 @@ class _Walker:
     commands: list[SimpleCommand] = field(default_factory=list)
     functions: list[FunctionDef] = field(default_factory=list)
     embedded: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
     words: int = 0
 
     def visit(self, node: Any, ctx: _Ctx) -> None:
@@ -199,6 +204,8 @@ class _Walker:
         value = getattr(node, "value", "") or ""
         if any(mark in value for mark in ("$(", "`", "<(", ">(")):
             self.embedded.append(": " + value)
+        if _PROMPT_EXPANSION.search(value):
+            self.prompts.append("${" + value + "}")
 
     def _command(self, node: Any, ctx: _Ctx) -> None:
         words: list[Word] = []
@@ -291,10 +298,11 @@ _SEQUENCE = re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$"
 
 
 def expand_braces(word: Word) -> list[Word]:
-    """`{rm,-rf,~}` is three words to bash; checks must see them. Quoting is not tracked, so a
-    quoted `"{a,b}"` is expanded too: more words than bash makes, never fewer. Past
+    """`{rm,-rf,~}` is three words to bash; checks must see them. A word whose braces are all
+    quoted is left alone, as bash does; otherwise quoting is not tracked, so more words come
+    out than bash makes, never fewer. Past
     MAX_BRACE_WORDS the word is left whole and marked dynamic."""
-    if word.dynamic or "{" not in word.value:
+    if word.dynamic or "{" not in word.value or not _unquoted_brace(word.raw):
         return [word]
     try:
         values = _expand(word.value, MAX_BRACE_WORDS)
@@ -305,6 +313,25 @@ def expand_braces(word: Word) -> list[Word]:
     if values == [word.value]:
         return [word]
     return [Word(value, word.raw) for value in values]
+
+
+def _unquoted_brace(raw: str) -> bool:
+    """A `{` outside quotes: bash never brace-expands `'{a,b}'`, so an awk program stays one word."""
+    quote = ""
+    index = 0
+    while index < len(raw):
+        char = raw[index]
+        if char == "\\" and quote != "'":
+            index += 2
+            continue
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "{":
+            return True
+        index += 1
+    return False
 
 
 def _expand(text: str, limit: int, depth: int = 0) -> list[str] | None:

@@ -46,6 +46,8 @@ WRAPPERS: dict[str, Wrapper] = {
                     long_valued=_f("--user", "--group", "--prompt", "--chdir", "--host", "--close-from", "--role",
                                    "--type", "--command-timeout", "--other-user", "--chroot")),
     "doas": Wrapper("ns", "uC"),
+    "pkexec": Wrapper(long_flags=_f("--disable-internal-agent", "--keep-cwd"), long_valued=_f("--user")),
+    "sg": Wrapper("c", skip=1, joins=True),
     "nice": Wrapper("", "n", long_valued=_f("--adjustment"), numeric=True),
     "ionice": Wrapper("t", "cnp", long_flags=_f("--ignore"), long_valued=_f("--class", "--classdata", "--pid")),
     "timeout": Wrapper("v", "sk", long_flags=_f("--preserve-status", "--foreground", "--verbose"),

@@ -6,6 +6,11 @@ timeout (and leftovers killed when the command ends, even those that left the gr
 see `kill_marked`), stdin from /dev/null, the same
 head-and-tail output cap, a `cd` that carries over, and an environment without API
 keys or other credentials, so a prompt-injected `env` cannot leak them.
+
+A command can leave its process group (`setsid sleep 1000 &`, a daemon that
+double-forks), so every command also carries a marker variable unique to this sandbox
+(TERMAGENT_SESSION_MARK); at close, every process group it started is killed and then
+every process of this user whose environment still carries the marker.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import re
+import secrets
 import shutil
 import signal
 import tempfile
@@ -31,49 +36,11 @@ from termagent.tracecontext import with_traceparent
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|SESSION|COOKIE)", re.IGNORECASE)
 _SECRET_PREFIXES = ("ANTHROPIC_", "OPENAI_", "AWS_", "GOOGLE_", "AZURE_", "GH_", "GITHUB_", "SSH_", "GPG_")
+MARK_VARIABLE = "TERMAGENT_SESSION_MARK"  # every command of this sandbox: killed at close
+EXEC_MARKER = "TERMAGENT_EXEC_ID"  # one command: what it left is killed when it ends
+KILL_PASSES = 10  # leftovers may fork while being killed; rescan this many times
 READ_CHUNK = 65_536
 DRAIN_AFTER_EXIT_S = 2.0
-EXEC_MARKER = "TERMAGENT_EXEC_ID"
-KILL_ROUNDS = 10
-
-
-def kill_marked(marker: str) -> int:
-    """SIGKILL every process of ours whose environment carries `EXEC_MARKER=marker`.
-
-    A host command can leave its process group (setsid, a double fork, nohup into a new
-    session), so the group kill alone would let it outlive its command. Every process it
-    starts inherits the marker unless it deliberately clears its environment; scanning
-    /proc finds them whatever their session. Repeated so a child forked during a sweep
-    dies in the next one. Returns how many were killed (0 where /proc is missing).
-    """
-    needle = f"{EXEC_MARKER}={marker}".encode()
-    killed = 0
-    for _ in range(KILL_ROUNDS):
-        found = [pid for pid in _own_pids() if needle in _environ(pid).split(b"\0")]
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-        if not found:
-            break
-    return killed
-
-
-def _own_pids() -> list[int]:
-    me = os.getpid()
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    return [int(name) for name in names if name.isdigit() and int(name) != me]
-
-
-def _environ(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            return handle.read()
-    except OSError:
-        return b""
 
 
 def host_environment(source: dict[str, str] | None = None) -> dict[str, str]:
@@ -96,6 +63,8 @@ class HostSandbox(Sandbox):
         self.cwd = str(self.workspace)
         self._state_dir: str | None = None
         self._lock = asyncio.Lock()
+        self.mark = f"{session_id}-{secrets.token_hex(8)}"
+        self._groups: set[int] = set()
 
     async def start(self) -> None:
         if self._state_dir is None:
@@ -126,17 +95,18 @@ class HostSandbox(Sandbox):
             proc = await asyncio.create_subprocess_exec(
                 "bash", "-c", INNER, "bash", self.cwd, state, command, str(self.workspace),
                 stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
-                cwd=str(self.workspace), env=with_traceparent({**host_environment(), EXEC_MARKER: marker}),
+                cwd=str(self.workspace), env=self._environment(marker),
                 start_new_session=True,
             )
         finally:
             os.close(write_fd)
+        self._groups.add(proc.pid)
         reader = asyncio.ensure_future(_pump(read_fd, output, live))
         try:
             timed_out = await _wait_or_kill(proc, timeout_s)
         finally:
             _kill_group(proc.pid)
-            await asyncio.to_thread(kill_marked, marker)
+            await asyncio.to_thread(kill_marked, EXEC_MARKER, marker)
         try:
             await asyncio.wait_for(asyncio.shield(reader), DRAIN_AFTER_EXIT_S)
         except (TimeoutError, asyncio.CancelledError):
@@ -153,7 +123,17 @@ class HostSandbox(Sandbox):
             full_output=output.full_text(),
         )
 
+    def _environment(self, exec_marker: str) -> dict[str, str]:
+        """No credentials; the markers that let leftovers be found; the running span's trace."""
+        marks = {MARK_VARIABLE: self.mark, EXEC_MARKER: exec_marker}
+        return with_traceparent({**host_environment(), **marks})
+
     async def close(self) -> None:
+        """Kill what the session's commands left running, then drop the state directory."""
+        for pgid in sorted(self._groups):
+            _kill_group(pgid)
+        self._groups.clear()
+        kill_marked(MARK_VARIABLE, self.mark)
         if self._state_dir is not None:
             shutil.rmtree(self._state_dir, ignore_errors=True)
             self._state_dir = None
@@ -194,6 +174,46 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill_marked(variable: str, value: str) -> int:
+    """SIGKILL every process of ours whose environment carries `variable=value`.
+
+    A host command can leave its process group (setsid, a double fork, nohup into a new
+    session), so the group kill alone would let it outlive its command. Every process it
+    starts inherits the marker unless it deliberately clears its environment; scanning
+    /proc finds them whatever their session. Repeated so a child forked during a sweep
+    dies in the next one. Returns how many were killed (0 where /proc is missing).
+    """
+    needle = f"\n{variable}={value}\n".encode()
+    killed = 0
+    for _ in range(KILL_PASSES):
+        found = [pid for pid in _pids() if needle in _environ(pid)]
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+    return killed
+
+
+def _pids() -> list[int]:
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    me = os.getpid()
+    return [int(name) for name in names if name.isdigit() and int(name) != me]
+
+
+def _environ(pid: int) -> bytes:
+    """The environment block of `pid` (empty for zombies, other users' processes, or gone ones)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return b"\n" + handle.read().replace(b"\0", b"\n") + b"\n"
+    except OSError:
+        return b""
 
 
 async def _pump(fd: int, output: HeadTailBuffer, live: LiveForwarder) -> None:
