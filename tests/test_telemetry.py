@@ -161,3 +161,23 @@ async def test_traceparent_reaches_a_command_in_the_docker_sandbox(tmp_path, scr
     [bash] = receiver.spans_named("execute_tool bash")
     seen = json.dumps(router.seen["test_runner"][1])
     assert f"TP=00-{bash.trace_id.hex()}-{bash.span_id.hex()}-0" in seen
+
+
+async def test_a_stored_session_exports_as_otlp_json_after_the_fact(tmp_path, scripted_server, monkeypatch):
+    from termagent.store.db import Store
+    from termagent.telemetry.replay import write_session_trace
+
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)  # the session itself exports nothing
+    script(scripted_server)
+    store = Store()
+    result, payload = await run(tmp_path, scripted_server, monkeypatch, store=store)
+    target = tmp_path / "trace.json"
+    count = write_session_trace(store, payload["session_id"], target)
+    spans = [span for rs in json.loads(target.read_text())["resourceSpans"]
+             for scope in rs["scopeSpans"] for span in scope["spans"]]
+    assert count == len(spans) >= 8
+    names = {span["name"] for span in spans}
+    assert {"invoke_agent termagent", "turn", "execute_tool write_file", "invoke_agent test_runner"} <= names
+    ids = {span["spanId"] for span in spans}
+    assert all(len(span["traceId"]) == 32 and len(span["spanId"]) == 16 for span in spans)  # hex, as OTLP/JSON wants
+    assert all(span.get("parentSpanId", "") in ids | {""} for span in spans)

@@ -219,6 +219,12 @@ class Store:
             (session_id, event.get("type", ""), json.dumps(event), time.time()),
         )
 
+    def timed_events(self, session_id: str) -> Iterator[tuple[float, dict[str, Any]]]:
+        """Stored events with the time each was recorded (seconds since the epoch)."""
+        sql = "SELECT created_at, data FROM events WHERE session_id = ? ORDER BY id"
+        for created_at, data in self._exec(sql, (session_id,)).fetchall():
+            yield float(created_at), json.loads(data)
+
     def events(self, session_id: str) -> Iterator[dict[str, Any]]:
         for row in self._exec("SELECT data FROM events WHERE session_id = ? ORDER BY id", (session_id,)).fetchall():
             yield json.loads(row[0])
