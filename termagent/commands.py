@@ -16,7 +16,7 @@ def sessions_command(args: argparse.Namespace) -> int:
     try:
         if args.action == "show":
             return _show_session(store, args.id, args.subagents)
-        records = store.sessions(limit=50)
+        records = listed_sessions(store, limit=50)
         if not records:
             print("no sessions yet")
         for record in records:
@@ -27,10 +27,22 @@ def sessions_command(args: argparse.Namespace) -> int:
         store.close()
 
 
+def listed_sessions(store: Store, workspace: str | None = None, limit: int = 50) -> list[SessionRecord]:
+    """Sessions with at least one message: a failed start or a `/clear` leaves an empty
+    record behind, and a list full of those hides the sessions a person wants back."""
+    found: list[SessionRecord] = []
+    for record in store.sessions(workspace, limit=limit * 10):
+        if store.message_count(record.id):
+            found.append(record)
+        if len(found) == limit:
+            break
+    return found
+
+
 def _chosen_session(store: Store, session_id: str | None, workspace: str | None = None) -> SessionRecord | None:
     """The session named by id or unique prefix, else the newest; says why when there is none."""
     try:
-        record = store.find_session(session_id) if session_id else next(iter(store.sessions(workspace, 1)), None)
+        record = store.find_session(session_id) if session_id else next(iter(listed_sessions(store, workspace, 1)), None)
     except LookupError as exc:
         print(f"termagent: {exc}", file=sys.stderr)
         return None

@@ -28,13 +28,15 @@ from termagent.core.session import Session
 from termagent.policy.display import strip_terminal_controls
 from termagent.protocol import AssistantTextDelta, Error, Event, ModelRetrying, SubagentFinished, Warning
 
-EXIT_OK = 0
-EXIT_LIMIT = 1
-EXIT_USAGE = 2
-EXIT_API = 3
-EXIT_DENIED = 4
-EXIT_SANDBOX = 5
-EXIT_INTERRUPTED = 130
+from termagent.exits import (  # noqa: F401 - EXIT_USAGE is part of this module's contract
+    EXIT_API,
+    EXIT_DENIED,
+    EXIT_INTERRUPTED,
+    EXIT_LIMIT,
+    EXIT_OK,
+    EXIT_SANDBOX,
+    EXIT_USAGE,
+)
 
 
 @dataclass(frozen=True)
@@ -116,10 +118,44 @@ async def run_headless(session: Session, task: str, output: str, out: TextIO = s
     finally:
         await session.close(reason)  # the container goes even when something above failed
     try:
+        if output == "text":
+            _explain_stop(stop, detail, session.runner.denials, err)
         _print_result(output, payload, text, out)
     except (BrokenPipeError, ValueError):
         pass
     return HeadlessResult(code, reason, payload)
+
+
+def _explain_stop(stop: str, detail: str, denials: list[Any], err: TextIO) -> None:
+    """Text output shows only the answer; what went wrong goes to stderr, one line each,
+    so "All done" with exit 4, or half a sentence with exit 1, is never all a person sees."""
+    for denial in denials:
+        err.write(f"termagent: denied: {strip_terminal_controls(denial.tool)} "
+                  f"{strip_terminal_controls(denial.gist)} ({denial.decided_by}: "
+                  f"{strip_terminal_controls(denial.reason)})\n")
+    if stop == STOP_LIMIT:
+        err.write(f"termagent: stopped early: {detail or 'a limit was reached'}; the task did not finish\n")
+    elif stop == STOP_MAX_TOKENS:
+        err.write("termagent: stopped early: the reply hit the model's output token limit; "
+                  "the task did not finish\n")
+    err.flush()
+
+
+def early_failure(output: str, reason: str, message: str, out: TextIO = sys.stdout) -> None:
+    """A run that failed before its session opened (no key, config error) still owes
+    json readers their object, with the reason, and stream-json readers the closing event."""
+    if output not in ("json", "stream-json"):
+        return
+    payload = {"result": "", "session_id": None, "exit_reason": reason, "detail": message, "turns": 0,
+               "usage": {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0,
+                         "cache_creation_input_tokens": 0},
+               "cost_usd": 0.0, "tool_calls": [], "subagents": [], "denials": []}
+    try:
+        if output == "stream-json":
+            out.write(json.dumps({"type": "session_finished", "session_id": None, "exit_reason": reason}) + "\n")
+        _print_result(output, payload, "", out)
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 def _cancel_on_sigint(task: "asyncio.Future[Any]") -> None:
