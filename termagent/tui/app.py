@@ -235,13 +235,27 @@ class TermagentApp(App[int]):
         screen = self._open_approval
         if screen is not None and screen.request.request_id == request_id:
             self._open_approval = None
-            screen.dismiss(None)
+            self._close_dialog(screen)
 
     def dismiss_approvals(self) -> None:
         self._approvals.clear()
         if self._open_approval is not None:
             screen, self._open_approval = self._open_approval, None
+            self._close_dialog(screen)
+
+    def _close_dialog(self, screen: ApprovalScreen) -> None:
+        """Close a dialog the person has not answered. An answered one is already off the
+        stack while its callback waits to run, and popping it again would pop the app."""
+        if screen is self.screen:
             screen.dismiss(None)
+        elif screen in self.screen_stack:
+            self._approval_closed_under(screen)
+
+    def _approval_closed_under(self, screen: ApprovalScreen) -> None:
+        """The dialog is covered by another screen (help, a palette): close both, top first."""
+        while self.screen is not screen and len(self.screen_stack) > 1:
+            self.pop_screen()
+        screen.dismiss(None)
 
     # ------------------------------------------------------------ input
 
