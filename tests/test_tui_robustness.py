@@ -10,7 +10,8 @@ from termagent.tui.app import TermagentApp
 from termagent.tui.approval import Answer
 from termagent.tui.records import ToolRecord
 from termagent.tui.toolcall import ToolCallBlock
-from tests.test_tui import SIZE, session_builder, shows, tui, until, workspace  # noqa: F401 - fixture
+from termagent.testing.scripted_server import reply, tool_use
+from tests.test_tui import SIZE, screen_text, send, session_builder, shows, tui, until, workspace  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -61,3 +62,23 @@ def test_an_escaped_error_exits_1_and_names_the_kept_session(session_for, capsys
     err = capsys.readouterr().err
     assert f"termagent --resume {session.session_id}" in err and "RuntimeError" in err
     assert session.store.session(session.session_id) is not None
+
+
+async def test_edit_approval_shows_the_real_hunk_with_line_numbers_and_indentation(
+        session_for, scripted_server, workspace):  # noqa: F811
+    lines = [f"line_{n} = {n}" for n in range(1, 50)] + ["def total():", "        return 49"]
+    (workspace / "calc.py").write_text("\n".join(lines + [f"x_{n} = 0" for n in range(10)]) + "\n")
+    scripted_server.add(reply(tool_use("edit_file", {"path": "calc.py", "old_string": "return 49",
+                                                     "new_string": "return 50"})),
+                        reply("Denied, fine."))
+    session, _ = session_for()
+    app = tui(session)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await send(pilot, "bump it")
+        await shows(pilot, "Allow edit_file?")
+        screen = screen_text(app)
+        assert "@@ -48,7 +48,7 @@" in screen
+        assert "-        return 49" in screen and "+        return 50" in screen
+        assert " def total():" in screen
+        await pilot.press("escape")
+        await until(pilot, lambda: not session.busy, "the turn to end")

@@ -165,7 +165,7 @@ class ToolRunner:
         if action == "ask":
             request = ApprovalRequested(
                 request_id=uuid.uuid4().hex[:12], call_id=call.id, tool=call.name,
-                summary=gist(call.name, call.input), detail=detail(call.name, call.input),
+                summary=gist(call.name, call.input), detail=await self._detail(call),
                 reason=reason, destructive=bool(getattr(decision, "destructive", False)),
             )
             answer = await self.approver.ask(request)
@@ -183,6 +183,17 @@ class ToolRunner:
             f"permission denied ({by}): {reason}. The action did not run. Do not retry it unchanged; "
             "choose another approach or explain to the user what you need."
         )
+
+    async def _detail(self, call: ToolCall) -> str:
+        """What the person approves: the tool's own preview of its effect when it has one
+        (an edit's real diff), else the call's arguments in full."""
+        assert call.input is not None
+        preview = getattr(self.registry.get(call.name), "preview", None)
+        if preview is not None:
+            shown = await asyncio.to_thread(preview, call.input, self.ctx)
+            if shown:
+                return shown
+        return detail(call.name, call.input)
 
     def _audit_decision(self, call: ToolCall, action: str, by: str, reason: str) -> None:
         if self.audit is not None:

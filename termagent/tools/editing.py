@@ -87,6 +87,19 @@ class EditFile:
         )
 
 
+    def preview(self, args: dict[str, Any], ctx: ToolContext) -> str | None:
+        """The diff this call would make, computed the way `run` would apply it (same
+        matching, real line numbers, the file's own indentation), for the approval dialog;
+        None when the edit would fail anyway, and the caller shows the bare strings."""
+        try:
+            resolved = resolve_in_workspace(ctx.root, args["path"])
+            plan = _plan_edit(ctx, resolved, args["old_string"], args["new_string"],
+                              bool(args.get("replace_all", False)), check_fresh=False)
+        except (ToolError, KeyError, TypeError, OSError):
+            return None
+        return unified_diff(plan.decoded.text, plan.new_text, plan.label)
+
+
 @dataclass(frozen=True)
 class _EditPlan:
     label: str
@@ -104,7 +117,8 @@ class _EditPlan:
         return f"{head}\n{_snippet(self.new_text, self.first_pos, self.new_len)}"
 
 
-def _plan_edit(ctx: ToolContext, resolved: Path, old: str, new: str, replace_all: bool) -> _EditPlan:
+def _plan_edit(ctx: ToolContext, resolved: Path, old: str, new: str, replace_all: bool,
+               check_fresh: bool = True) -> _EditPlan:
     label = display_path(ctx.root, resolved)
     try:
         data, st = read_bytes(ctx.root, resolved, int(ctx.config.get("tools", "max_file_bytes")))
@@ -114,7 +128,8 @@ def _plan_edit(ctx: ToolContext, resolved: Path, old: str, new: str, replace_all
         raise
     if is_binary(data):
         raise ToolError("binary_file", f"{label} is a binary file; edit_file only changes text files")
-    ctx.ledger.check_fresh(resolved, data, label)
+    if check_fresh:
+        ctx.ledger.check_fresh(resolved, data, label)
     decoded = decode(data)
     text = decoded.text
     for cand_old, cand_new in match_variants(decoded, old, new):

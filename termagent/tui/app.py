@@ -246,15 +246,12 @@ class TermagentApp(App[int]):
     def _close_dialog(self, screen: ApprovalScreen) -> None:
         """Close a dialog the person has not answered. An answered one is already off the
         stack while its callback waits to run, and popping it again would pop the app."""
-        if screen is self.screen:
-            screen.dismiss(None)
-        elif screen in self.screen_stack:
-            self._approval_closed_under(screen)
-
-    def _approval_closed_under(self, screen: ApprovalScreen) -> None:
-        """The dialog is covered by another screen (help, a palette): close both, top first."""
-        while self.screen is not screen and len(self.screen_stack) > 1:
+        stack = self.screen_stack  # empty while the app tears down: then there is nothing to close
+        if screen not in stack[1:]:
+            return
+        while stack[-1] is not screen:  # covered by another screen (a palette): close that first
             self.pop_screen()
+            stack = self.screen_stack
         screen.dismiss(None)
 
     # ------------------------------------------------------------ input
