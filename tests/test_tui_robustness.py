@@ -82,3 +82,20 @@ async def test_edit_approval_shows_the_real_hunk_with_line_numbers_and_indentati
         assert " def total():" in screen
         await pilot.press("escape")
         await until(pilot, lambda: not session.busy, "the turn to end")
+
+
+async def test_escape_puts_a_queued_prompt_back_into_the_input(session_for, scripted_server):
+    scripted_server.chunk_delay_s = 0.5  # the answer streams for minutes: only Esc ends this turn
+    scripted_server.pieces = 400
+    scripted_server.add(reply("word " * 400))
+    session, _ = session_for()
+    app = tui(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "talk a lot")
+        await shows(pilot, "word word")
+        await send(pilot, "and then this")
+        await pilot.press("escape")
+        await shows(pilot, "back in the input")
+        assert app.prompt.text == "and then this"
+        await until(pilot, lambda: not session.busy, "the turn to end")
+        assert len(scripted_server.requests) == 1

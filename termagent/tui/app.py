@@ -71,6 +71,7 @@ class TermagentApp(App[int]):
         self._frame = 0
         self._approvals: collections.deque[Any] = collections.deque()
         self._open_approval: ApprovalScreen | None = None
+        self._queued: list[str] = []  # prompts sent during a turn that have not started yet
         self.commands = SlashCommands(self)
         self.router = EventRouter(self)
 
@@ -263,8 +264,28 @@ class TermagentApp(App[int]):
             self.run_worker(self.commands.run(text), group="commands")
             return
         if self.session.busy:
+            self._queued.append(message.text)
             self.notify("queued: it is sent when the current turn ends", timeout=3)
         self.session.submit(SubmitTurn(message.text))
+
+    def turn_began(self, text: str) -> None:
+        """A queued prompt's turn started: it is no longer waiting."""
+        if text in self._queued:
+            self._queued.remove(text)
+
+    def _interrupt_turn(self) -> None:
+        """An interrupt also drops the turns still queued (the session forgets them), so
+        what the person typed ahead goes back into the input instead of vanishing."""
+        kept, self._queued = self._queued, []
+        self.session.submit(Interrupt())
+        if not kept:
+            return
+        typed = self.prompt.text
+        self.prompt.load_text("\n".join(kept + ([typed] if typed.strip() else [])))
+        self.prompt.move_cursor(self.prompt.document.end)
+        self.prompt.focus()
+        noun = "prompt is" if len(kept) == 1 else f"{len(kept)} prompts are"
+        self.view.notice("info", f"interrupted: your queued {noun} back in the input, not sent (enter sends)")
 
     # ------------------------------------------------------------ commands' host
 
@@ -292,7 +313,7 @@ class TermagentApp(App[int]):
 
     def action_interrupt(self) -> None:
         if self.session.busy:
-            self.session.submit(Interrupt())
+            self._interrupt_turn()
 
     async def action_ctrl_c(self) -> None:
         now = time.monotonic()
@@ -301,7 +322,7 @@ class TermagentApp(App[int]):
             return
         self._last_ctrl_c = now
         if self.session.busy:
-            self.session.submit(Interrupt())
+            self._interrupt_turn()
         elif self.prompt.text:
             self.prompt.clear()
         self.notify("press ctrl+c again to quit", timeout=QUIT_WINDOW_S)
