@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="build the sandbox image or show its status")
     sandbox.add_argument("action", choices=("build", "status"))
     sub.add_parser("replay", help="watch a bundled scripted session (no API key needed)")
+    topics = sub.add_parser("help", help="exit codes, json fields, config keys, environment, rule syntax")
+    topics.add_argument("topic", nargs="?", help="exit-codes | json | config | environment | rules")
     from termagent.hooks.cli import add_subcommands
 
     add_subcommands(sub)
@@ -105,6 +107,10 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             from termagent.commands import sandbox_command
 
             return sandbox_command(args, _config(args, workspace))
+        if args.command == "help":
+            from termagent.help_topics import help_command
+
+            return help_command(args.topic)
         if args.command == "replay":
             from termagent.replay import replay_command
 
