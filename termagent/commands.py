@@ -101,13 +101,17 @@ def sandbox_command(args: argparse.Namespace, config: Any) -> int:
             tag = build_image(config, progress=lambda line: print(line, file=sys.stderr))
             print(f"built {tag}")
             return 0
-        for key, value in sandbox_status(config).items():
+        status = sandbox_status(config)
+        for key, value in status.items():
             print(f"{key}: {value}")
         settings = config.section("sandbox")
         limits = ("memory", "pids", "cpus", "nofile", "tmpfs_size", "timeout_default_s", "timeout_max_s",
                   "output_cap_bytes")
         print("limits: " + ", ".join(f"{name}={settings[name]}" for name in limits))
         print("network: none; root filesystem: read-only; writable: /workspace, /tmp, $HOME (tmpfs)")
+        if status.get("engine") == "unreachable" and status.get("backend") == "docker":
+            print(f"termagent: {status.get('error') or 'the Docker engine is not reachable'}", file=sys.stderr)
+            return 5  # a script asking "can commands run here?" gets a no it can act on
         return 0
     except SandboxUnavailable as exc:
         print(f"termagent: {exc}", file=sys.stderr)

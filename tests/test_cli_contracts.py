@@ -105,3 +105,20 @@ def test_turn_limit_is_named_on_stderr(tmp_path, env, scripted_server):
     result = run(["--max-turns", "1", "--task", "look"], tmp_path, env)
     assert result.returncode == 1
     assert "stopped early: max turns reached (1)" in result.stderr
+
+
+def _engine_down(env, tmp_path):
+    return {**env, "TERMAGENT_SANDBOX": "docker", "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+
+
+def test_an_unreachable_engine_is_reported_at_start_not_at_the_first_command(tmp_path, env, scripted_server):
+    scripted_server.add(reply(text("Nothing to run.")))
+    result = run(["--task", "just answer"], tmp_path, _engine_down(env, tmp_path))
+    assert "commands cannot run in this session" in result.stderr
+    assert "Docker engine not reachable" in result.stderr
+
+
+def test_sandbox_status_exits_5_when_the_engine_is_down(tmp_path, env):
+    result = run(["sandbox", "status"], tmp_path, _engine_down(env, tmp_path))
+    assert result.returncode == 5
+    assert "engine: unreachable" in result.stdout and "Traceback" not in result.stderr

@@ -54,12 +54,14 @@ class Session:
     _turn: "asyncio.Task[TurnOutcome] | None" = None
     _pending_turns: list[str] = field(default_factory=list)
     _closed: bool = False
+    _sandbox_check: "asyncio.Task[None] | None" = None
 
     def start(self) -> None:
         """Announce the session and start the sandbox in the background."""
         begin = getattr(self.sandbox, "begin", None)
         if begin is not None:
             begin()
+            self._sandbox_check = asyncio.get_running_loop().create_task(self._warn_if_sandbox_down())
         if self.watcher is not None:
             self.watcher.start()
         sandbox = self.sandbox.describe().get("backend", self.sandbox.name) if self.sandbox else "none"
@@ -67,6 +69,16 @@ class Session:
                                      self.resumed, str(sandbox)))
         for message in self.startup_warnings:
             self.bus.emit(Warning(message))
+
+    async def _warn_if_sandbox_down(self) -> None:
+        """Say at once, not at the first command, that commands cannot run: the sandbox
+        starts in the background, so this costs start-up nothing."""
+        try:
+            await self.sandbox.start()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # SandboxUnavailable; core stays free of sandbox imports
+            self.bus.emit(Warning(f"commands cannot run in this session: {exc}"))
 
     @property
     def busy(self) -> bool:
