@@ -98,6 +98,7 @@ async def test_slash_commands_and_completion_in_plain_mode(workspace, scripted_s
     assert session.runner.policy.mode == "plan"
     assert "subagents (the model delegates" in out and "explorer" in out
     assert "permission mode: plan" in out and "/resume [id]" in out
+    assert "ctrl+c" in out and "shift+tab" not in out and "ctrl+o" not in out  # keys the line mode has
 
 
 async def test_resume_in_plain_mode_prints_the_history(workspace, scripted_server, monkeypatch):
