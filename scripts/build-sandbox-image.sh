@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the default sandbox image offline (debootstrap + docker import) unless an image
+# Build the default sandbox image (debootstrap from the configured apt mirror + docker import) unless an image
 # with the current recipe hash already exists. The hash covers every file under
 # sandboxes/, so editing packages.txt or bootstrap.sh triggers a rebuild.
 # termagent/sandbox/image.py computes the same hash (recipe_hash) for `sandbox status`.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Get a machine ready for the Docker tests: install Debian's docker.io (and
 # debootstrap) if missing, start dockerd in the background if no engine answers, and
-# build the sandbox image offline if it is missing or its recipe (sandboxes/) changed.
+# build the sandbox image (from the configured apt mirror) if it is missing or its recipe (sandboxes/) changed.
 #
 # Under CI=true any failure exits non-zero, so the Docker tests never silently skip;
 # elsewhere a failure prints a warning and exits 0 (the tests then skip themselves).

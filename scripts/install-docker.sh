@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install Debian's Docker engine and debootstrap (needed to build the sandbox image
-# offline) when they are missing. Idempotent: does nothing on a machine that has both.
+# from the machine's configured apt mirror) when they are missing. Idempotent: does nothing on a machine that has both.
 set -euo pipefail
 
 need=()

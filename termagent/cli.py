@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="build the sandbox image or show its status")
     sandbox.add_argument("action", choices=("build", "status"))
     sub.add_parser("replay", help="watch a bundled scripted session (no API key needed)")
+    topics = sub.add_parser("help", help="exit codes, json fields, config keys, environment, rule syntax")
+    topics.add_argument("topic", nargs="?", help="exit-codes | json | config | environment | rules")
     from termagent.hooks.cli import add_subcommands
 
     add_subcommands(sub)
@@ -58,10 +60,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     workspace = (args.workspace or Path.cwd()).resolve()
+    problem = _workspace_problem(workspace)
+    if problem:
+        return _fail(args, 2, "usage_error", problem)
     try:
         return _dispatch(args, workspace)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `termagent sessions | head`: the reader left, nothing more to say
+        _quiet_stdout()
+        return 0
+
+
+def _workspace_problem(workspace: Path) -> str:
+    """What is wrong with the workspace a person named (-C), in words; '' when it is usable."""
+    if not workspace.exists():
+        return f"workspace {workspace} does not exist"
+    if not workspace.is_dir():
+        return f"workspace {workspace} is not a directory"
+    return ""
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
@@ -85,6 +113,10 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             from termagent.commands import sandbox_command
 
             return sandbox_command(args, _config(args, workspace))
+        if args.command == "help":
+            from termagent.help_topics import help_command
+
+            return help_command(args.topic)
         if args.command == "replay":
             from termagent.replay import replay_command
 
@@ -94,8 +126,18 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             return _headless(args, workspace)
         return _interactive(args, workspace)
     except ConfigError as exc:
-        say(f"termagent: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, 2, "usage_error", str(exc))
+
+
+def _fail(args: argparse.Namespace, code: int, reason: str, message: str) -> int:
+    """A failure before any session ran: one line on stderr, and for a headless run with
+    json output the result object too, so a script reading stdout learns the reason."""
+    say(f"termagent: {message}", file=sys.stderr)
+    if args.task is not None and args.command is None and args.output != "text":
+        from termagent.headless import early_failure
+
+        early_failure(args.output, reason, message)
+    return code
 
 
 def _check_workspace(args: argparse.Namespace, workspace: Path) -> None:
@@ -149,8 +191,7 @@ def _trusted(args: argparse.Namespace, workspace: Path) -> bool:
 def _headless(args: argparse.Namespace, workspace: Path) -> int:
     task = sys.stdin.read() if args.task == "-" else args.task
     if not task.strip():
-        say("termagent: --task needs a task (got an empty one)", file=sys.stderr)
-        return 2
+        return _fail(args, 2, "usage_error", "--task needs a task (got an empty one)")
     from termagent.model.client import warm_import
 
     warm_import()
@@ -182,11 +223,9 @@ def _run_session(args: argparse.Namespace, workspace: Path, config, body, with_r
     try:
         session = open_session(config, options, store)
     except ModelError as exc:
-        say(f"termagent: {exc}", file=sys.stderr)
-        return 3
+        return _fail(args, 3, "api_error", str(exc))
     except ResumeError as exc:
-        say(f"termagent: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, 2, "usage_error", str(exc))
     try:
         if with_reopen:
             return body(session, lambda resume_id: open_session(

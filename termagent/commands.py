@@ -17,7 +17,7 @@ def sessions_command(args: argparse.Namespace) -> int:
     try:
         if args.action == "show":
             return _show_session(store, args.id, args.subagents)
-        records = store.sessions(limit=50)
+        records = listed_sessions(store, limit=50)
         if not records:
             say("no sessions yet")
         for record in records:
@@ -28,10 +28,22 @@ def sessions_command(args: argparse.Namespace) -> int:
         store.close()
 
 
+def listed_sessions(store: Store, workspace: str | None = None, limit: int = 50) -> list[SessionRecord]:
+    """Sessions with at least one message: a failed start or a `/clear` leaves an empty
+    record behind, and a list full of those hides the sessions a person wants back."""
+    found: list[SessionRecord] = []
+    for record in store.sessions(workspace, limit=limit * 10):
+        if store.message_count(record.id):
+            found.append(record)
+        if len(found) == limit:
+            break
+    return found
+
+
 def _chosen_session(store: Store, session_id: str | None, workspace: str | None = None) -> SessionRecord | None:
     """The session named by id or unique prefix, else the newest; says why when there is none."""
     try:
-        record = store.find_session(session_id) if session_id else next(iter(store.sessions(workspace, 1)), None)
+        record = store.find_session(session_id) if session_id else next(iter(listed_sessions(store, workspace, 1)), None)
     except LookupError as exc:
         say(f"termagent: {exc}", file=sys.stderr)
         return None
@@ -90,13 +102,17 @@ def sandbox_command(args: argparse.Namespace, config: Any) -> int:
             tag = build_image(config, progress=lambda line: say(line, file=sys.stderr))
             say(f"built {tag}")
             return 0
-        for key, value in sandbox_status(config).items():
+        status = sandbox_status(config)
+        for key, value in status.items():
             say(f"{key}: {value}")
         settings = config.section("sandbox")
         limits = ("memory", "pids", "cpus", "nofile", "tmpfs_size", "timeout_default_s", "timeout_max_s",
                   "output_cap_bytes")
         say("limits: " + ", ".join(f"{name}={settings[name]}" for name in limits))
         say("network: none; root filesystem: read-only; writable: /workspace, /tmp, $HOME (tmpfs)")
+        if status.get("engine") == "unreachable" and status.get("backend") == "docker":
+            say(f"termagent: {status.get('error') or 'the Docker engine is not reachable'}", file=sys.stderr)
+            return 5  # a script asking "can commands run here?" gets a no it can act on
         return 0
     except SandboxUnavailable as exc:
         say(f"termagent: {exc}", file=sys.stderr)

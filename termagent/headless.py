@@ -19,7 +19,8 @@ from typing import Any, TextIO
 from termagent.core.door import SessionLike
 from termagent.policy.display import strip_terminal_controls
 from termagent.protocol import (
-    EXIT_CODES,
+    LIMIT_STOPS,
+    DenialView,
     AssistantTextDelta,
     Error,
     Event,
@@ -28,9 +29,9 @@ from termagent.protocol import (
     StopReason,
     SubagentFinished,
     Warning,
-    exit_reason_for,
 )
 
+from termagent.exits import code_for_reason, exit_reason_for
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class HeadlessResult:
 
 def exit_for(stop_reason: str, denied: bool) -> tuple[int, str]:
     reason = exit_reason_for(stop_reason, denied)
-    return EXIT_CODES[reason], str(reason)
+    return code_for_reason(reason), str(reason)
 
 
 class _Printer:
@@ -101,10 +102,43 @@ async def run_headless(session: SessionLike, task: str, output: str, out: TextIO
     finally:
         await session.close(reason)  # the container goes even when something above failed
     try:
+        if output == "text":
+            _explain_stop(stop, detail, session.status().denials, err)
         _print_result(output, payload, text, out)
     except (BrokenPipeError, ValueError):
         pass
     return HeadlessResult(code, reason, payload)
+
+
+def _explain_stop(stop: str, detail: str, denials: tuple[DenialView, ...], err: TextIO) -> None:
+    """Text output shows only the answer; what went wrong goes to stderr, one line each,
+    so "All done" with exit 4, or half a sentence with exit 1, is never all a person sees."""
+    for denial in denials:
+        err.write(f"termagent: denied: {strip_terminal_controls(denial.tool)} "
+                  f"{strip_terminal_controls(denial.input)} ({denial.decided_by}: "
+                  f"{strip_terminal_controls(denial.reason)})\n")
+    if stop in LIMIT_STOPS:
+        why = detail or ("the reply hit the model's output token limit" if stop == StopReason.MAX_TOKENS
+                         else "a limit was reached")
+        err.write(f"termagent: stopped early: {why}; the task did not finish\n")
+    err.flush()
+
+
+def early_failure(output: str, reason: str, message: str, out: TextIO = sys.stdout) -> None:
+    """A run that failed before its session opened (no key, config error) still owes
+    json readers their object, with the reason, and stream-json readers the closing event."""
+    if output not in ("json", "stream-json"):
+        return
+    payload: dict[str, Any] = {"result": "", "session_id": None, "exit_reason": reason, "detail": message, "turns": 0,
+               "usage": {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0,
+                         "cache_creation_input_tokens": 0},
+               "cost_usd": 0.0, "tool_calls": [], "subagents": [], "denials": []}
+    try:
+        if output == "stream-json":
+            out.write(json.dumps({"type": "session_finished", "session_id": None, "exit_reason": reason}) + "\n")
+        _print_result(output, payload, "", out)
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 def _cancel_on_sigint(task: "asyncio.Future[Any]") -> None:

@@ -56,55 +56,6 @@ class StopReason(StrEnum):
 LIMIT_STOPS = frozenset({StopReason.MAX_TURNS, StopReason.MAX_COST, StopReason.MAX_TOKENS, StopReason.MAX_WALL})
 
 
-class ExitReason(StrEnum):
-    """Headless `exit_reason`: the contract's vocabulary, one value per way a run ends."""
-
-    DONE = "done"
-    DENIED = "denied"
-    MAX_TURNS = "max_turns"
-    MAX_COST = "max_cost"
-    MAX_TOKENS = "max_tokens"
-    MAX_WALL = "max_wall"
-    API_ERROR = "api_error"
-    SANDBOX_ERROR = "sandbox_error"
-    INTERRUPTED = "interrupted"
-    INTERNAL_ERROR = "internal_error"
-
-
-EXIT_CODES: dict[ExitReason, int] = {
-    ExitReason.DONE: 0,
-    ExitReason.MAX_TURNS: 1,
-    ExitReason.MAX_COST: 1,
-    ExitReason.MAX_TOKENS: 1,
-    ExitReason.MAX_WALL: 1,
-    ExitReason.INTERNAL_ERROR: 1,  # the contract has no code for a bug; 0 would lie
-    ExitReason.API_ERROR: 3,
-    ExitReason.DENIED: 4,
-    ExitReason.SANDBOX_ERROR: 5,
-    ExitReason.INTERRUPTED: 130,
-}
-EXIT_USAGE = 2  # usage or config error: the run never started, so it has no exit reason
-
-_EXIT_FOR_STOP: dict[str, ExitReason] = {
-    StopReason.INTERRUPTED: ExitReason.INTERRUPTED,
-    StopReason.API_ERROR: ExitReason.API_ERROR,
-    StopReason.SANDBOX_ERROR: ExitReason.SANDBOX_ERROR,
-    StopReason.ERROR: ExitReason.INTERNAL_ERROR,
-    StopReason.MAX_TURNS: ExitReason.MAX_TURNS,
-    StopReason.MAX_COST: ExitReason.MAX_COST,
-    StopReason.MAX_TOKENS: ExitReason.MAX_TOKENS,
-    StopReason.MAX_WALL: ExitReason.MAX_WALL,
-}
-
-
-def exit_reason_for(stop_reason: str, denied: bool) -> ExitReason:
-    """A finished turn's exit reason: a limit or failure first, then any denial, else done."""
-    reason = _EXIT_FOR_STOP.get(stop_reason)
-    if reason is not None:
-        return reason
-    return ExitReason.DENIED if denied else ExitReason.DONE
-
-
 class ViewKind(StrEnum):
     """How a front end shows a call's detail: the tool says which, so no front end switches on tool names."""
 

@@ -82,7 +82,7 @@ async def test_agents_compact_diff_and_quit(session_for, workspace):
         await send(pilot, "/diff")
         await shows(pilot, "+print('changed')")
         await send(pilot, "/quit")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: app.detached, "the session to close")
     assert app.detached and app.exit_code == 0
 
 
@@ -208,8 +208,7 @@ async def test_a_long_live_session_keeps_the_widget_count_bounded(session_for):
         for index in range(MAX_MOUNTED + 60):
             app.view.user(f"prompt {index}")
             app.view.assistant_message(f"reply {index}")
-        await pilot.pause(0.2)
-        assert len(app.view.blocks) <= MAX_MOUNTED
+        await until(pilot, lambda: len(app.view.blocks) <= MAX_MOUNTED, "old blocks to be unmounted")
         kinds = {type(r) for r in app.view.hidden}
         assert UserRecord in kinds and AssistantRecord in kinds
         assert ToolRecord not in kinds

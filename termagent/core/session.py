@@ -69,11 +69,13 @@ class Session:
     _pending_turns: list[str] = field(default_factory=list)
     _pending_settings: list[SetModel] = field(default_factory=list)
     _closed: bool = False
+    _sandbox_check: "asyncio.Task[None] | None" = None
 
     def start(self) -> None:
         """Announce the session and start the sandbox in the background."""
         if self.sandbox is not None:
             self.sandbox.begin()
+            self._sandbox_check = asyncio.get_running_loop().create_task(self._warn_if_sandbox_down())
         if self.watcher is not None:
             self.watcher.start()
         sandbox = self.sandbox.describe().get("backend", self.sandbox.name) if self.sandbox else "none"
@@ -86,6 +88,16 @@ class Session:
         """Start the sandbox now rather than at the first command; raises SandboxUnavailable."""
         if self.sandbox is not None:
             await self.sandbox.start()
+
+    async def _warn_if_sandbox_down(self) -> None:
+        """Say at once, not at the first command, that commands cannot run: the sandbox
+        starts in the background, so this costs start-up nothing."""
+        try:
+            await self.start_sandbox()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # SandboxUnavailable; core stays free of sandbox imports
+            self.bus.emit(Warning(f"commands cannot run in this session: {exc}"))
 
     @property
     def busy(self) -> bool:

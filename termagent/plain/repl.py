@@ -8,10 +8,11 @@ approvals are asked inline (y / a / n). Ctrl+C interrupts a running turn, twice 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion
@@ -34,7 +35,7 @@ from termagent.protocol import (
     TurnFinished,
     ViewKind,
 )
-from termagent.tui.commands import SlashCommands
+from termagent.tui.commands import PLAIN_KEYS_HELP, SlashCommands
 from termagent.tui.completion import WorkspaceFiles, completions
 from termagent.tui.history import InputHistory
 from termagent.tui.records import AssistantRecord, ToolRecord, UserRecord, records_from_messages
@@ -106,6 +107,8 @@ def _keys(files: WorkspaceFiles) -> KeyBindings:
 
 
 class PlainRepl:
+    keys_help = PLAIN_KEYS_HELP  # /help lists these keys, not the full-screen app's
+
     def __init__(self, session: SessionLike, reopen: Callable[[str | None], Any] | None = None, *,
                  out: TextIO | None = None, color: bool | None = None, pt_input=None, pt_output=None,
                  history: InputHistory | None = None) -> None:
@@ -202,7 +205,8 @@ class PlainRepl:
         loop = asyncio.get_running_loop()
         handled = _sigint(loop, lambda: self._ctrl_c(busy=True))
         try:
-            await self._until_turn_finished()
+            with _enter_stays_enter():
+                await self._until_turn_finished()
         finally:
             if handled:
                 loop.remove_signal_handler(signal.SIGINT)
@@ -318,3 +322,26 @@ def _sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> boo
     except (NotImplementedError, RuntimeError, ValueError):
         return False
     return True
+
+
+@contextlib.contextmanager
+def _enter_stays_enter() -> Iterator[None]:
+    """While a turn runs no prompt reads the keys, and the terminal's cooked mode turns a
+    typed-ahead Enter (CR) into a newline (LF), which the prompt then takes as ctrl+j:
+    `/clear⏎/sessions⏎` became one two-line message and the last Enter was lost. Turning
+    off that translation for the turn keeps each Enter an Enter."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError, AttributeError):  # not a terminal (tests, pipes)
+        yield
+        return
+    changed = list(saved)
+    changed[0] &= ~termios.ICRNL
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, changed)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)

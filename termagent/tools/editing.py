@@ -12,7 +12,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from termagent.protocol import RISK_WRITE
 from termagent.protocol import ViewKind
@@ -116,22 +116,15 @@ DESCRIBE_MAX_BYTES = 2_000_000
 
 
 def _diff_in_file(root: Path, path: str, old: str, new: str, replace_all: bool) -> str:
-    """The diff the edit would make, or '' when the file cannot be read or the text is not in it."""
+    """The diff the edit would make, matched the way `run` matches it, or '' when it would fail."""
     if not old or not path:
         return ""
     try:
         resolved = resolve_in_workspace(root, path)
-        data, _ = read_bytes(root, resolved, DESCRIBE_MAX_BYTES)
+        plan = _plan_text(root, resolved, old, new, replace_all, DESCRIBE_MAX_BYTES)
     except (ToolError, OSError, ValueError):
         return ""
-    if is_binary(data):
-        return ""
-    decoded = decode(data)
-    for cand_old, cand_new in match_variants(decoded, old, new):
-        if cand_old in decoded.text:
-            new_text = decoded.text.replace(cand_old, cand_new, -1 if replace_all else 1)
-            return unified_diff(decoded.text, new_text, display_path(root, resolved))
-    return ""
+    return unified_diff(plan.decoded.text, plan.new_text, plan.label)
 
 
 def _snippet_diff(path: str, old: str, new: str) -> str:
@@ -143,16 +136,24 @@ def _snippet_diff(path: str, old: str, new: str) -> str:
 
 
 def _plan_edit(ctx: ToolContext, resolved: Path, old: str, new: str, replace_all: bool) -> _EditPlan:
-    label = display_path(ctx.root, resolved)
+    max_bytes = int(ctx.config.get("tools", "max_file_bytes"))
+    return _plan_text(ctx.root, resolved, old, new, replace_all, max_bytes,
+                      lambda data, label: ctx.ledger.check_fresh(resolved, data, label))
+
+
+def _plan_text(root: Path, resolved: Path, old: str, new: str, replace_all: bool, max_bytes: int,
+               check_fresh: Callable[[bytes, str], None] | None = None) -> _EditPlan:
+    label = display_path(root, resolved)
     try:
-        data, st = read_bytes(ctx.root, resolved, int(ctx.config.get("tools", "max_file_bytes")))
+        data, st = read_bytes(root, resolved, max_bytes)
     except ToolError as exc:
         if exc.type == "not_found":
             raise ToolError("not_found", f"{label} does not exist; use write_file to create it") from None
         raise
     if is_binary(data):
         raise ToolError("binary_file", f"{label} is a binary file; edit_file only changes text files")
-    ctx.ledger.check_fresh(resolved, data, label)
+    if check_fresh is not None:
+        check_fresh(data, label)
     decoded = decode(data)
     text = decoded.text
     for cand_old, cand_new in match_variants(decoded, old, new):

@@ -20,10 +20,27 @@ def run_tui(session: "SessionLike", reopen: Callable[[str | None], Any] | None =
 
     from termagent.tui.app import TermagentApp
 
-    app = TermagentApp(session, reopen, theme=os.environ.get("TERMAGENT_THEME"))
-    result = app.run()
+    return run_app(TermagentApp(session, reopen, theme=os.environ.get("TERMAGENT_THEME")))
+
+
+def run_app(app: Any, headless: bool = False) -> int:
+    """Run the app; a bug that escapes it still ends the run honestly.
+
+    Textual restores the terminal itself; here the session is closed (its messages are
+    already in the store), the person is told how to get it back, and the exit is 1
+    (internal_error) rather than the 0 a crash used to leave behind."""
+    import sys
+
+    result = app.run(headless=headless)
     if not app.detached:
         _close_quietly(app.session)
+    if app.return_code:
+        error = getattr(app, "_exception", None)
+        what = f" ({type(error).__name__}: {error})" if error is not None else ""
+        sid = app.session.session_id
+        print(f"termagent: the app stopped on an internal error{what}; session {sid} is kept: "
+              f"termagent --resume {sid}", file=sys.stderr)
+        return 1
     return result if isinstance(result, int) else app.exit_code
 
 

@@ -72,6 +72,7 @@ class TermagentApp(App[int]):
         self._frame = 0
         self._approvals: collections.deque[Any] = collections.deque()
         self._open_approval: ApprovalScreen | None = None
+        self._queued: list[str] = []  # prompts sent during a turn that have not started yet
         self.commands = SlashCommands(self)
         self.router = EventRouter(self)
 
@@ -236,13 +237,24 @@ class TermagentApp(App[int]):
         screen = self._open_approval
         if screen is not None and screen.request.request_id == request_id:
             self._open_approval = None
-            screen.dismiss(None)
+            self._close_dialog(screen)
 
     def dismiss_approvals(self) -> None:
         self._approvals.clear()
         if self._open_approval is not None:
             screen, self._open_approval = self._open_approval, None
-            screen.dismiss(None)
+            self._close_dialog(screen)
+
+    def _close_dialog(self, screen: ApprovalScreen) -> None:
+        """Close a dialog the person has not answered. An answered one is already off the
+        stack while its callback waits to run, and popping it again would pop the app."""
+        stack = self.screen_stack  # empty while the app tears down: then there is nothing to close
+        if screen not in stack[1:]:
+            return
+        while stack[-1] is not screen:  # covered by another screen (a palette): close that first
+            self.pop_screen()
+            stack = self.screen_stack
+        screen.dismiss(None)
 
     # ------------------------------------------------------------ input
 
@@ -253,8 +265,28 @@ class TermagentApp(App[int]):
             self.run_worker(self.commands.run(text), group="commands")
             return
         if self.session.busy:
+            self._queued.append(message.text)
             self.notify("queued: it is sent when the current turn ends", timeout=3)
         self.session.submit(SubmitTurn(message.text))
+
+    def turn_began(self, text: str) -> None:
+        """A queued prompt's turn started: it is no longer waiting."""
+        if text in self._queued:
+            self._queued.remove(text)
+
+    def _interrupt_turn(self) -> None:
+        """An interrupt also drops the turns still queued (the session forgets them), so
+        what the person typed ahead goes back into the input instead of vanishing."""
+        kept, self._queued = self._queued, []
+        self.session.submit(Interrupt())
+        if not kept:
+            return
+        typed = self.prompt.text
+        self.prompt.load_text("\n".join(kept + ([typed] if typed.strip() else [])))
+        self.prompt.move_cursor(self.prompt.document.end)
+        self.prompt.focus()
+        noun = "prompt is" if len(kept) == 1 else f"{len(kept)} prompts are"
+        self.view.notice("info", f"interrupted: your queued {noun} back in the input, not sent (enter sends)")
 
     # ------------------------------------------------------------ commands' host
 
@@ -276,7 +308,7 @@ class TermagentApp(App[int]):
 
     def action_interrupt(self) -> None:
         if self.session.busy:
-            self.session.submit(Interrupt())
+            self._interrupt_turn()
 
     async def action_ctrl_c(self) -> None:
         now = time.monotonic()
@@ -285,7 +317,7 @@ class TermagentApp(App[int]):
             return
         self._last_ctrl_c = now
         if self.session.busy:
-            self.session.submit(Interrupt())
+            self._interrupt_turn()
         elif self.prompt.text:
             self.prompt.clear()
         self.notify("press ctrl+c again to quit", timeout=QUIT_WINDOW_S)

@@ -48,12 +48,23 @@ KEYS_HELP = (
 )
 
 
-def help_text() -> str:
+PLAIN_KEYS_HELP = (
+    ("enter", "send the prompt (typed during a turn: sent when it ends)"),
+    ("ctrl+j / esc enter / \\⏎", "new line"),
+    ("↑ ↓", "prompt history"),
+    ("tab", "take a completion: /commands, @files"),
+    ("ctrl+c", "interrupt the running turn; twice quits"),
+    ("ctrl+d", "quit"),
+)
+
+
+def help_text(keys: tuple[tuple[str, str], ...] = KEYS_HELP) -> str:
+    """The commands and the keys of the front end asking (the line mode has fewer)."""
     width = max(len(f"/{c.name} {c.args}") for c in SLASH_COMMANDS)
     lines = ["Commands"]
     lines += [f"  {f'/{c.name} {c.args}'.ljust(width)}  {c.help}" for c in SLASH_COMMANDS]
-    key_width = max(len(k) for k, _ in KEYS_HELP)
-    lines += ["", "Keys"] + [f"  {k.ljust(key_width)}  {v}" for k, v in KEYS_HELP]
+    key_width = max(len(k) for k, _ in keys)
+    lines += ["", "Keys"] + [f"  {k.ljust(key_width)}  {v}" for k, v in keys]
     return "\n".join(lines)
 
 
@@ -92,7 +103,7 @@ class SlashCommands:
         return True
 
     async def help(self, _: str) -> None:
-        self.say(help_text(), "help")
+        self.say(help_text(getattr(self.app, "keys_help", KEYS_HELP)), "help")
 
     async def quit(self, _: str) -> None:
         await self.app.quit_app(0)

@@ -100,6 +100,7 @@ class EventRouter:
                                 " · /help for commands and keys")
 
     def turn_started(self, event: TurnStarted) -> None:
+        self.app.turn_began(event.text)
         self.app.view.user(event.text)
         self.app.set_busy(True)
 

@@ -158,8 +158,10 @@ class ToolCallBlock(Vertical, can_focus=True):
         self.refresh_view()
 
     def tick(self, frame: int) -> None:
-        if self.state.ok is None:
-            self._frame = frame
+        """Spinner frame. The app's timer ticks every running block, including one whose
+        mount is still pending or that was just removed; only a composed one is drawn."""
+        self._frame = frame
+        if self.state.ok is None and self._ready and self.is_attached:
             self.query_one("#header", Static).update(header_line(self.state, self.expanded, self.timings, frame))
 
     # ------------------------------------------------------------ display

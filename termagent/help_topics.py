@@ -1,0 +1,121 @@
+"""`termagent help TOPIC`: the contracts a user or a script relies on, shipped with the
+product and generated from the tables the code itself uses (exit codes from
+`termagent.exits`, config keys and defaults from `termagent.config.DEFAULTS`, environment
+overrides from `config.ENV_OVERRIDES`, rule syntax from `policy.rules`' own docs), so the
+help cannot drift from the behaviour. Standard library only at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    meaning: str
+
+
+JSON_FIELDS: tuple[Field, ...] = (
+    Field("result", "the final answer text"),
+    Field("session_id", "the stored session (null when the run failed before it opened)"),
+    Field("exit_reason", "why the run ended; see `termagent help exit-codes`"),
+    Field("detail", "a sentence saying what stopped the run, when something did"),
+    Field("turns", "model requests made"),
+    Field("usage", "input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens"),
+    Field("cost_usd", "what the run cost"),
+    Field("tool_calls", "one {name, ok, duration_s} per call"),
+    Field("subagents", "one {agent_id, agent, status, usage, cost_usd} per delegated task"),
+    Field("denials", "one {tool, input, reason, decided_by} per refused action"),
+)
+
+# Variables read outside the config layer (the config ones come from ENV_OVERRIDES).
+OTHER_ENVIRONMENT: tuple[Field, ...] = (
+    Field("ANTHROPIC_API_KEY", "API key for the model (or ANTHROPIC_AUTH_TOKEN)"),
+    Field("ANTHROPIC_AUTH_TOKEN", "bearer token, used when ANTHROPIC_API_KEY is unset"),
+    Field("ANTHROPIC_BASE_URL", "an Anthropic-compatible endpoint instead of the default one"),
+    Field("TERMAGENT_CONFIG_DIR", "where config.toml and trust records live (default: the user config dir)"),
+    Field("TERMAGENT_STATE_DIR", "where the session store lives (default: the user state dir)"),
+    Field("TERMAGENT_THEME", "a Textual theme for the full-screen app, e.g. textual-light, nord"),
+    Field("TERMAGENT_SANDBOXES_DIR", "sandbox image recipes (default: the ones shipped in the package)"),
+    Field("TERMAGENT_SKIP_HOOKS", "1 skips termagent's git hooks once"),
+)
+
+
+def exit_codes() -> str:
+    from termagent.exits import EXIT_TABLE
+
+    lines = ["Exit codes (every front end; `exit_reason` is the json field that comes with it):", ""]
+    for row in EXIT_TABLE:
+        head = f"  {row.code:>3}  {', '.join(row.reasons):<22} "
+        lines.append(textwrap.fill(row.meaning, width=96, initial_indent=head, subsequent_indent=" " * len(head)))
+    return "\n".join(lines)
+
+
+def json_output() -> str:
+    lines = ["--output json prints one object with these fields; --output stream-json prints every",
+             "event as one JSON line, a session_finished event, then the same object with type=result.",
+             "A run that fails before its session opens still prints the object (exit_reason set).", ""]
+    lines += [f"  {field.name:<12} {field.meaning}" for field in JSON_FIELDS]
+    return "\n".join(lines)
+
+
+def config_keys() -> str:
+    from termagent.config import DEFAULTS
+
+    lines = ["Config: TOML, layered (later wins key by key): these defaults, ~/.config/termagent/config.toml,",
+             "the project's .termagent/config.toml (once trusted), TERMAGENT_* variables, then flags.", ""]
+    for section, keys in DEFAULTS.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def environment() -> str:
+    from termagent.config import ENV_OVERRIDES
+
+    lines = ["Environment variables that set config keys (between the files and the flags):", ""]
+    lines += [f"  {var:<26} [{section}] {key} ({kind.__name__})"
+              for var, (section, key, kind) in ENV_OVERRIDES.items()]
+    lines += ["", "Other variables:", ""]
+    lines += [f"  {field.name:<26} {field.meaning}" for field in OTHER_ENVIRONMENT]
+    return "\n".join(lines)
+
+
+def rules() -> str:
+    import inspect
+
+    from termagent.policy import rules as rules_module
+
+    doc = inspect.cleandoc(rules_module.__doc__ or "")
+    return (doc + "\n\nWhere: [permissions] allow / ask / deny lists in config, or --allow/--deny RULE. "
+            "See also `termagent help config`.")
+
+
+TOPICS: dict[str, tuple[str, Callable[[], str]]] = {
+    "exit-codes": ("what each exit code and exit_reason means", exit_codes),
+    "json": ("the fields of --output json / stream-json", json_output),
+    "config": ("every config key with its default", config_keys),
+    "environment": ("environment variables termagent reads", environment),
+    "rules": ("allow / ask / deny rule syntax", rules),
+}
+
+
+def help_command(topic: str | None) -> int:
+    if topic is None:
+        print("termagent help TOPIC, where TOPIC is one of:")
+        for name, (summary, _) in TOPICS.items():
+            print(f"  {name:<12} {summary}")
+        return 0
+    entry = TOPICS.get(topic)
+    if entry is None:
+        import sys
+
+        print(f"termagent: no help topic {topic!r}; topics: {', '.join(TOPICS)}", file=sys.stderr)
+        return 2
+    print(entry[1]())
+    return 0
