@@ -104,7 +104,7 @@ async def test_set_mode_and_set_model_are_operations_answered_by_events(tmp_path
     session, events = make_session(tmp_path, scripted_server, monkeypatch, interactive=True)
     serve = asyncio.get_running_loop().create_task(session.serve())
     session.start()
-    session.submit(SetMode("auto"))
+    session.submit(SetMode("accept-edits"))
     session.submit(SubmitTurn("one"))
     session.submit(SetModel("claude-other-model"))  # arrives during the turn: waits for it to end
     session.submit(SubmitTurn("two"))
@@ -113,7 +113,7 @@ async def test_set_mode_and_set_model_are_operations_answered_by_events(tmp_path
     await serve
     kinds = [type(e) for e in events if isinstance(e, (ModeChanged, ModelChanged, TurnFinished))]
     assert kinds == [ModeChanged, TurnFinished, ModelChanged, TurnFinished]
-    assert session.status().mode == "auto" and session.status().model == "claude-other-model"
+    assert session.status().mode == "accept-edits" and session.status().model == "claude-other-model"
     assert [r.body["model"] for r in scripted_server.requests] == [scripted_server.requests[0].body["model"],
                                                                     "claude-other-model"]
 
