@@ -42,9 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="build the sandbox image or show its status")
     sandbox.add_argument("action", choices=("build", "status"))
     sub.add_parser("replay", help="watch a bundled scripted session (no API key needed)")
+    from termagent.acp.cli import add_subcommand as add_acp_subcommand
     from termagent.hooks.cli import add_subcommands
 
     add_subcommands(sub)
+    add_acp_subcommand(sub)
     return parser
 
 
@@ -67,6 +69,10 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
         code = git_dispatch(args, workspace)
         if code is not None:
             return code
+        if args.command == "acp":
+            from termagent.acp.cli import dispatch as acp_dispatch
+
+            return acp_dispatch(args, workspace)
         if args.command == "sessions":
             from termagent.commands import sessions_command
 
