@@ -44,6 +44,9 @@ class TermagentAgent:
     async def initialize(self, protocol_version: int, client_capabilities: schema.ClientCapabilities | None = None,
                          client_info: Any = None, **kwargs: Any) -> schema.InitializeResponse:
         self.client_capabilities = client_capabilities
+        from termagent.model.client import warm_import
+
+        warm_import()  # the SDK loads while the editor sets up its session, not during the first prompt
         capabilities = schema.AgentCapabilities(
             load_session=True,
             prompt_capabilities=schema.PromptCapabilities(image=False, audio=False, embedded_context=True),

@@ -151,9 +151,11 @@ class SessionBridge:
     async def _main_event(self, event: Event) -> None:
         if isinstance(event, AssistantTextDelta):
             await self._send(helpers.update_agent_message_text(event.text))
-        elif isinstance(event, (Warning, Error)):
-            kind = "warning" if isinstance(event, Warning) else "error"
-            await self._send(helpers.update_agent_message_text(f"\n\n> termagent {kind}: {event.message}\n\n"))
+        elif isinstance(event, Warning):  # a side note: shown with the agent's thoughts, logged for the editor
+            log.warning("%s", event.message)
+            await self._send(helpers.update_agent_thought_text(f"termagent warning: {event.message}"))
+        elif isinstance(event, Error):
+            await self._send(helpers.update_agent_message_text(f"\n\n> termagent error: {event.message}\n\n"))
         elif isinstance(event, ModelRetrying):
             await self._send(helpers.update_agent_thought_text(f"model request failed ({event.reason}); retrying"))
         elif isinstance(event, ModeChanged):
