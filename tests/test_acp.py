@@ -8,8 +8,9 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from acp import PROTOCOL_VERSION, RequestError, schema, spawn_agent_process, text_block
@@ -70,7 +71,7 @@ def agent_env(isolated_state: Path, scripted_server: ScriptedServer) -> dict[str
 async def running_agent(cwd: Path, env: dict[str, str], *flags: str) -> AsyncIterator[tuple[Any, RecordingClient]]:
     client = RecordingClient()
     async with spawn_agent_process(client, sys.executable, "-m", "termagent", "acp", "--sandbox", "none", *flags,
-                                   env=env, cwd=cwd) as (conn, process):
+                                   env=env, cwd=cwd) as (conn, _process):
         await conn.initialize(protocol_version=PROTOCOL_VERSION)
         yield conn, client
 
@@ -235,10 +236,10 @@ async def test_malformed_input_gets_json_rpc_errors_and_nothing_else(tmp_path, a
     lines = [b"not json at all", b"[1, 2]", b'{"jsonrpc": "2.0", "id": 7}',
              b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1}}',
              b'{"jsonrpc": "2.0", "id": 2, "method": "session/frobnicate", "params": {}}',
-             b'{"jsonrpc": "2.0", "id": 3, "method": "session/prompt", "params": {"sessionId": "nope", '
-             b'"prompt": [{"type": "text", "text": "hi"}]}}',
-             b'{"jsonrpc": "2.0", "id": 4, "method": "session/new", "params": {"cwd": "relative/dir", '
-             b'"mcpServers": []}}',
+             (b'{"jsonrpc": "2.0", "id": 3, "method": "session/prompt", "params": {"sessionId": "nope", '
+              b'"prompt": [{"type": "text", "text": "hi"}]}}'),
+             (b'{"jsonrpc": "2.0", "id": 4, "method": "session/new", "params": {"cwd": "relative/dir", '
+              b'"mcpServers": []}}'),
              b'{"jsonrpc": "2.0", "id": 5, "method": "session/prompt", "params": {"sessionId": 5}}']
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "termagent", "acp", "--sandbox", "none", cwd=tmp_path, env=agent_env,

@@ -16,7 +16,7 @@ from termagent.core.door import SessionLike, open_session, session_options
 
 log = logging.getLogger("termagent.acp")
 
-_STOPS = {"end_turn": "end_turn", "interrupted": "cancelled", "max_tokens": "max_tokens",
+_STOPS: dict[str, schema.StopReason] = {"end_turn": "end_turn", "interrupted": "cancelled", "max_tokens": "max_tokens",
           "max_turns": "max_turn_requests"}
 
 
@@ -99,7 +99,8 @@ class TermagentAgent:
         bridge.set_model(value)
         choices = options.config_options(bridge.session)
         for choice in choices:
-            choice.current_value = value  # answered by ModelChanged once the session applies it
+            if isinstance(choice, schema.SessionConfigOptionSelect):
+                choice.current_value = value  # answered by ModelChanged once the session applies it
         return schema.SetSessionConfigOptionResponse(config_options=choices)
 
     async def close_all(self) -> None:
@@ -139,7 +140,7 @@ class TermagentAgent:
             return open_session(config, choices, self.store)
         except RequestError:
             raise
-        except Exception as exc:  # noqa: BLE001 - ModelError, ResumeError, ConfigError: the client shows it
+        except Exception as exc:
             raise RequestError.invalid_params({"message": str(exc)}) from exc
 
     def _trusted(self, workspace: Path) -> bool:

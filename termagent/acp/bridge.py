@@ -18,9 +18,28 @@ from termagent.acp import commands, permissions, translate
 from termagent.acp.commands import ACP_COMMANDS
 from termagent.core.door import SessionLike
 from termagent.protocol import (
-    ApprovalRequested, ApprovalResolved, AssistantTextDelta, CallView, Error, Event, Interrupt, ModeChanged,
-    ModelChanged, ModelRetrying, SetMode, SetModel, Shutdown, SubagentEvent, SubagentStarted, SubmitTurn,
-    ToolCallFinished, ToolCallOutputDelta, ToolCallStarted, TurnFinished, TurnStarted, Warning,
+    ApprovalRequested,
+    ApprovalResolved,
+    AssistantTextDelta,
+    CallView,
+    Error,
+    Event,
+    Interrupt,
+    ModeChanged,
+    ModelChanged,
+    ModelRetrying,
+    SetMode,
+    SetModel,
+    Shutdown,
+    SubagentEvent,
+    SubagentStarted,
+    SubmitTurn,
+    ToolCallFinished,
+    ToolCallOutputDelta,
+    ToolCallStarted,
+    TurnFinished,
+    TurnStarted,
+    Warning,
 )
 
 log = logging.getLogger("termagent.acp")
@@ -71,7 +90,7 @@ class SessionBridge:
         if serve is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(serve), timeout=30)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - closing must not hang on a broken part
+            except (TimeoutError, Exception):  # noqa: BLE001 - closing must not hang on a broken part
                 serve.cancel()
         self._unlisten()
         for task in [*self._tasks, *self._asks.values()]:
@@ -129,7 +148,7 @@ class SessionBridge:
             event = await self._queue.get()
             try:
                 await self._handle(event)
-            except Exception:  # noqa: BLE001 - one bad update must not end the session
+            except Exception:
                 log.exception("could not forward %s", event.type)
 
     async def _handle(self, event: Event, agent: str = "") -> None:
@@ -167,9 +186,9 @@ class SessionBridge:
                                                        config_options=config_options(self.session)))
         elif isinstance(event, TurnStarted):
             self._turn_started = self._turn is not None
-        elif isinstance(event, TurnFinished):
-            if self._turn is not None and self._turn_started and not self._turn.done():
-                self._turn.set_result(event.stop_reason)
+        elif (isinstance(event, TurnFinished) and self._turn is not None and self._turn_started
+              and not self._turn.done()):
+            self._turn.set_result(event.stop_reason)
 
     async def _tool_event(self, event: ToolCallStarted | ToolCallOutputDelta | ToolCallFinished, agent: str) -> None:
         key = f"{agent}:{event.call_id}" if agent else event.call_id
@@ -182,9 +201,10 @@ class SessionBridge:
             prefix = f"[{agent}] " if agent else ""
             await self._send(translate.start_update(event, view, self.session.workspace, key, prefix))
             return
-        call = self._calls.get(key)
-        if call is None:
+        known = self._calls.get(key)
+        if known is None:
             return
+        call = known
         if isinstance(event, ToolCallOutputDelta):
             call.output.append(event.text)
             await self._send(helpers.update_tool_call(key, content=translate.text_content("".join(call.output))))
@@ -219,7 +239,7 @@ class SessionBridge:
             response = await self.client.request_permission(session_id=self.id, tool_call=tool_call, options=options)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a broken answer denies, it never allows
+        except Exception:
             log.exception("permission request failed")
             response = None
         finally:

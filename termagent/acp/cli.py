@@ -10,7 +10,7 @@ from typing import Any
 MODES = ("plan", "ask", "accept-edits", "auto")
 
 
-def add_subcommand(sub: "argparse._SubParsersAction[Any]") -> None:
+def add_subcommand(sub: argparse._SubParsersAction[Any]) -> None:
     acp = sub.add_parser("acp", help="serve the Agent Client Protocol on stdin/stdout (Zed, Toad, other editors)")
     # SUPPRESS keeps the top-level value (`termagent --sandbox none acp`) when the flag is not repeated here
     acp.add_argument("--sandbox", choices=("docker", "none"), default=argparse.SUPPRESS,

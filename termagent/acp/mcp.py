@@ -29,13 +29,16 @@ class McpServerSpec:
 def specs_from_acp(servers: list[Any] | None) -> tuple[McpServerSpec, ...]:
     specs = []
     for server in servers or ():
-        pairs = lambda items: tuple((str(i.name), str(i.value)) for i in items or ())  # noqa: E731
         specs.append(McpServerSpec(
             name=str(getattr(server, "name", "")), transport=str(getattr(server, "type", None) or "stdio"),
             command=str(getattr(server, "command", "") or ""), args=tuple(getattr(server, "args", None) or ()),
-            env=pairs(getattr(server, "env", None)), url=str(getattr(server, "url", "") or ""),
-            headers=pairs(getattr(server, "headers", None))))
+            env=_pairs(getattr(server, "env", None)), url=str(getattr(server, "url", "") or ""),
+            headers=_pairs(getattr(server, "headers", None))))
     return tuple(specs)
+
+
+def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(item.name), str(item.value)) for item in items or ())
 
 
 def attach_mcp_servers(session: SessionLike, servers: tuple[McpServerSpec, ...]) -> list[str]:

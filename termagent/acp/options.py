@@ -29,7 +29,7 @@ def known_models() -> list[str]:
     return sorted(name for name in data.get("models", {}) if isinstance(name, str))
 
 
-def config_options(session: SessionLike) -> list[schema.SessionConfigOptionSelect]:
+def config_options(session: SessionLike) -> list[schema.SessionConfigOptionSelect | schema.SessionConfigOptionBoolean]:
     current = session.status().model
     names = known_models()
     if current not in names:

@@ -9,12 +9,16 @@ here can widen what runs on the host: the sandbox and the rules stay as configur
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from acp import schema
 
 from termagent.protocol import Decision, ResolveApproval
 
-ALLOW_ONCE, ALLOW_ALWAYS, REJECT_ONCE, REJECT_ALWAYS = "allow_once", "allow_always", "reject_once", "reject_always"
+ALLOW_ONCE: Final = "allow_once"
+ALLOW_ALWAYS: Final = "allow_always"
+REJECT_ONCE: Final = "reject_once"
+REJECT_ALWAYS: Final = "reject_always"
 _DECISIONS = {ALLOW_ONCE: Decision.ALLOW_ONCE, ALLOW_ALWAYS: Decision.ALLOW_SESSION,
               REJECT_ONCE: Decision.DENY, REJECT_ALWAYS: Decision.DENY}
 

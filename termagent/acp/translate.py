@@ -6,8 +6,9 @@ touch), never from its name, so a new tool shows sensibly without touching this 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from acp import helpers, schema
 
@@ -16,10 +17,10 @@ from termagent.protocol import CallView, Risk, ToolCallStarted, ViewKind
 Describe = Callable[[str, dict[str, Any]], CallView]
 OUTPUT_CAP = 20_000  # characters of tool output shown in the editor; the model saw it all
 
-_KIND_BY_VIEW = {ViewKind.COMMAND: "execute", ViewKind.DIFF: "edit", ViewKind.AGENT: "think"}
+_KIND_BY_VIEW: dict[str, schema.ToolKind] = {ViewKind.COMMAND: "execute", ViewKind.DIFF: "edit", ViewKind.AGENT: "think"}
 
 
-def tool_kind(view: str, risk: str, touch: str) -> str:
+def tool_kind(view: str, risk: str, touch: str) -> schema.ToolKind:
     """ACP's tool kind (read, edit, execute, search, think, other) for a described call."""
     if view in _KIND_BY_VIEW:
         return _KIND_BY_VIEW[view]
@@ -150,4 +151,4 @@ def prompt_text(blocks: list[Any]) -> tuple[str, list[str]]:
 
 
 def _uri_path(uri: str) -> str:
-    return uri[len("file://"):] if uri.startswith("file://") else uri
+    return uri.removeprefix("file://")
