@@ -251,3 +251,24 @@ async def test_malformed_input_gets_json_rpc_errors_and_nothing_else(tmp_path, a
     answered = sorted((str(r["id"]), r.get("error", {}).get("code", 0)) for r in replies)
     assert answered == sorted([("1", 0), ("2", -32601), ("3", -32602), ("4", -32602), ("5", -32602), ("7", -32600),
                                ("None", -32700), ("None", -32600)])
+
+
+async def test_subagent_activity_shows_as_nested_tool_calls(tmp_path, agent_env, scripted_server):
+    from tests.test_subagents import Router
+
+    (tmp_path / "notes.txt").write_text("hello\n")
+    router = Router()
+    scripted_server.responder = router
+    router.add("main", reply(tool_use("delegate", {"agent": "explorer", "task": "what is in notes.txt?"})),
+               reply(text("it says hello")))
+    router.add("explorer", reply(tool_use("read_file", {"path": "notes.txt"})),
+               reply(text("status: ok\nfindings:\n- notes.txt says hello")))
+    async with running_agent(tmp_path, agent_env) as (conn, client):
+        sid = await new_session(conn, tmp_path)
+        await conn.prompt(session_id=sid, prompt=[text_block("ask the explorer")])
+    delegate, nested = client.of("tool_call")
+    assert delegate.kind == "think" and nested.title == "[explorer] notes.txt" and nested.kind == "read"
+    assert nested.tool_call_id != delegate.tool_call_id
+    finished = {u.tool_call_id: u.status for u in client.of("tool_call_update") if u.status}
+    assert finished == {delegate.tool_call_id: "completed", nested.tool_call_id: "completed"}
+    assert client.message_text() == "it says hello"
