@@ -93,6 +93,17 @@ async def test_initialize_offers_load_and_embedded_context(tmp_path, agent_env):
         await client.until(lambda: client.of("available_commands_update"))
         names = {c.name for c in client.of("available_commands_update")[0].available_commands}
         assert {"compact", "mode", "model", "cost"} <= names and "quit" not in names
+        server = schema.McpServerStdio(name="tools", command="/bin/true", args=[], env=[])
+        with_mcp = await conn.new_session(cwd=str(tmp_path), mcp_servers=[server])
+        assert with_mcp.session_id != session.session_id  # accepted and kept, though not connected yet
+
+
+def test_building_the_parser_does_not_import_the_sdk():
+    import subprocess
+
+    code = "import sys, termagent.cli; termagent.cli.build_parser(); print('acp' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 async def test_multi_turn_edit_streams_text_and_shows_the_diff(tmp_path, agent_env, scripted_server):
