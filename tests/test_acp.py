@@ -68,9 +68,10 @@ def agent_env(isolated_state: Path, scripted_server: ScriptedServer) -> dict[str
 
 
 @contextlib.asynccontextmanager
-async def running_agent(cwd: Path, env: dict[str, str], *flags: str) -> AsyncIterator[tuple[Any, RecordingClient]]:
+async def running_agent(cwd: Path, env: dict[str, str], *flags: str,
+                        top: tuple[str, ...] = ()) -> AsyncIterator[tuple[Any, RecordingClient]]:
     client = RecordingClient()
-    async with spawn_agent_process(client, sys.executable, "-m", "termagent", "acp", "--sandbox", "none", *flags,
+    async with spawn_agent_process(client, sys.executable, "-m", "termagent", *top, "acp", "--sandbox", "none", *flags,
                                    env=env, cwd=cwd) as (conn, _process):
         await conn.initialize(protocol_version=PROTOCOL_VERSION)
         yield conn, client
@@ -283,3 +284,13 @@ async def test_subagent_activity_shows_as_nested_tool_calls(tmp_path, agent_env,
     finished = {u.tool_call_id: u.status for u in client.of("tool_call_update") if u.status}
     assert finished == {delegate.tool_call_id: "completed", nested.tool_call_id: "completed"}
     assert client.message_text() == "it says hello"
+
+
+async def test_a_limit_ends_the_prompt_with_its_reason(tmp_path, agent_env, scripted_server):
+    (tmp_path / "notes.txt").write_text("hello\n")
+    scripted_server.add(reply(tool_use("read_file", {"path": "notes.txt"})), reply(text("never sent")))
+    async with running_agent(tmp_path, agent_env, top=("--max-turns", "1")) as (conn, client):
+        sid = await new_session(conn, tmp_path)
+        answer = await conn.prompt(session_id=sid, prompt=[text_block("read it")])
+    assert answer.stop_reason == "max_turn_requests"
+    assert "turn stopped" in client.message_text() and len(scripted_server.requests) == 1

@@ -18,6 +18,7 @@ from termagent.acp import commands, permissions, translate
 from termagent.acp.commands import ACP_COMMANDS
 from termagent.core.door import SessionLike
 from termagent.protocol import (
+    LIMIT_STOPS,
     ApprovalRequested,
     ApprovalResolved,
     AssistantTextDelta,
@@ -188,6 +189,8 @@ class SessionBridge:
             self._turn_started = self._turn is not None
         elif (isinstance(event, TurnFinished) and self._turn is not None and self._turn_started
               and not self._turn.done()):
+            if event.stop_reason in LIMIT_STOPS and event.detail:  # failures came as Error events already
+                await self._send(helpers.update_agent_message_text(f"\n\n> turn stopped: {event.detail}\n"))
             self._turn.set_result(event.stop_reason)
 
     async def _tool_event(self, event: ToolCallStarted | ToolCallOutputDelta | ToolCallFinished, agent: str) -> None:
