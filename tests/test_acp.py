@@ -122,6 +122,8 @@ async def test_multi_turn_edit_streams_text_and_shows_the_diff(tmp_path, agent_e
         assert read.kind == "read" and read.locations[0].path == str(tmp_path / "notes.txt")
         second = await conn.prompt(session_id=sid, prompt=[text_block("fix the spelling")])
         assert second.stop_reason == "end_turn"
+    usage = client.of("usage_update")[-1]
+    assert usage.size > 0 and usage.used > 0 and usage.cost.currency == "USD"
     edit = client.of("tool_call")[1]
     assert edit.kind == "edit"
     done = [u for u in client.of("tool_call_update") if u.tool_call_id == edit.tool_call_id and u.status]

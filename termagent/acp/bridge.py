@@ -40,6 +40,7 @@ from termagent.protocol import (
     ToolCallStarted,
     TurnFinished,
     TurnStarted,
+    UsageUpdated,
     Warning,
 )
 
@@ -53,6 +54,7 @@ class _Call:
     acp_id: str
     view: CallView
     args: dict[str, Any]
+    risk: str
     before: str | None = None
     output: list[str] = field(default_factory=list)
 
@@ -98,7 +100,10 @@ class SessionBridge:
             task.cancel()
 
     def _on_event(self, event: Event) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+        except RuntimeError:  # the loop is gone: the process is exiting and nobody is listening
+            pass
 
     async def announce_commands(self) -> None:
         """The slash commands, so an editor can complete them; termagent runs them as prompts."""
@@ -178,6 +183,10 @@ class SessionBridge:
             await self._send(helpers.update_agent_message_text(f"\n\n> termagent error: {event.message}\n\n"))
         elif isinstance(event, ModelRetrying):
             await self._send(helpers.update_agent_thought_text(f"model request failed ({event.reason}); retrying"))
+        elif isinstance(event, UsageUpdated) and event.role == "main" and event.context_window:
+            await self._send(schema.UsageUpdate(
+                session_update="usage_update", used=event.request_input_tokens, size=event.context_window,
+                cost=schema.Cost(amount=round(event.cost_usd, 6), currency="USD")))
         elif isinstance(event, ModeChanged):
             await self._send(helpers.update_current_mode(event.mode))
         elif isinstance(event, ModelChanged) and event.role == "main":
@@ -197,7 +206,7 @@ class SessionBridge:
         key = f"{agent}:{event.call_id}" if agent else event.call_id
         if isinstance(event, ToolCallStarted):
             view = self.session.describe_call(event.name, event.input)
-            call = _Call(key, view, event.input)
+            call = _Call(key, view, event.input, event.risk)
             if view.writes:
                 call.before = translate.read_text(self.session.workspace, view.path)
             self._calls[key] = call
@@ -235,7 +244,7 @@ class SessionBridge:
         options = permissions.permission_options(event.destructive)
         tool_call = schema.ToolCallUpdate(
             tool_call_id=key, title=(f"[{agent}] " if agent else "") + event.summary, status="pending",
-            kind=translate.tool_kind(event.view, "", call.view.touch if call else ""),
+            kind=translate.tool_kind(event.view, call.risk if call else "", call.view.touch if call else ""),
             content=self._approval_content(event, call),
             locations=translate.locations(self.session.workspace, (event.path,) if event.path else ()))
         try:
