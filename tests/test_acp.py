@@ -29,6 +29,7 @@ class RecordingClient:
         self.permissions: list[schema.RequestPermissionRequest] = []
         self.answers: list[str] = []  # option ids, in order; "cancelled" cancels
         self.changed = asyncio.Event()
+        self.released = asyncio.Event()
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
         self.updates.append(update)
@@ -40,6 +41,9 @@ class RecordingClient:
                                                                 options=options))
         self.changed.set()
         choice = self.answers.pop(0) if self.answers else "cancelled"
+        if choice == "hold":  # the person looks at the dialog until the editor cancels the turn
+            await self.released.wait()
+            choice = "cancelled"
         if choice == "cancelled":
             return schema.RequestPermissionResponse(outcome=schema.DeniedOutcome(outcome="cancelled"))
         return schema.RequestPermissionResponse(outcome=schema.AllowedOutcome(outcome="selected", option_id=choice))
@@ -296,3 +300,21 @@ async def test_a_limit_ends_the_prompt_with_its_reason(tmp_path, agent_env, scri
         answer = await conn.prompt(session_id=sid, prompt=[text_block("read it")])
     assert answer.stop_reason == "max_turn_requests"
     assert "turn stopped" in client.message_text() and len(scripted_server.requests) == 1
+
+
+async def test_cancel_while_the_editor_asks_denies_and_ends_the_turn(tmp_path, agent_env, scripted_server):
+    scripted_server.add(reply(tool_use("write_file", {"path": "late.txt", "content": "x"})), reply(text("next")))
+    async with running_agent(tmp_path, agent_env) as (conn, client):
+        sid = await new_session(conn, tmp_path)
+        client.answers = ["hold"]
+        running = asyncio.ensure_future(conn.prompt(session_id=sid, prompt=[text_block("write late.txt")]))
+        await client.until(lambda: client.permissions)
+        await conn.cancel(session_id=sid)
+        assert (await asyncio.wait_for(running, DEADLINE_S)).stop_reason == "cancelled"
+        client.released.set()  # the editor closes its dialog with "cancelled", as the protocol asks
+        assert (await conn.prompt(session_id=sid, prompt=[text_block("go on")])).stop_reason == "end_turn"
+    assert not (tmp_path / "late.txt").exists()
+    finished = [u for u in client.of("tool_call_update") if u.status]
+    assert [u.status for u in finished] == ["failed"]
+    messages = scripted_server.requests[-1].body["messages"]
+    assert "write late.txt" in json.dumps(messages) and messages[-1]["role"] == "user"
