@@ -183,7 +183,10 @@ async def test_destructive_command_offers_no_always(tmp_path, agent_env, scripte
     assert len(client.permissions) == 1
     assert {o.kind for o in client.permissions[0].options} == {"allow_once", "reject_once"}
     assert (tmp_path / "src").is_dir()
-    assert client.of("tool_call")[0].kind == "execute"
+    call = client.of("tool_call")[0]
+    assert call.kind == "execute"
+    final = [u for u in client.of("tool_call_update") if u.status][-1]
+    assert final.status == "failed" and final.content[0].content.text == "$ rm -rf src"
 
 
 async def test_cancel_mid_stream_keeps_the_history_valid(tmp_path, agent_env, scripted_server):

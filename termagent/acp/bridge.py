@@ -55,6 +55,7 @@ class _Call:
     view: CallView
     args: dict[str, Any]
     risk: str
+    command: str = ""  # a command's full text, kept above its output (ACP content replaces, never appends)
     before: str | None = None
     output: list[str] = field(default_factory=list)
 
@@ -206,7 +207,7 @@ class SessionBridge:
         key = f"{agent}:{event.call_id}" if agent else event.call_id
         if isinstance(event, ToolCallStarted):
             view = self.session.describe_call(event.name, event.input)
-            call = _Call(key, view, event.input, event.risk)
+            call = _Call(key, view, event.input, event.risk, event.command)
             if view.writes:
                 call.before = translate.read_text(self.session.workspace, view.path)
             self._calls[key] = call
@@ -219,16 +220,21 @@ class SessionBridge:
         call = known
         if isinstance(event, ToolCallOutputDelta):
             call.output.append(event.text)
-            await self._send(helpers.update_tool_call(key, content=translate.text_content("".join(call.output))))
+            await self._send(helpers.update_tool_call(key, content=self._output(call, "".join(call.output))))
             return
         self._calls.pop(key, None)
         content = []
         if event.ok and call.view.writes:
             after = translate.read_text(self.session.workspace, call.view.path)
             content = translate.diff_content(self.session.workspace, call.view.path, call.before, after)
-        content = content or translate.text_content(event.output)
+        content = content or self._output(call, event.output)
         await self._send(helpers.update_tool_call(key, status="completed" if event.ok else "failed",
                                                   content=content, raw_output={"output": event.output}))
+
+    @staticmethod
+    def _output(call: _Call, text: str) -> list[Any]:
+        header = translate.text_content(f"$ {call.command}") if call.command else []
+        return header + translate.text_content(text)
 
     # ------------------------------------------------------------ approvals
 
