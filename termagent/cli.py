@@ -50,9 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("replay", help="watch a bundled scripted session (no API key needed)")
     topics = sub.add_parser("help", help="exit codes, json fields, config keys, environment, rule syntax")
     topics.add_argument("topic", nargs="?", help="exit-codes | json | config | environment | rules")
+    from termagent.acp.cli import add_subcommand as add_acp_subcommand
     from termagent.hooks.cli import add_subcommands
 
     add_subcommands(sub)
+    add_acp_subcommand(sub)
     return parser
 
 
@@ -101,6 +103,10 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
         code = git_dispatch(args, workspace)
         if code is not None:
             return code
+        if args.command == "acp":
+            from termagent.acp.cli import dispatch as acp_dispatch
+
+            return acp_dispatch(args, workspace)
         if args.command == "sessions":
             from termagent.commands import sessions_command
 

@@ -1,0 +1,109 @@
+"""ACP start-up benchmark: how soon an editor sees the agent's first words.
+
+For `--runs` repetitions against the scripted model server (no API key, host sandbox)
+it reports median milliseconds for
+  - acp: `initialize` sent -> first `agent_message_chunk` of a one-turn prompt
+    (initialize, session/new and session/prompt in between), process spawn -> that chunk,
+    and `initialize` sent -> answered (the interpreter and the SDK's import);
+  - headless `--output stream-json`: process spawn -> first event line, and -> first
+    `assistant_text_delta` line (the same moment the ACP chunk stands for).
+
+    .venv/bin/python scripts/bench_acp.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from acp import PROTOCOL_VERSION, spawn_agent_process, text_block
+
+from termagent.testing.scripted_server import ScriptedServer, reply, text
+
+
+class FirstChunk:
+    """A client that notes when the first agent message chunk arrives."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+
+    async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
+        if self.first is None and update.session_update == "agent_message_chunk":
+            self.first = time.perf_counter()
+
+    async def request_permission(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the benchmark prompt needs no permission")
+
+
+def _env(server: ScriptedServer, state: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    env.update(ANTHROPIC_BASE_URL=server.url, ANTHROPIC_API_KEY="sk-bench-000000000000", TERMAGENT_SANDBOX="none",
+               TERMAGENT_STATE_DIR=str(state / "state"), TERMAGENT_CONFIG_DIR=str(state / "config"),
+               PYTHONPATH=str(ROOT))
+    return env
+
+
+async def acp_run(server: ScriptedServer, workspace: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    server.add(reply(text("hello from the agent")))
+    client = FirstChunk()
+    spawned = time.perf_counter()
+    async with spawn_agent_process(client, sys.executable, "-m", "termagent", "acp", env=env,
+                                   cwd=workspace) as (conn, _process):
+        sent = time.perf_counter()
+        await conn.initialize(protocol_version=PROTOCOL_VERSION)
+        answered = time.perf_counter()
+        session = await conn.new_session(cwd=str(workspace), mcp_servers=[])
+        await conn.prompt(session_id=session.session_id, prompt=[text_block("say hello")])
+    assert client.first is not None
+    return (client.first - sent) * 1000, (client.first - spawned) * 1000, (answered - sent) * 1000
+
+
+async def headless_run(server: ScriptedServer, workspace: Path, env: dict[str, str]) -> tuple[float, float]:
+    server.add(reply(text("hello from the agent")))
+    spawned = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "termagent", "--output", "stream-json", "--task", "say hello", cwd=workspace, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    assert process.stdout is not None
+    first_event = first_text = None
+    async for line in process.stdout:
+        now = time.perf_counter()
+        first_event = first_event or now
+        if first_text is None and json.loads(line).get("type") == "assistant_text_delta":
+            first_text = now
+    await process.wait()
+    assert first_event is not None and first_text is not None
+    return (first_event - spawned) * 1000, (first_text - spawned) * 1000
+
+
+async def main(runs: int) -> dict[str, float]:
+    figures: dict[str, list[float]] = {k: [] for k in ("acp_initialize_to_first_chunk_ms", "acp_spawn_to_first_chunk_ms",
+                                                        "acp_initialize_answered_ms",
+                                                        "headless_spawn_to_first_event_ms",
+                                                        "headless_spawn_to_first_text_ms")}
+    with ScriptedServer() as server, tempfile.TemporaryDirectory() as tmp:
+        workspace, env = Path(tmp) / "ws", _env(server, Path(tmp))
+        workspace.mkdir()
+        for _ in range(runs):
+            acp_figures = await acp_run(server, workspace, env)
+            headless_figures = await headless_run(server, workspace, env)
+            for key, value in zip(figures, (*acp_figures, *headless_figures)):
+                figures[key].append(value)
+    return {key: round(statistics.median(values), 1) for key, values in figures.items()}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    print(json.dumps(asyncio.run(main(parser.parse_args().runs)), indent=2))

@@ -1,0 +1,159 @@
+"""The ACP agent: one termagent session per ACP session, all on one store and one event loop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acp import PROTOCOL_VERSION, RequestError, schema
+
+from termagent.acp import mcp, options
+from termagent.acp.bridge import SessionBridge
+from termagent.acp.translate import prompt_text
+from termagent.core.door import SessionLike, open_session, session_options
+
+log = logging.getLogger("termagent.acp")
+
+_STOPS: dict[str, schema.StopReason] = {"end_turn": "end_turn", "interrupted": "cancelled", "max_tokens": "max_tokens",
+          "max_turns": "max_turn_requests"}
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """What the command line decided for every session: config overrides, rules, trust."""
+
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    trust_project: bool = False
+
+
+class TermagentAgent:
+    def __init__(self, settings: AgentSettings, store: Any, version: str) -> None:
+        self.settings, self.store, self.version = settings, store, version
+        self.client: Any = None
+        self.bridges: dict[str, SessionBridge] = {}
+        self.mcp_servers: dict[str, tuple[mcp.McpServerSpec, ...]] = {}
+        self.client_capabilities: schema.ClientCapabilities | None = None
+
+    def on_connect(self, conn: Any) -> None:
+        self.client = conn
+
+    async def initialize(self, protocol_version: int, client_capabilities: schema.ClientCapabilities | None = None,
+                         client_info: Any = None, **kwargs: Any) -> schema.InitializeResponse:
+        self.client_capabilities = client_capabilities
+        from termagent.model.client import warm_import
+
+        warm_import()  # the SDK loads while the editor sets up its session, not during the first prompt
+        capabilities = schema.AgentCapabilities(
+            load_session=True,
+            prompt_capabilities=schema.PromptCapabilities(image=False, audio=False, embedded_context=True),
+            mcp_capabilities=schema.McpCapabilities(http=True, sse=True))
+        return schema.InitializeResponse(protocol_version=min(protocol_version, PROTOCOL_VERSION),
+                                         agent_capabilities=capabilities,
+                                         agent_info=schema.Implementation(name="termagent", version=self.version))
+
+    async def authenticate(self, method_id: str, **kwargs: Any) -> None:
+        return None
+
+    async def new_session(self, cwd: str, mcp_servers: list[Any] | None = None,
+                          **kwargs: Any) -> schema.NewSessionResponse:
+        bridge = await self._open(cwd, None, mcp_servers)
+        return schema.NewSessionResponse(session_id=bridge.id, modes=options.mode_state(bridge.session),
+                                         config_options=options.config_options(bridge.session))
+
+    async def load_session(self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None,
+                           **kwargs: Any) -> schema.LoadSessionResponse:
+        if session_id in self.bridges:
+            raise RequestError.invalid_request({"message": f"session {session_id} is already open"})
+        bridge = await self._open(cwd, session_id, mcp_servers)
+        return schema.LoadSessionResponse(modes=options.mode_state(bridge.session),
+                                          config_options=options.config_options(bridge.session))
+
+    async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> schema.PromptResponse:
+        bridge = self._bridge(session_id)
+        text, warnings = prompt_text(prompt)
+        for warning in warnings:
+            log.warning("%s", warning)
+        if not text.strip():
+            raise RequestError.invalid_params({"prompt": "the prompt has no text termagent can take"})
+        stop = await bridge.prompt(text)
+        return schema.PromptResponse(stop_reason=_STOPS.get(stop, "end_turn"))
+
+    async def cancel(self, session_id: str, **kwargs: Any) -> None:
+        bridge = self.bridges.get(session_id)
+        if bridge is not None:
+            bridge.cancel()
+
+    async def set_session_mode(self, session_id: str, mode_id: str, **kwargs: Any) -> schema.SetSessionModeResponse:
+        self._bridge(session_id).set_mode(mode_id)
+        return schema.SetSessionModeResponse()
+
+    async def set_config_option(self, config_id: str, session_id: str, value: str | bool,
+                                **kwargs: Any) -> schema.SetSessionConfigOptionResponse:
+        bridge = self._bridge(session_id)
+        if config_id != options.MODEL_OPTION or not isinstance(value, str) or not value:
+            raise RequestError.invalid_params({"configId": f"unknown option {config_id!r}"})
+        bridge.set_model(value)
+        choices = options.config_options(bridge.session)
+        for choice in choices:
+            if isinstance(choice, schema.SessionConfigOptionSelect):
+                choice.current_value = value  # answered by ModelChanged once the session applies it
+        return schema.SetSessionConfigOptionResponse(config_options=choices)
+
+    async def close_all(self) -> None:
+        for bridge in list(self.bridges.values()):
+            await bridge.close()
+        self.bridges.clear()
+
+    # ------------------------------------------------------------ helpers
+
+    def _bridge(self, session_id: str) -> SessionBridge:
+        bridge = self.bridges.get(session_id)
+        if bridge is None:
+            raise RequestError.invalid_params({"sessionId": f"no open session {session_id!r}"})
+        return bridge
+
+    async def _open(self, cwd: str, resume: str | None, mcp_servers: list[Any] | None) -> SessionBridge:
+        session = self._session(Path(cwd), resume)
+        bridge = SessionBridge(session, self.client)
+        specs = mcp.specs_from_acp(mcp_servers)
+        self.mcp_servers[bridge.id] = specs
+        await bridge.start(replay=resume is not None)
+        self.bridges[bridge.id] = bridge
+        for warning in mcp.attach_mcp_servers(session, specs):
+            log.warning("%s", warning)
+        await bridge.announce_commands()
+        return bridge
+
+    def _session(self, cwd: Path, resume: str | None) -> SessionLike:
+        """Open like `--resume` does; any refusal (no key, unknown session, bad config) is a JSON-RPC error."""
+        if not cwd.is_absolute() or not cwd.is_dir():
+            raise RequestError.invalid_params({"cwd": f"{cwd} is not an absolute path to a directory"})
+        workspace = cwd.resolve()
+        try:
+            config = self._config(workspace)
+            choices = session_options(workspace, True, resume=resume, allow=self.settings.allow,
+                                      deny=self.settings.deny, trusted=self._trusted(workspace))
+            return open_session(config, choices, self.store)
+        except RequestError:
+            raise
+        except Exception as exc:
+            raise RequestError.invalid_params({"message": str(exc)}) from exc
+
+    def _trusted(self, workspace: Path) -> bool:
+        from termagent.trust import is_trusted, trust
+
+        if self.settings.trust_project:
+            trust(workspace)
+            return True
+        return is_trusted(workspace)
+
+    def _config(self, workspace: Path) -> Any:
+        from termagent.config import load_config
+
+        config = load_config(workspace, include_project=self._trusted(workspace))
+        return config.with_overrides(self.settings.overrides) if self.settings.overrides else config
+
