@@ -42,6 +42,16 @@ OTHER_ENVIRONMENT: tuple[Field, ...] = (
     Field("TERMAGENT_THEME", "a Textual theme for the full-screen app, e.g. textual-light, nord"),
     Field("TERMAGENT_SANDBOXES_DIR", "sandbox image recipes (default: the ones shipped in the package)"),
     Field("TERMAGENT_SKIP_HOOKS", "1 skips termagent's git hooks once"),
+    Field("OTEL_EXPORTER_OTLP_ENDPOINT", "turns OpenTelemetry export on (traces and metrics over OTLP)"),
+    Field("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "the same for traces alone"),
+    Field("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf (default) or grpc; the other OTEL_* variables work as "
+                                         "the OpenTelemetry SDK defines them"),
+    Field("OTEL_TRACES_EXPORTER", "console prints spans to stderr (and turns export on); none turns traces off"),
+    Field("OTEL_METRICS_EXPORTER", "console or none; metrics go over OTLP when an endpoint is set"),
+    Field("OTEL_SERVICE_NAME", "the service name spans carry (default: termagent)"),
+    Field("OTEL_RESOURCE_ATTRIBUTES", "extra resource attributes, key=value,…"),
+    Field("TRACEPARENT", "a caller's W3C trace: the session becomes part of it; termagent also sets it for "
+                         "the commands it runs"),
 )
 
 

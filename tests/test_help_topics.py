@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from termagent.config import DEFAULTS, ENV_OVERRIDES
-from termagent.core.loop import STOP_API, STOP_END, STOP_ERROR, STOP_INTERRUPTED, STOP_LIMIT, STOP_SANDBOX
+from termagent.protocol import StopReason
 from termagent.exits import EXIT_TABLE, code_for_reason
 from termagent.headless import early_failure, exit_for
 from termagent.help_topics import JSON_FIELDS, OTHER_ENVIRONMENT, TOPICS, help_command
@@ -33,9 +33,7 @@ def test_every_config_key_is_listed_with_its_default(capsys):
             assert f"{key} = {json.dumps(value)}" in out
 
 
-@pytest.mark.parametrize("stop,denied", [(STOP_END, False), (STOP_END, True), (STOP_LIMIT, False),
-                                         (STOP_API, False), (STOP_SANDBOX, False), (STOP_ERROR, False),
-                                         (STOP_INTERRUPTED, False)])
+@pytest.mark.parametrize("stop,denied", [(StopReason.END_TURN, True)] + [(stop, False) for stop in StopReason])
 def test_the_documented_code_is_the_one_headless_returns(capsys, stop, denied):
     code, reason = exit_for(stop, denied)
     assert code_for_reason(reason) == code
