@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="build the sandbox image or show its status")
     sandbox.add_argument("action", choices=("build", "status"))
     sub.add_parser("replay", help="watch a bundled scripted session (no API key needed)")
+    trace = sub.add_parser("trace", help="write a stored session as an OpenTelemetry trace (OTLP/JSON)")
+    trace.add_argument("id", help="session id or unique prefix")
+    trace.add_argument("--output", dest="trace_format", choices=("otlp-json",), default="otlp-json")
+    trace.add_argument("file", type=Path, help="where to write the trace")
     topics = sub.add_parser("help", help="exit codes, json fields, config keys, environment, rule syntax")
     topics.add_argument("topic", nargs="?", help="exit-codes | json | config | environment | rules")
     from termagent.acp.cli import add_subcommand as add_acp_subcommand
@@ -107,6 +111,10 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             from termagent.acp.cli import dispatch as acp_dispatch
 
             return acp_dispatch(args, workspace)
+        if args.command == "trace":
+            from termagent.commands import trace_command
+
+            return trace_command(args, workspace)
         if args.command == "sessions":
             from termagent.commands import sessions_command
 

@@ -93,6 +93,22 @@ def audit_command(args: argparse.Namespace, workspace: Path) -> int:
         store.close()
 
 
+def trace_command(args: argparse.Namespace, workspace: Path) -> int:
+    """`termagent trace [SESSION] --output otlp-json FILE`: a stored session as OTLP/JSON."""
+    from termagent.telemetry.replay import write_session_trace
+
+    store = Store()
+    try:
+        record = _chosen_session(store, args.id, str(workspace))
+        if record is None:
+            return 2
+        count = write_session_trace(store, record.id, args.file)
+    finally:
+        store.close()
+    say(f"wrote {count} spans of session {record.id} to {args.file}", file=sys.stderr)
+    return 0
+
+
 def sandbox_command(args: argparse.Namespace, config: Any) -> int:
     from termagent.sandbox.base import SandboxUnavailable
     from termagent.sandbox.image import build_image, sandbox_status

@@ -181,3 +181,21 @@ async def test_a_stored_session_exports_as_otlp_json_after_the_fact(tmp_path, sc
     ids = {span["spanId"] for span in spans}
     assert all(len(span["traceId"]) == 32 and len(span["spanId"]) == 16 for span in spans)  # hex, as OTLP/JSON wants
     assert all(span.get("parentSpanId", "") in ids | {""} for span in spans)
+
+
+def test_trace_command_writes_a_stored_sessions_trace(tmp_path, scripted_server, monkeypatch, capsys):
+    import asyncio
+
+    from termagent.cli import main
+    from termagent.store.db import Store
+
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    script(scripted_server)
+    store = Store()
+    _, payload = asyncio.run(run(tmp_path, scripted_server, monkeypatch, store=store))
+    store.close()
+    target = tmp_path / "out.json"
+    assert main(["-C", str(tmp_path), "trace", payload["session_id"][:8], "--output", "otlp-json", str(target)]) == 0
+    assert "spans of session" in capsys.readouterr().err
+    assert json.loads(target.read_text())["resourceSpans"]
+    assert main(["-C", str(tmp_path), "trace", "nosuchsession", str(target)]) == 2
