@@ -195,7 +195,7 @@ def test_trace_command_writes_a_stored_sessions_trace(tmp_path, scripted_server,
     _, payload = asyncio.run(run(tmp_path, scripted_server, monkeypatch, store=store))
     store.close()
     target = tmp_path / "out.json"
-    assert main(["-C", str(tmp_path), "trace", payload["session_id"][:8], "--output", "otlp-json", str(target)]) == 0
+    assert main(["-C", str(tmp_path), "trace", payload["session_id"], "--output", "otlp-json", str(target)]) == 0
     assert "spans of session" in capsys.readouterr().err
     assert json.loads(target.read_text())["resourceSpans"]
     assert main(["-C", str(tmp_path), "trace", "nosuchsession", str(target)]) == 2
