@@ -144,6 +144,7 @@ def _payload(session: Session, text: str, reason: str, detail: str, subagents: l
         "subagents": subagents,
         "denials": [{"tool": d.tool, "input": d.gist, "reason": d.reason, "decided_by": d.decided_by}
                     for d in runner.denials],
+        **({"mcp_servers": session.mcp.status()} if getattr(session, "mcp", None) is not None else {}),
     }
 
 

@@ -80,6 +80,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     session = Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed)
     _attach_checkpoints(session, ctx, warnings)
     _attach_context_care(session, ctx, options)
+    _attach_mcp(session, registry, policy, options, warnings)
     if config.get("sandbox", "backend") == "none":
         warnings.insert(0, UNSANDBOXED)
     session.startup_warnings.extend(warnings)
@@ -114,6 +115,17 @@ def _attach_context_care(session: Session, ctx: ToolContext, options: SessionOpt
     session.loop.before_request += [watcher.before_request, session.compactor.before_request]
     session.watcher = watcher
     session.closers.append(watcher.aclose)
+
+
+def _attach_mcp(session: Session, registry: ToolRegistry, policy, options: SessionOptions, warnings: list[str]) -> None:
+    """MCP servers start now, in the background; their tools join before the first request."""
+    from termagent.mcp.attach import attach_mcp  # does not import the mcp SDK unless servers exist
+
+    handle = attach_mcp(session.config, session.workspace, options.trusted, registry, policy, session.loop,
+                        session.bus.emit, warnings)
+    if handle is not None:
+        session.mcp = handle
+        session.closers.append(handle.manager.aclose)
 
 
 def _halt_when_sandbox_fails(loop: AgentLoop, sandbox: Sandbox, host: SubagentHost) -> None:

@@ -47,6 +47,7 @@ class Session:
     checkpointer: Any = None
     compactor: Any = None  # core.compaction.Compactor
     watcher: Any = None  # core.watcher.WorkspaceWatcher
+    mcp: Any = None  # mcp.attach.McpHandle when MCP servers are configured
     closers: list[Any] = field(default_factory=list)
     startup_warnings: list[str] = field(default_factory=list)
     outcomes: list[TurnOutcome] = field(default_factory=list)
