@@ -257,3 +257,19 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def test_custom_agent_tools_may_name_mcp_tools_by_glob(repo, scripted_server, monkeypatch):
+    agents = repo / ".termagent" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "echoer.md").write_text("---\nname: echoer\ndescription: echoes\ntools: [read_file, mcp__fx__e*]\n"
+                                      "---\nYou are echoer. Echo what you are told.\n")
+    scripted_server.add(reply(tool_use("delegate", {"agent": "echoer", "task": "echo sub"})),
+                        reply(tool_use("mcp__fx__echo", {"text": "sub"})),
+                        reply(text("status: ok\nfindings:\n- echoed")), reply(text("done")))
+    session, events = make_session(repo, scripted_server, monkeypatch, trusted=True, overrides=mcp({"fx": fixture()}))
+    result, _ = await run(session)
+    child = scripted_server.requests[1].body
+    assert sorted(t["name"] for t in child["tools"]) == ["mcp__fx__echo", "mcp__fx__env_names", "read_file"]
+    assert first_result(scripted_server, 2)["content"] == "echo: sub"
+    assert not any(isinstance(e, Warning) and "echoer" in e.message for e in events)
