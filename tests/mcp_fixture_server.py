@@ -43,6 +43,14 @@ def build(mode: str):
         """A very large output."""
         return "".join(f"line {i}\n" for i in range(20000))
 
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def sleep(seconds: float) -> str:
+        """Sleep, then say so."""
+        import anyio
+
+        await anyio.sleep(seconds)
+        return f"slept {seconds}"
+
     @server.resource("note://hello", name="hello", description="a greeting")
     def hello() -> str:
         return "hello from a resource"

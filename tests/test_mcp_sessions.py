@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from termagent.headless import run_headless
-from termagent.protocol import ApprovalRequested, ResolveApproval, Shutdown, SubmitTurn, Warning
+from termagent.protocol import (
+    ApprovalRequested,
+    Interrupt,
+    ResolveApproval,
+    Shutdown,
+    SubmitTurn,
+    ToolCallStarted,
+    TurnFinished,
+    Warning,
+)
 from termagent.testing.scripted_server import reply, text, tool_use
 from tests.mcp_support import binary, filesystem_server, fixture
 from tests.session_support import eventually, make_session, tool_results
@@ -273,3 +282,31 @@ async def test_custom_agent_tools_may_name_mcp_tools_by_glob(repo, scripted_serv
     assert sorted(t["name"] for t in child["tools"]) == ["mcp__fx__echo", "mcp__fx__env_names", "read_file"]
     assert first_result(scripted_server, 2)["content"] == "echo: sub"
     assert not any(isinstance(e, Warning) and "echoer" in e.message for e in events)
+
+
+async def test_a_slow_call_times_out_as_a_retryable_error(repo, scripted_server, monkeypatch):
+    scripted_server.add(reply(tool_use("mcp__fx__sleep", {"seconds": 120})), reply(tool_use("mcp__fx__echo", {"text": "x"})),
+                        reply(text("ok")))
+    session, _ = make_session(repo, scripted_server, monkeypatch, overrides=mcp({"fx": fixture(timeout_s=3)}))
+    await run(session)
+    error = json.loads(first_result(scripted_server)["content"])["error"]
+    assert error["type"] == "timeout" and error["retryable"] and "3s" in error["message"]
+    assert first_result(scripted_server, 2)["content"] == "echo: x"
+
+
+async def test_an_interrupt_cancels_the_call_and_the_server_stays_usable(repo, scripted_server, monkeypatch):
+    scripted_server.add(reply(tool_use("mcp__fx__sleep", {"seconds": 600})),
+                        reply(tool_use("mcp__fx__echo", {"text": "after"})), reply(text("fine")))
+    session, events = make_session(repo, scripted_server, monkeypatch, interactive=True,
+                                   overrides=mcp({"fx": fixture()}))
+    session.start()
+    serving = asyncio.create_task(session.serve())
+    session.submit(SubmitTurn("sleep"))
+    assert await eventually(lambda: any(isinstance(e, ToolCallStarted) for e in events), 60)
+    session.submit(Interrupt())
+    assert await eventually(lambda: any(isinstance(e, TurnFinished) for e in events), 30)
+    session.submit(SubmitTurn("again"))
+    assert await eventually(lambda: len(scripted_server.requests) == 3 and not session.busy, 60)
+    session.submit(Shutdown())
+    await asyncio.wait_for(serving, 30)
+    assert first_result(scripted_server, 2)["content"] == "echo: after"
