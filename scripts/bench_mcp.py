@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from termagent.mcp.config import parse_server  # noqa: E402
-from termagent.mcp.manager import McpManager  # noqa: E402
-from termagent.mcp.tools import McpTool, describe  # noqa: E402
+from termagent.mcp.config import parse_server
+from termagent.mcp.manager import McpManager
+from termagent.mcp.tools import McpTool, describe
 
 BIN = Path(sys.executable).parent
 FIXTURE = str(ROOT / "tests" / "mcp_fixture_server.py")

@@ -11,7 +11,6 @@ import sys
 import time
 
 
-
 def build(mode: str):
     from mcp.server.mcpserver import MCPServer  # not imported by exit/hang, which must be quick
     from mcp_types import ToolAnnotations

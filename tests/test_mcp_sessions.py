@@ -310,3 +310,25 @@ async def test_an_interrupt_cancels_the_call_and_the_server_stays_usable(repo, s
     session.submit(Shutdown())
     await asyncio.wait_for(serving, 30)
     assert first_result(scripted_server, 2)["content"] == "echo: after"
+
+
+@pytest.mark.docker
+async def test_sandboxed_server_runs_in_its_own_container_without_network(repo, scripted_server, monkeypatch,
+                                                                          docker_client):
+    import shutil
+
+    from tests.mcp_support import FIXTURE
+
+    shutil.copy(Path(FIXTURE).with_name("mcp_stdlib_server.py"), repo / "srv.py")
+    monkeypatch.setenv("SANDBOX_TOKEN", "tok-123")
+    scripted_server.add(reply(tool_use("mcp__boxed__where", {})), reply(text("ok")))
+    session, _ = make_session(repo, scripted_server, monkeypatch, overrides=mcp({"boxed": {
+        "command": "python3", "args": ["/workspace/srv.py"], "sandbox": True, "env": {"SANDBOX_TOKEN": "${SANDBOX_TOKEN}"}}},
+        start_timeout_s=120.0))
+    result, payload = await run(session)
+    assert result.exit_code == 0, payload
+    seen = json.loads(first_result(scripted_server)["content"])
+    assert seen["cwd"] == "/workspace" and seen["network"] == "none" and seen["dockerenv"]
+    assert seen["token"] == "tok-123" and "ANTHROPIC_API_KEY" not in seen["env"]
+    mine = docker_client.containers.list(all=True, filters={"label": "termagent.mcp-server=boxed"})
+    assert all(session.session_id not in (c.labels or {}).values() for c in mine)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from termagent.mcp.config import ServerConfig, load_servers
+from termagent.mcp.config import load_servers
 from termagent.mcp.tools import McpCall, McpDescribe, McpListResources, McpReadResource, McpTool, McpToolInfo, describe
 from termagent.protocol import Warning
 
@@ -43,12 +44,12 @@ def attach_mcp(config: Any, workspace: Path, trusted: bool, registry: Any, polic
         return None
     found = load_servers(workspace, trusted, dict(section["servers"]), list(section["config_files"]))
     warnings.extend(found.warnings)
-    servers = _runnable(list(found.servers.values()), warnings)
+    servers = list(found.servers.values())
     if not servers:
         return None
     from termagent.mcp.manager import McpManager
 
-    manager = McpManager(servers, workspace, float(section["start_timeout_s"]))
+    manager = McpManager(servers, workspace, float(section["start_timeout_s"]), config, loop.session_id)
     manager.start()
     handle = McpHandle(manager)
 
@@ -67,16 +68,6 @@ def attach_mcp(config: Any, workspace: Path, trusted: bool, registry: Any, polic
 
     loop.before_request.insert(0, settle)
     return handle
-
-
-def _runnable(servers: list[ServerConfig], warnings: list[str]) -> list[ServerConfig]:
-    kept = []
-    for server in servers:
-        if server.sandbox:
-            warnings.append(f"MCP server {server.name!r} not started: sandbox = true is not supported yet")
-            continue
-        kept.append(server)
-    return kept
 
 
 def _install(handle: McpHandle, section: dict[str, Any], registry: Any, policy: Any, loop: Any) -> None:

@@ -120,7 +120,7 @@ def _list(config: Any, workspace: Path, trusted: bool) -> int:
         return 0
     from termagent.mcp.manager import McpManager
 
-    manager = McpManager(list(found.servers.values()), workspace, float(section["start_timeout_s"]))
+    manager = McpManager(list(found.servers.values()), workspace, float(section["start_timeout_s"]), config, "mcp-list")
     manager.start()
     try:
         manager.ready_blocking()

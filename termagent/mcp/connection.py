@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import anyio
 from mcp import ClientSession, StdioServerParameters
@@ -63,10 +64,11 @@ def stdio_parameters(server: ServerConfig, workspace: Path, wrap: list[str] | No
 
 
 class Connection:
-    def __init__(self, server: ServerConfig, workspace: Path, wrap: list[str] | None = None) -> None:
+    def __init__(self, server: ServerConfig, workspace: Path, sandbox: Any = None) -> None:
         self.server = server
         self.workspace = workspace
-        self.wrap = wrap
+        self.sandbox = sandbox  # mcp.sandboxed.SandboxedServer for `sandbox = true`
+        self.wrap: list[str] | None = None
         self.status = STARTING
         self.message = ""
         self.listing = Listing((), False, ())
@@ -80,6 +82,9 @@ class Connection:
         try:
             with anyio.CancelScope() as scope:
                 self._scope = scope
+                if self.sandbox is not None:
+                    names = [*dict(self.server.env), *(k for k in ("LANG",) if k in os.environ)]
+                    self.wrap = await asyncio.to_thread(self.sandbox.start_blocking, names)
                 async with self._transport() as streams:
                     async with ClientSession(streams[0], streams[1]) as session:
                         await self._list(session)
@@ -91,6 +96,8 @@ class Connection:
             self._fail(FAILED if self.status == STARTING else CRASHED, _describe(exc))
         finally:
             self._session = None
+            if self.sandbox is not None:
+                await asyncio.shield(asyncio.to_thread(self.sandbox.remove_blocking))
             if self.status in (STARTING, READY):
                 self.status = CLOSED if self.status == READY else FAILED
             self._settled.set()
@@ -129,7 +136,7 @@ class Connection:
         """Until ready or failed; past the timeout the server is stopped and counted failed."""
         try:
             await asyncio.wait_for(self._settled.wait(), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._fail(FAILED, f"did not finish starting within {timeout_s:g}s")
             self.stop()
 
@@ -178,7 +185,7 @@ class Connection:
         """Bound the request by the server's timeout; a broken transport marks the server crashed."""
         try:
             return await asyncio.wait_for(request, self.server.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CallFailed("timeout", f"MCP server {self.server.name!r}: {what} did not answer within "
                              f"{self.server.timeout_s:g}s", True) from None
         except MCPError as exc:

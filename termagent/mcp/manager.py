@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from termagent.mcp.config import ServerConfig
 
@@ -31,11 +32,15 @@ class ServerStatus:
 
 class McpManager:
     def __init__(self, servers: list[ServerConfig], workspace: Path, start_timeout_s: float,
-                 wraps: dict[str, list[str]] | None = None) -> None:
+                 config: Any = None, session_id: str = "") -> None:
         from termagent.mcp.connection import Connection  # the SDK loads here, only when servers exist
+        from termagent.mcp.sandboxed import SandboxedServer
 
         self.start_timeout_s = start_timeout_s
-        self.connections = {s.name: Connection(s, workspace, (wraps or {}).get(s.name)) for s in servers}
+        self.connections = {
+            s.name: Connection(s, workspace, SandboxedServer(config, workspace, session_id, s.name) if s.sandbox else None)
+            for s in servers
+        }
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="termagent-mcp", daemon=True)
         self._tasks: list[asyncio.Task[None]] = []
@@ -74,7 +79,7 @@ class McpManager:
         future = asyncio.run_coroutine_threadsafe(self._close_all(), self._loop)
         try:
             await asyncio.wait_for(asyncio.wrap_future(future), CLOSE_TIMEOUT_S)
-        except (asyncio.TimeoutError, Exception):
+        except (TimeoutError, Exception):
             pass
         self._shutdown_thread()
 
