@@ -50,6 +50,10 @@ def build(mode: str):
         await anyio.sleep(seconds)
         return f"slept {seconds}"
 
+    @server.prompt(description="Ask for a review of one file.")
+    def review(path: str) -> str:
+        return f"Please review {path} carefully."
+
     @server.resource("note://hello", name="hello", description="a greeting")
     def hello() -> str:
         return "hello from a resource"

@@ -332,3 +332,15 @@ async def test_sandboxed_server_runs_in_its_own_container_without_network(repo, 
     assert seen["token"] == "tok-123" and "ANTHROPIC_API_KEY" not in seen["env"]
     mine = docker_client.containers.list(all=True, filters={"label": "termagent.mcp-server=boxed"})
     assert all(session.session_id not in (c.labels or {}).values() for c in mine)
+
+
+async def test_server_prompts_become_slash_commands(repo, scripted_server, monkeypatch):
+    session, _ = make_session(repo, scripted_server, monkeypatch, overrides=mcp({"fx": fixture()}))
+    await session.loop.before_request[0](session.loop)  # what the first model request does
+    assert session.mcp.prompt_commands() == {"mcp__fx__review": "Ask for a review of one file."}
+    assert await session.mcp.expand_prompt("/mcp__fx__review", "src/a.py") == "Please review src/a.py carefully."
+    with pytest.raises(ValueError, match="no MCP prompt"):
+        await session.mcp.expand_prompt("/mcp__fx__nope", "")
+    await session.close("done")
+    with pytest.raises(ValueError, match="shut down"):
+        await session.mcp.expand_prompt("/mcp__fx__review", "x")

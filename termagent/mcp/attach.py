@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from termagent.mcp.config import load_servers
-from termagent.mcp.tools import McpCall, McpDescribe, McpListResources, McpReadResource, McpTool, McpToolInfo, describe
+from termagent.mcp.tools import (
+    McpCall,
+    McpDescribe,
+    McpListResources,
+    McpReadResource,
+    McpTool,
+    McpToolInfo,
+    describe,
+    tool_name,
+)
 from termagent.protocol import Warning
 
 INDEX_LINE_CHARS = 100
@@ -34,6 +43,31 @@ class McpHandle:
         """For headless json and `termagent mcp list`: name, transport, status, tools."""
         return [{"name": s.name, "transport": s.transport, "status": s.status, "tools": s.tools,
                  **({"message": s.message} if s.message else {})} for s in self.manager.statuses()]
+
+
+    def prompt_commands(self) -> dict[str, str]:
+        """`/mcp__server__prompt` slash commands (name -> description) of the servers that offer prompts."""
+        found = {}
+        for server, connection in self.manager.connections.items():
+            for prompt in connection.listing.prompts:
+                found[tool_name(server, prompt.name, set())] = prompt.description or f"prompt {prompt.name} of {server}"
+        return found
+
+    async def expand_prompt(self, command: str, argument_text: str) -> str:
+        """The user message a prompt command stands for; the text fills the prompt's first argument."""
+        from termagent.mcp.connection import CallFailed
+
+        for server, connection in self.manager.connections.items():
+            for prompt in connection.listing.prompts:
+                if tool_name(server, prompt.name, set()) == command.lstrip("/"):
+                    names = [a.name for a in prompt.arguments or []]
+                    arguments = {names[0]: argument_text} if names and argument_text else {}
+                    try:
+                        result = await self.manager.run(server, lambda c: c.get_prompt(prompt.name, arguments))
+                    except CallFailed as exc:
+                        raise ValueError(exc.message) from None
+                    return "\n\n".join(getattr(m.content, "text", "") for m in result.messages)
+        raise ValueError(f"no MCP prompt {command!r}")
 
 
 def attach_mcp(config: Any, workspace: Path, trusted: bool, registry: Any, policy: Any, loop: Any,

@@ -45,6 +45,7 @@ class McpManager:
         self._thread = threading.Thread(target=self._loop.run_forever, name="termagent-mcp", daemon=True)
         self._tasks: list[asyncio.Task[None]] = []
         self._started: concurrent.futures.Future[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         self._thread.start()
@@ -65,7 +66,11 @@ class McpManager:
 
     async def run(self, server: str, make: Callable[[Any], Awaitable[Any]]) -> Any:
         """Run `make(connection)` on the background loop; cancellation reaches it."""
+        from termagent.mcp.connection import CallFailed
+
         connection = self.connections[server]
+        if self._closing:
+            raise CallFailed("mcp_server_unavailable", f"MCP server {server!r} was shut down with the session", False)
         future = asyncio.run_coroutine_threadsafe(make(connection), self._loop)
         return await asyncio.wrap_future(future)
 
@@ -93,6 +98,7 @@ class McpManager:
         self._shutdown_thread()
 
     async def _close_all(self) -> None:
+        self._closing = True
         for connection in self.connections.values():
             connection.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
