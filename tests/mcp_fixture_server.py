@@ -10,6 +10,9 @@ import os
 import sys
 import time
 
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2d7c1b50000000049454e44ae426082")
+
 
 def build(mode: str):
     from mcp.server.mcpserver import MCPServer  # not imported by exit/hang, which must be quick
@@ -36,6 +39,13 @@ def build(mode: str):
     def fail() -> str:
         """Always fails (isError)."""
         raise ValueError("the widget is broken")
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def picture():
+        """A tiny PNG and a caption."""
+        from mcp.server.mcpserver.utilities.types import Image
+
+        return ["a red dot", Image(data=PNG, format="png")]
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     def big() -> str:

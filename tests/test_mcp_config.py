@@ -85,7 +85,7 @@ def test_mcp_add_list_remove(tmp_path, capsys):
     listed = capsys.readouterr().out
     fx_row = next(line.split() for line in listed.splitlines() if line.startswith("fx "))
     web_row = next(line.split() for line in listed.splitlines() if line.startswith("web "))
-    assert fx_row[1:4] == ["stdio", "ready", "6"] and int(fx_row[4]) > 50
+    assert fx_row[1:4] == ["stdio", "ready", "7"] and int(fx_row[4]) > 50
     assert web_row[1:3] == ["http", "failed"]
     assert main(["-C", str(ws), "mcp", "remove", "fx"]) == 0
     assert main(["-C", str(ws), "mcp", "remove", "web"]) == 0
@@ -105,7 +105,7 @@ def test_headless_cli_with_mcp_config_and_no_mcp(tmp_path, scripted_server, monk
     base = ["-C", str(ws), "--sandbox", "none", "--output", "json", "--task", "go"]
     assert main([*base, "--mcp-config", str(servers)]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["mcp_servers"] == [{"name": "fx", "transport": "stdio", "status": "ready", "tools": 6}]
+    assert payload["mcp_servers"] == [{"name": "fx", "transport": "stdio", "status": "ready", "tools": 7}]
     assert payload["tool_calls"][0]["name"] == "mcp__fx__echo" and payload["tool_calls"][0]["ok"]
     scripted_server.add(reply(text("plain")))
     assert main([*base, "--mcp-config", str(servers), "--no-mcp"]) == 0

@@ -344,3 +344,13 @@ async def test_server_prompts_become_slash_commands(repo, scripted_server, monke
     await session.close("done")
     with pytest.raises(ValueError, match="shut down"):
         await session.mcp.expand_prompt("/mcp__fx__review", "x")
+
+
+async def test_images_reach_the_model_as_image_blocks(repo, scripted_server, monkeypatch):
+    scripted_server.add(reply(tool_use("mcp__fx__picture", {})), reply(text("a dot")))
+    session, _ = make_session(repo, scripted_server, monkeypatch, overrides=mcp({"fx": fixture()}))
+    await run(session)
+    content = first_result(scripted_server)["content"]
+    assert content[0]["type"] == "text" and "a red dot" in content[0]["text"]
+    assert content[1]["type"] == "image" and content[1]["source"]["media_type"] == "image/png"
+    assert content[1]["source"]["data"].startswith("iVBORw0KGgo")

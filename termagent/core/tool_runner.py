@@ -141,7 +141,7 @@ class ToolRunner:
                 self.audit.set_audit_outcome(self.ctx.session_id, call.id, outcome)
             else:
                 self.audit.record_audit(self.ctx.session_id, call.id, call.name, call.input, "none", "harness", "", outcome)
-        self._done[call.id] = tool_result_block(call.id, result.output, not result.ok)
+        self._done[call.id] = tool_result_block(call.id, result.output, not result.ok, result.images)
 
     async def _decide_and_run(self, call: ToolCall, risk: str) -> ToolResult:
         if call.input is None:

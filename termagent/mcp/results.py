@@ -15,18 +15,31 @@ from termagent.sandbox.output_cap import HeadTailBuffer
 from termagent.tools.base import ToolContext, ToolError, ToolResult
 
 DEFAULT_CAP_BYTES = 30_000
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+IMAGE_CAP_BASE64 = 5_000_000
 
 
 def to_tool_result(result: Any, ctx: ToolContext, label: str) -> ToolResult:
-    parts = [_block_text(block, ctx, label) for block in getattr(result, "content", None) or []]
+    content = getattr(result, "content", None) or []
+    images = tuple(image_block(b) for b in content if image_block(b) is not None)
+    parts = [_block_text(b, ctx, label) for b in content if image_block(b) is None]
     structured = getattr(result, "structured_content", None)
     if structured is not None and not any(getattr(b, "type", "") == "text" for b in result.content or []):
         parts.append(json.dumps(structured, ensure_ascii=False, indent=1))
-    text = "\n".join(p for p in parts if p) or "(the tool returned no content)"
+    text = "\n".join(p for p in parts if p) or ("(image)" if images else "(the tool returned no content)")
     if getattr(result, "is_error", False):
         error = ToolError("mcp_tool_error", capped(text, ctx, label), retryable=False)
         return ToolResult(output=error.payload(), ok=False, error_type=error.type)
-    return ToolResult(output=capped(text, ctx, label))
+    return ToolResult(output=capped(text, ctx, label), images=images)
+
+
+def image_block(block: Any) -> dict[str, Any] | None:
+    """An MCP image the API accepts (its formats, up to the size cap) as an image block, else None."""
+    if getattr(block, "type", "") != "image" or block.mime_type not in IMAGE_TYPES:
+        return None
+    if len(block.data) > IMAGE_CAP_BASE64:
+        return None
+    return {"type": "image", "source": {"type": "base64", "media_type": block.mime_type, "data": block.data}}
 
 
 def resource_result(result: Any, ctx: ToolContext, label: str) -> ToolResult:
