@@ -75,6 +75,7 @@ def test_mcp_add_list_remove(tmp_path, capsys):
     ws = tmp_path / "ws"
     ws.mkdir()
     entry = fixture()
+    (Path(os.environ["TERMAGENT_CONFIG_DIR"]) / "config.toml").write_text("[mcp]\nstart_timeout_s = 120.0\n")
     assert main(["-C", str(ws), "mcp", "add", "fx", "--env", "A=b", "--", entry["command"], *entry["args"]]) == 0
     assert main(["-C", str(ws), "mcp", "add", "web", "--project", "--url", "http://127.0.0.1:9/mcp"]) == 0
     user = load_config(ws, include_project=False).section("mcp")["servers"]
@@ -101,6 +102,7 @@ def test_headless_cli_with_mcp_config_and_no_mcp(tmp_path, scripted_server, monk
     servers.write_text(json.dumps({"mcpServers": {"fx": fixture()}}))
     monkeypatch.setenv("ANTHROPIC_BASE_URL", scripted_server.url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-key-123456789")
+    (Path(os.environ["TERMAGENT_CONFIG_DIR"]) / "config.toml").write_text("[mcp]\nstart_timeout_s = 120.0\n")
     scripted_server.add(reply(tool_use("mcp__fx__echo", {"text": "cli"})), reply(text("done")))
     base = ["-C", str(ws), "--sandbox", "none", "--output", "json", "--task", "go"]
     assert main([*base, "--mcp-config", str(servers)]) == 0

@@ -42,7 +42,8 @@ def repo(tmp_path: Path) -> Path:
 
 
 def mcp(servers: dict, **more) -> dict:
-    return {"mcp": {"servers": servers, **more}}
+    """Config overrides for these servers; start-up gets a generous bound (a loaded CI machine is slow)."""
+    return {"mcp": {"servers": servers, "start_timeout_s": 120.0, **more}}
 
 
 async def run(session, task="go"):
