@@ -9,6 +9,7 @@ gets no more than `bash` would. The server's configured environment is passed by
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ class SandboxedServer:
         self.session_id = session_id
         self.name = name
         self._container: Any = None
+        self._lock = threading.Lock()
+        self._removed = False  # set when the server is stopped, even while its container is still being made
 
     def start_blocking(self, env_names: list[str]) -> list[str]:
         """Start the container; returns the argv prefix that runs a command inside it."""
@@ -32,16 +35,24 @@ class SandboxedServer:
         require_image(client, limits.image)
         labels = {**owner_labels(self.session_id, str(self.workspace)), "termagent.mcp-server": self.name}
         kwargs = run_kwargs(limits, self.workspace, labels)
-        self._container = client.containers.run(name=container_name(f"mcp-{self.name}-{self.session_id}"), **kwargs)
+        container = client.containers.run(name=container_name(f"mcp-{self.name}-{self.session_id}"), **kwargs)
+        with self._lock:
+            self._container = container
+            late = self._removed
+        if late:  # stopped (a start-up timeout) while Docker was still creating it
+            self.remove_blocking()
+            raise RuntimeError("stopped while its sandbox container was starting")
         flags = [part for key in env_names for part in ("-e", key)]
         return ["docker", "exec", "-i", "-u", f"{os.getuid()}:{os.getgid()}", "-w", WORKSPACE, *flags,
-                self._container.id]
+                container.id]
 
     def remove_blocking(self) -> None:
-        if self._container is None:
+        with self._lock:
+            self._removed = True
+            container, self._container = self._container, None
+        if container is None:
             return
         try:
-            self._container.remove(force=True)
+            container.remove(force=True)
         except Exception:  # already gone, or the engine went away: nothing left to do
             pass
-        self._container = None
