@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-home-workspace", action="store_true",
                         help="accept $HOME, / or an ancestor of $HOME as the workspace (dotfiles stay hidden)")
     parser.add_argument("--trust-project", action="store_true", help="apply this project's .termagent/ settings")
+    parser.add_argument("--mcp-config", action="append", metavar="FILE", help="MCP servers from a .mcp.json-style file")
+    parser.add_argument("--no-mcp", action="store_true", help="start no MCP servers")
     parser.add_argument("-C", "--workspace", type=Path, default=None, help="workspace root (default: current dir)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sessions = sub.add_parser("sessions", help="list stored sessions, or show one")
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_subcommands(sub)
     add_acp_subcommand(sub)
+    from termagent.mcp.cli import add_subcommand as add_mcp_subcommand
+
+    add_mcp_subcommand(sub)
     return parser
 
 
@@ -131,6 +136,10 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             from termagent.help_topics import help_command
 
             return help_command(args.topic)
+        if args.command == "mcp":
+            from termagent.mcp.cli import mcp_command
+
+            return mcp_command(args, workspace, _config(args, workspace))
         if args.command == "replay":
             from termagent.replay import replay_command
 
@@ -176,6 +185,7 @@ def _config(args: argparse.Namespace, workspace: Path):
         ("limits", "max_cost_usd", args.max_cost_usd), ("model", "main", args.model),
         ("limits", "max_tokens", args.max_tokens), ("limits", "max_wall_s", args.max_wall_s),
         ("sandbox", "backend", args.sandbox), ("sandbox", "allow_root", args.sandbox_allow_root or None),
+        ("mcp", "config_files", args.mcp_config), ("mcp", "enabled", False if args.no_mcp else None),
     ):
         if value is not None:
             overrides.setdefault(section, {})[key] = value

@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "tools": {"read_limit_lines": 2000, "max_file_bytes": 10_000_000},
     # OpenTelemetry export is also on whenever OTEL_EXPORTER_OTLP_ENDPOINT is set
     "telemetry": {"enabled": False, "log_content": False, "flush_timeout_s": 2.0},
+    "mcp": {"enabled": True, "servers": {}, "config_files": [], "start_timeout_s": 30.0, "max_tools": 40,
+            "max_schema_tokens": 15_000},
 }
 
 def _flag(raw: str) -> bool:
@@ -205,6 +207,8 @@ def _merge(base: dict[str, Any], layer: dict[str, Any], source: str) -> dict[str
                 )
             if (section, key) in ADDITIVE_KEYS:
                 value = list(merged[section][key]) + [v for v in value if v not in merged[section][key]]
+            if (section, key) == ("mcp", "servers"):
+                value = {**merged[section][key], **value}  # servers merge by name across layers
             merged[section][key] = value
     return merged
 

@@ -514,3 +514,4 @@ class SessionStatus:
     denials: tuple[DenialView, ...] = ()
     tool_calls: tuple[ToolCallView, ...] = ()
     memory_changed: tuple[dict[str, Any], ...] = ()  # project memory another session changed (path, by_agent)
+    mcp_servers: tuple[dict[str, Any], ...] = ()  # name, transport, status, tools

@@ -113,7 +113,8 @@ def load_definitions(workspace: Path, include_project: bool, known_tools: set[st
         except AgentDefinitionError as exc:
             warnings.append(f"skipped agent definition {exc}")
             continue
-        unknown = [t for t in definition.tools if t not in known_tools or t == "delegate"]
+        unknown = [t for t in definition.tools  # MCP tools are known only once their servers answer
+                   if (t not in known_tools and not t.startswith("mcp_")) or t == "delegate"]
         if unknown:
             warnings.append(f"skipped agent definition {source}: unknown or forbidden tools {', '.join(unknown)}")
             continue

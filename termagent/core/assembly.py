@@ -40,6 +40,7 @@ from termagent.tools.workspace import ReadLedger
 
 if TYPE_CHECKING:
     from termagent.git.checkpoints import CheckpointLimits
+    from termagent.mcp.attach import McpHandle
     from termagent.policy.decide import Policy
 
 UNTRACED = (AssistantTextDelta, ToolCallOutputDelta)
@@ -97,9 +98,11 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
                            int(limits["max_tokens"]), float(limits["max_wall_s"])))
     denials: list[Denial] = []
     halt = _halt_when_sandbox_fails(sandbox)
-    host = SubagentHost(config, workspace, model, store, ToolRegistry(tools), policy, approver, ctx, budget,
+    registry = ToolRegistry(tools)
+    host = SubagentHost(config, workspace, model, store, registry, policy, approver, ctx, budget,
                         bus.emit, memory, definitions, denials, [halt])
-    registry = ToolRegistry([*tools, DelegateTool(definitions, host)])
+    registry.extend([DelegateTool(definitions, host)])
+    mcp = _mcp(config, workspace, options, registry, policy, session_id, bus.emit, warnings)
     runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials)
     prefix = StablePrefix((load_prompt("system", workspace, options.trusted), memory), tuple(registry.api_tools()))
     compactor = Compactor(config, store, workspace, lambda name, args: registry.describe(name, args, workspace),
@@ -107,7 +110,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     loop = AgentLoop(model, "main", prefix, history, runner, budget, bus.emit, store,
                      int(config.get("model", "context_window")),
                      # the watcher's note goes first, so compaction measures the request as it will be sent
-                     before_request=[halt, watcher.before_request, compactor.before_request])
+                     before_request=[*_first(mcp), halt, watcher.before_request, compactor.before_request])
     if not checkpointer.enabled:
         warnings.append(checkpointer.disabled_reason)
     if config.get("sandbox", "backend") == "none":
@@ -118,8 +121,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
         warnings.insert(1, UNSANDBOXED_AUTO)
     return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
                    checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
-                   closers=[checkpointer.aclose, watcher.aclose, record_memory], flushers=_telemetry(bus, config),
-                   startup_warnings=warnings, memory_changes=memory_changes)
+                   closers=[checkpointer.aclose, watcher.aclose, record_memory, *_mcp_closer(mcp)], flushers=_telemetry(bus, config),
+                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp)
 
 
 def _memory_watch(store: Store, workspace: Path, session_id: str, files: list[MemoryFile],
@@ -152,6 +155,23 @@ def _telemetry(bus: EventBus, config: Config) -> list[Callable[[], Awaitable[Non
     from termagent import telemetry
 
     return [telemetry.attach(bus, config)] if telemetry.wanted(config) else []
+
+
+def _mcp(config: Config, workspace: Path, options: SessionOptions, registry: ToolRegistry, policy: "Policy",
+         session_id: str, emit: Callable[[Event], None], warnings: list[str]) -> "McpHandle | None":
+    """MCP servers start now, in the background; their tools join once, before the first request."""
+    from termagent.mcp.attach import attach_mcp  # does not import the mcp SDK unless servers exist
+
+    return attach_mcp(config, workspace, options.trusted, registry, policy, session_id, emit, warnings)
+
+
+def _first(mcp: "McpHandle | None") -> list[Callable[[AgentLoop], Awaitable[None]]]:
+    """MCP's settle hook runs before any other: the tool list must be final before a request is built."""
+    return [mcp.before_request] if mcp is not None and mcp.before_request is not None else []
+
+
+def _mcp_closer(mcp: "McpHandle | None") -> list[Callable[[], Awaitable[None]]]:
+    return [mcp.manager.aclose] if mcp is not None else []
 
 
 def _halt_when_sandbox_fails(sandbox: Sandbox) -> Callable[[AgentLoop], Awaitable[None]]:

@@ -95,8 +95,10 @@ def _answer_every_call(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def tool_result_block(tool_use_id: str, text: str, is_error: bool = False) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id, "content": text}
+def tool_result_block(tool_use_id: str, text: str, is_error: bool = False,
+                      images: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    content: Any = [{"type": "text", "text": text}, *images] if images else text
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id, "content": content}
     if is_error:
         block["is_error"] = True
     return block

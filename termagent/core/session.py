@@ -59,6 +59,7 @@ class Session:
     compactor: Any = None  # core.compaction.Compactor
     watcher: Any = None  # core.watcher.WorkspaceWatcher
     delegation: Any = None  # core.subagents.SubagentHost
+    mcp: Any = None  # mcp.attach.McpHandle when MCP servers are configured
     closers: list[Any] = field(default_factory=list)
     flushers: list[Any] = field(default_factory=list)  # run after SessionFinished: exporters see the end
     startup_warnings: list[str] = field(default_factory=list)
@@ -121,6 +122,7 @@ class Session:
             denials=tuple(DenialView(d.tool, d.gist, d.reason, d.decided_by) for d in runner.denials),
             tool_calls=tuple(ToolCallView(r.name, r.ok, r.duration_s) for r in runner.records),
             memory_changed=tuple(change.to_dict() for change in self.memory_changes),
+            mcp_servers=tuple(self.mcp.status()) if self.mcp is not None else (),
         )
 
     def _sandbox_name(self) -> str:

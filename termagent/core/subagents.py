@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import fnmatch
 import itertools
 import re
 from dataclasses import dataclass
@@ -113,7 +114,9 @@ class SubagentHost:
 
     def _child_loop(self, definition: AgentDefinition, child_id: str, agent_id: str) -> AgentLoop:
         emit = lambda event: self.emit(SubagentEvent(agent_id, event))  # noqa: E731
-        tools = [self.parent_registry.get(name) for name in definition.tools]
+        names = self.parent_registry.names()  # `mcp__git__*` in `tools:` means every such tool
+        wanted = [n for p in definition.tools for n in ([p] if "*" not in p else fnmatch.filter(names, p))]
+        tools = [self.parent_registry.get(name) for name in dict.fromkeys(wanted) if name != "delegate"]
         registry = ToolRegistry([tool for tool in tools if tool is not None])
         ctx = dataclasses.replace(self.parent_ctx, session_id=child_id)
         runner = ToolRunner(registry, self.policy, self.approver.for_agent(agent_id), ctx, emit, self.store)

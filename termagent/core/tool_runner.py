@@ -156,7 +156,7 @@ class ToolRunner:
                 self.audit.set_audit_outcome(self.ctx.session_id, call.id, outcome)
             else:
                 self.audit.record_audit(self.ctx.session_id, call.id, call.name, call.input, "none", "harness", "", outcome)
-        self._done[call.id] = tool_result_block(call.id, result.output, not result.ok)
+        self._done[call.id] = tool_result_block(call.id, result.output, not result.ok, result.images)
 
     async def _decide_and_run(self, call: ToolCall, risk: str) -> ToolResult:
         if call.input is None:
@@ -173,9 +173,16 @@ class ToolRunner:
         async with ctx.activity():  # the file watcher attributes what changes now to the agent
             return await self.registry.call(call.name, call.input, ctx)
 
-    async def _permission(self, call: ToolCall, risk: str) -> tuple[bool, str]:
+    def _policy_target(self, call: ToolCall, risk: str) -> tuple[str, dict[str, Any], str]:
+        """What the policy judges: a proxy tool (mcp_call) names the real tool it would run."""
         assert call.input is not None
-        decision = self.policy.decide(call.name, call.input, risk)
+        resolve = getattr(self.registry.get(call.name), "policy_target", None)
+        target = resolve(call.input) if resolve is not None else None
+        return target if target is not None else (call.name, call.input, risk)
+
+    async def _permission(self, call: ToolCall, risk: str) -> tuple[bool, str]:
+        name, args, risk = self._policy_target(call, risk)
+        decision = self.policy.decide(name, args, risk)
         action, reason, by = decision.action, decision.reason, decision.decided_by
         view = self.registry.describe(call.name, call.input, self.ctx.root)
         if action == "ask":
@@ -190,7 +197,7 @@ class ToolRunner:
             action = "allow" if answer.decision in (DECISION_ALLOW_ONCE, DECISION_ALLOW_SESSION) else "deny"
             reason = answer.reason or ("denied by the person" if action == "deny" else reason)
             if answer.decision == DECISION_ALLOW_SESSION:
-                self.policy.allow_for_session(call.name, call.input)
+                self.policy.allow_for_session(name, args)
             self.emit(ApprovalResolved(request.request_id, answer.decision, by, answer.reason))
         self._audit_decision(call, action, by, reason)
         if action == "allow":

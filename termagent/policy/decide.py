@@ -81,6 +81,7 @@ class Policy:
         self.interactive = interactive
         self.existing_paths = existing_paths
         self._session: list[Rule] = []
+        self.destructive_tools: frozenset[str] = frozenset()  # MCP tools the server marks destructiveHint
 
     @property
     def mode(self) -> str:
@@ -135,6 +136,8 @@ class Policy:
         return self._by_mode(tool, args, risk)
 
     def _review(self, tool: str, args: dict[str, Any], risk: str) -> _Review:
+        if tool in self.destructive_tools:
+            return _Review("destructive tool (its MCP server marks it destructiveHint)", True, None)
         if tool == "bash":
             command = args.get("command")
             found = classify(command if isinstance(command, str) else "", self.existing_paths, self.host_workspace)

@@ -18,6 +18,7 @@ Deny and ask rules ignore case for paths; allow rules do not.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import posixpath
 import re
@@ -28,7 +29,7 @@ from typing import Any
 from termagent.config import ConfigError
 from termagent.policy.classifier import classify
 
-_TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.*-]*$")  # `*` globs tool names: mcp__git__*
 _OPERATOR_SPLIT = re.compile(r"([;&|<>()`\n\r])")
 _CRUDE_SPLIT = re.compile(r"\$\(|<\(|>\(|[;&|\n\r()`]+")
 PATH_TOOLS = frozenset({"read_file", "write_file", "edit_file", "list_files", "grep"})
@@ -111,7 +112,7 @@ class RuleSet:
                 raise ConfigError(f"config error in {source}: permissions.{kind} must be a list of rules")
             rules = tuple(parse_rule(text, f"{source}, permissions.{kind}") for text in texts)
             for rule in rules:
-                if known is not None and rule.tool not in known:
+                if known is not None and rule.tool not in known and not rule.tool.startswith("mcp_"):
                     raise ConfigError(f"invalid permission rule {rule.text!r} in {source}, permissions.{kind}: "
                                       f"unknown tool {rule.tool!r}; known tools: {', '.join(sorted(known))}")
             lists.append(rules)
@@ -141,10 +142,15 @@ class RuleSet:
         return literal_match(self.allow, tool, args)
 
 
+def tool_matches(pattern: str, tool: str) -> bool:
+    """A rule's tool name, where `*` matches any run of characters (MCP tools: `mcp__git__*`)."""
+    return pattern in (tool, tool.lower()) or ("*" in pattern and fnmatch.fnmatchcase(tool.lower(), pattern))
+
+
 def literal_match(rules: Iterable[Rule], tool: str, args: dict[str, Any]) -> Rule | None:
     subject = subject_of(tool, args)
     for rule in rules:
-        if rule.tool != tool or rule.pattern is None:
+        if not tool_matches(rule.tool, tool) or rule.pattern is None:
             continue
         if rule.exact and rule.pattern == _exact_key(tool, args):
             return rule
@@ -198,7 +204,7 @@ def _first_hit(rules: Iterable[Rule], tool: str, args: dict[str, Any], parts: Se
     pieces: list[str] | None = None
     loose: list[str] = []
     for rule in rules:
-        if rule.tool != tool:
+        if not tool_matches(rule.tool, tool):
             continue
         if rule.pattern is None:
             return rule
@@ -229,7 +235,7 @@ def _loose_command_matches(pattern: str, command: str) -> bool:
 
 def covering(rules: Sequence[Rule], tool: str, args: dict[str, Any], parts: Sequence[str] | None) -> tuple[Rule, ...]:
     subject = subject_of(tool, args)
-    mine = [rule for rule in rules if rule.tool == tool]
+    mine = [rule for rule in rules if tool_matches(rule.tool, tool)]
     for rule in mine:
         if rule.pattern is None or (rule.exact and rule.pattern == _exact_key(tool, args)):
             return (rule,)

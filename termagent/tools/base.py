@@ -45,6 +45,7 @@ class ToolResult:
     error_type: str | None = None
     display: str | None = None
     changed_paths: tuple[str, ...] = ()
+    images: tuple[dict[str, Any], ...] = ()  # API image blocks sent with the text (MCP tool results)
 
 
 def one_line(text: str) -> str:

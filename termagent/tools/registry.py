@@ -37,6 +37,13 @@ class ToolRegistry:
                 raise ValueError(f"two tools are named {name!r}")
             self._tools[name] = tool
 
+    def extend(self, tools: Iterable[Tool]) -> None:
+        """Add tools before the first request (MCP tools, once their servers answered); never later."""
+        for tool in tools:
+            if tool.spec.name in self._tools:
+                raise ValueError(f"two tools are named {tool.spec.name!r}")
+            self._tools[tool.spec.name] = tool
+
     def specs(self) -> list[ToolSpec]:
         """In registration order, which never changes within a session (prompt cache)."""
         return [tool.spec for tool in self._tools.values()]
