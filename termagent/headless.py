@@ -80,8 +80,10 @@ class _Printer:
             self.out.flush()
 
 
-async def run_headless(session: SessionLike, task: str, output: str, out: TextIO = sys.stdout,
-                       err: TextIO = sys.stderr) -> HeadlessResult:
+async def run_headless(session: SessionLike, task: str, output: str, out: TextIO | None = None,
+                       err: TextIO | None = None) -> HeadlessResult:
+    """The streams default to sys.stdout/sys.stderr as they are when the run starts (not at import)."""
+    out, err = out or sys.stdout, err or sys.stderr
     printer = _Printer(output, out, err)
     session.bus.listen(printer)
     if session.resumed:
@@ -124,9 +126,10 @@ def _explain_stop(stop: str, detail: str, denials: tuple[DenialView, ...], err: 
     err.flush()
 
 
-def early_failure(output: str, reason: str, message: str, out: TextIO = sys.stdout) -> None:
+def early_failure(output: str, reason: str, message: str, out: TextIO | None = None) -> None:
     """A run that failed before its session opened (no key, config error) still owes
     json readers their object, with the reason, and stream-json readers the closing event."""
+    out = out or sys.stdout
     if output not in ("json", "stream-json"):
         return
     payload: dict[str, Any] = {"result": "", "session_id": None, "exit_reason": reason, "detail": message, "turns": 0,
