@@ -95,21 +95,26 @@ def test_mcp_add_list_remove(tmp_path, capsys):
     assert main(["-C", str(ws), "mcp", "remove", "fx"]) == 1
 
 
-def test_headless_cli_with_mcp_config_and_no_mcp(tmp_path, scripted_server, monkeypatch, capsys):
+def test_headless_cli_with_mcp_config_and_no_mcp(tmp_path, scripted_server, monkeypatch):
     ws = tmp_path / "ws"
     ws.mkdir()
     servers = tmp_path / "servers.json"
     servers.write_text(json.dumps({"mcpServers": {"fx": fixture()}}))
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", scripted_server.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-key-123456789")
     (Path(os.environ["TERMAGENT_CONFIG_DIR"]) / "config.toml").write_text("[mcp]\nstart_timeout_s = 120.0\n")
+    env = {**os.environ, "ANTHROPIC_BASE_URL": scripted_server.url, "ANTHROPIC_API_KEY": "sk-test-key-123456789",
+           "PYTHONPATH": str(Path(__file__).parents[1])}
+
+    def termagent(*more: str) -> dict:
+        base = ["-C", str(ws), "--sandbox", "none", "--output", "json", "--task", "go", "--mcp-config", str(servers)]
+        done = subprocess.run([sys.executable, "-m", "termagent", *base, *more], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
     scripted_server.add(reply(tool_use("mcp__fx__echo", {"text": "cli"})), reply(text("done")))
-    base = ["-C", str(ws), "--sandbox", "none", "--output", "json", "--task", "go"]
-    assert main([*base, "--mcp-config", str(servers)]) == 0
-    payload = json.loads(capsys.readouterr().out)
+    payload = termagent()
     assert payload["mcp_servers"] == [{"name": "fx", "transport": "stdio", "status": "ready", "tools": 7}]
     assert payload["tool_calls"][0]["name"] == "mcp__fx__echo" and payload["tool_calls"][0]["ok"]
     scripted_server.add(reply(text("plain")))
-    assert main([*base, "--mcp-config", str(servers), "--no-mcp"]) == 0
-    assert "mcp_servers" not in json.loads(capsys.readouterr().out)
+    assert "mcp_servers" not in termagent("--no-mcp")
     assert not any(t["name"].startswith("mcp") for t in scripted_server.requests[-1].body["tools"])
