@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,14 +64,14 @@ class McpManager:
         assert self._started is not None
         self._started.result(self.start_timeout_s + 5.0)
 
-    async def run(self, server: str, make: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def run(self, server: str, make: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
         """Run `make(connection)` on the background loop; cancellation reaches it."""
         from termagent.mcp.connection import CallFailed
 
         connection = self.connections[server]
         if self._closing:
             raise CallFailed("mcp_server_unavailable", f"MCP server {server!r} was shut down with the session", False)
-        future = asyncio.run_coroutine_threadsafe(make(connection), self._loop)
+        future: "concurrent.futures.Future[Any]" = asyncio.run_coroutine_threadsafe(make(connection), self._loop)
         return await asyncio.wrap_future(future)
 
     def statuses(self) -> list[ServerStatus]:

@@ -21,7 +21,7 @@ IMAGE_CAP_BASE64 = 5_000_000
 
 def to_tool_result(result: Any, ctx: ToolContext, label: str) -> ToolResult:
     content = getattr(result, "content", None) or []
-    images = tuple(image_block(b) for b in content if image_block(b) is not None)
+    images = tuple(block for block in (image_block(b) for b in content) if block is not None)
     parts = [_block_text(b, ctx, label) for b in content if image_block(b) is None]
     structured = getattr(result, "structured_content", None)
     if structured is not None and not any(getattr(b, "type", "") == "text" for b in result.content or []):

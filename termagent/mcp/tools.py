@@ -13,11 +13,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from termagent.mcp.results import failure, resource_result, to_tool_result
-from termagent.protocol import RISK_EXEC, RISK_READ
-from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, schema
+from termagent.protocol import RISK_EXEC, RISK_READ, CallView
+from termagent.tools.base import ToolContext, ToolError, ToolResult, ToolSpec, json_view, schema
 from termagent.tools.validation import validate
 
 DESCRIPTION_CAP = 1024
@@ -75,6 +76,10 @@ class McpTool:
         self.info = info
         self.spec = ToolSpec(info.name, info.description, info.input_schema, info.risk)
 
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        """Shown as its input: an MCP tool says nothing more about itself."""
+        return json_view(args)
+
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         return await call(self.manager, self.info, args, ctx)
 
@@ -90,6 +95,10 @@ class McpDescribe:
 
     def __init__(self, deferred: dict[tuple[str, str], McpToolInfo]) -> None:
         self.deferred = deferred
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        """Shown as its input: an MCP tool says nothing more about itself."""
+        return json_view(args)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         info = _find(self.deferred, args)
@@ -117,8 +126,13 @@ class McpCall:
         info = self.deferred.get((str(args.get("server")), str(args.get("tool"))))
         if info is None:
             return None
-        arguments = args.get("arguments") if isinstance(args.get("arguments"), dict) else {}
+        given = args.get("arguments")
+        arguments: dict[str, Any] = given if isinstance(given, dict) else {}
         return info.name, arguments, info.risk
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        """Shown as its input: an MCP tool says nothing more about itself."""
+        return json_view(args)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         info = _find(self.deferred, args)
@@ -136,6 +150,10 @@ class McpListResources:
     def __init__(self, manager: Any, servers: list[str]) -> None:
         self.manager = manager
         self.servers = servers
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        """Shown as its input: an MCP tool says nothing more about itself."""
+        return json_view(args)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         from termagent.mcp.connection import CallFailed
@@ -161,6 +179,10 @@ class McpReadResource:
     def __init__(self, manager: Any, servers: list[str]) -> None:
         self.manager = manager
         self.servers = servers
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        """Shown as its input: an MCP tool says nothing more about itself."""
+        return json_view(args)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         from termagent.mcp.connection import CallFailed
