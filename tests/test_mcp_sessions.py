@@ -189,7 +189,8 @@ async def test_sixty_tools_are_deferred_behind_describe_and_call(repo, scripted_
                         reply(tool_use("mcp_call", {"server": "many", "tool": "tool_7", "arguments": {}})),
                         reply(tool_use("mcp_call", {"server": "many", "tool": "tool_8", "arguments": {}})),
                         reply(text("ok")))
-    overrides = {**mcp({"many": fixture("many")}), "permissions": {"deny": ["mcp__many__tool_8"], "mode": "auto"}}
+    overrides = {**mcp({"many": fixture("many")}),  # auto would be downgraded without a sandbox: allow by rule
+                 "permissions": {"allow": ["mcp__many__*"], "deny": ["mcp__many__tool_8"]}}
     session, _ = make_session(repo, scripted_server, monkeypatch, overrides=overrides)
     result, _ = await run(session)
     first = scripted_server.requests[0].body
