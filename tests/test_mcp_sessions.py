@@ -356,3 +356,20 @@ async def test_images_reach_the_model_as_image_blocks(repo, scripted_server, mon
     assert content[0]["type"] == "text" and "a red dot" in content[0]["text"]
     assert content[1]["type"] == "image" and content[1]["source"]["media_type"] == "image/png"
     assert content[1]["source"]["data"].startswith("iVBORw0KGgo")
+
+
+async def test_a_prompt_command_typed_in_the_app_becomes_the_turn(repo, scripted_server, monkeypatch):
+    from tests.test_tui import idle, send, shows, tui
+
+    scripted_server.add(reply(text("Reviewed.")), reply(text("ok")))
+    session, _ = make_session(repo, scripted_server, monkeypatch, interactive=True, overrides=mcp({"fx": fixture()}))
+    assert await eventually(lambda: bool(session.mcp_prompts()), 120)  # the server has answered
+    app = tui(session)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await send(pilot, "/mcp")
+        await shows(pilot, "/mcp__fx__review")
+        await send(pilot, "/mcp__fx__review src/a.py")
+        await idle(pilot, app)
+        await shows(pilot, "Reviewed.")
+    [request] = scripted_server.requests[:1]
+    assert request.body["messages"][0]["content"][0]["text"] == "Please review src/a.py carefully."

@@ -148,6 +148,17 @@ class Session:
         """How a stored call shows (a resumed transcript), as its tool describes it."""
         return self.runner.registry.describe(name, args, self.workspace)
 
+    def mcp_prompts(self) -> dict[str, str]:
+        """MCP servers' prompts as `/mcp__server__prompt` commands (name -> description)."""
+        return self.mcp.prompt_commands() if self.mcp is not None else {}
+
+    async def expand_mcp_prompt(self, command: str, argument_text: str) -> str:
+        """The user message an MCP prompt command stands for; ValueError when there is none."""
+        if self.mcp is None:
+            raise ValueError("no MCP server is configured")
+        text: str = await self.mcp.expand_prompt(command, argument_text)
+        return text
+
     def checkpoints_off_reason(self) -> str:
         """Why /undo cannot work here ('' when it can)."""
         checkpointer = self.checkpointer

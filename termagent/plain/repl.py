@@ -141,7 +141,9 @@ class PlainRepl:
                 if text is None or not text.strip():
                     continue
                 if text.strip().startswith("/") and "\n" not in text.strip():
-                    await self.commands.run(text.strip())
+                    prompt = await self.commands.run(text.strip())
+                    if prompt:  # an MCP prompt command: its text is the turn
+                        await self.run_turn(prompt)
                     continue
                 await self.run_turn(text)
         finally:

@@ -262,12 +262,17 @@ class TermagentApp(App[int]):
         text = message.text.strip()
         if text.startswith("/") and "\n" not in text:
             # A worker, so a slow command (/compact asks the model) never blocks the keys.
-            self.run_worker(self.commands.run(text), group="commands")
+            self.run_worker(self._command(text), group="commands")
             return
         if self.session.busy:
             self._queued.append(message.text)
             self.notify("queued: it is sent when the current turn ends", timeout=3)
         self.session.submit(SubmitTurn(message.text))
+
+    async def _command(self, line: str) -> None:
+        prompt = await self.commands.run(line)
+        if prompt:  # an MCP prompt command: its text is the turn
+            self.session.submit(SubmitTurn(prompt))
 
     def turn_began(self, text: str) -> None:
         """A queued prompt's turn started: it is no longer waiting."""

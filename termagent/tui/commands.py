@@ -75,7 +75,7 @@ class SlashCommands:
             "help": self.help, "clear": self.clear, "compact": self.compact, "cost": self.cost,
             "model": self.model, "mode": self.mode, "sessions": self.sessions, "resume": self.resume,
             "agents": self.agents, "diff": self.diff, "quit": self.quit, "exit": self.quit,
-            "undo": self.undo, "transcript": self.transcript,
+            "undo": self.undo, "transcript": self.transcript, "mcp": self.mcp,
         }
 
     @property
@@ -85,16 +85,25 @@ class SlashCommands:
     def say(self, text: str, kind: str = "info") -> None:
         self.app.notice(kind, text)
 
-    async def run(self, line: str) -> None:
+    async def run(self, line: str) -> str | None:
+        """Run a command; returns the prompt to send as a turn when the command stands for one
+        (an MCP server's `/mcp__server__prompt`), else None."""
         name, _, arg = line[1:].strip().partition(" ")
+        if name in self.session.mcp_prompts():
+            try:
+                return await self.session.expand_mcp_prompt(name, arg.strip())
+            except ValueError as exc:
+                self.say(f"/{name} failed: {exc}", "error")
+                return None
         handler = self.table.get(name.lower())
         if handler is None:
             self.say(f"unknown command /{name} — /help lists them", "warning")
-            return
+            return None
         try:
             await handler(arg.strip())
         except Exception as exc:  # noqa: BLE001 - a failed command is reported, the session goes on
             self.say(f"/{name} failed: {exc}", "error")
+        return None
 
     def _idle(self, what: str) -> bool:
         if self.session.busy:
@@ -218,6 +227,21 @@ class SlashCommands:
             return
         self.app.show_diff(text)
 
+
+    async def mcp(self, _: str) -> None:
+        """The MCP servers as they are now, and the prompt commands they offer."""
+        servers = self.session.status().mcp_servers
+        if not servers:
+            self.say("no MCP server is configured (termagent mcp add NAME -- CMD …)")
+            return
+        lines = ["MCP servers:"]
+        for server in servers:
+            note = f" — {server['message']}" if server.get("message") else ""
+            lines.append(f"  {server['name']}  {server['transport']}  {server['status']}  {server['tools']} tools{note}")
+        prompts = self.session.mcp_prompts()
+        if prompts:
+            lines += ["prompts (send one as /NAME [text]):"] + [f"  /{name}  {what}" for name, what in prompts.items()]
+        self.say("\n".join(lines))
 
     async def undo(self, _: str) -> None:
         """One checkpoint back; the state before the undo is itself kept, so it can be redone."""

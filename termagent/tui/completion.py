@@ -40,6 +40,7 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("diff", "", "show uncommitted changes (git diff)"),
     SlashCommand("undo", "", "undo the agent's last file change"),
     SlashCommand("transcript", "[n]", "a subagent's full transcript"),
+    SlashCommand("mcp", "", "MCP servers, their status and the prompts they offer"),
     SlashCommand("quit", "", "leave termagent"),
 )
 
