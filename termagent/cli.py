@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("help", help="exit codes, json fields, config keys, environment, rule syntax")
     topics.add_argument("topic", nargs="?", help="exit-codes | json | config | environment | rules")
     from termagent.acp.cli import add_subcommand as add_acp_subcommand
-    from termagent.hooks.cli import add_subcommands
+    from termagent.hooks.subcommand import add_subcommands
 
     add_subcommands(sub)
     add_acp_subcommand(sub)
@@ -107,7 +107,7 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
     from termagent.config import ConfigError
 
     try:
-        from termagent.hooks.cli import dispatch as git_dispatch
+        from termagent.hooks.subcommand import dispatch as git_dispatch
 
         code = git_dispatch(args, workspace)
         if code is not None:

@@ -72,7 +72,7 @@ def _print_transcript(store: Store, record: SessionRecord, indent: str) -> None:
 
 
 def audit_command(args: argparse.Namespace, workspace: Path) -> int:
-    from termagent.policy.display import strip_terminal_controls
+    from termagent.terminal_text import strip_terminal_controls
 
     store = Store()
     try:

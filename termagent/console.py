@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from termagent.policy.display import strip_terminal_controls, visible
+from termagent.terminal_text import strip_terminal_controls, visible
 
 
 def clean(text: str) -> str:

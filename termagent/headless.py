@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from termagent.core.door import SessionLike
-from termagent.policy.display import strip_terminal_controls
+from termagent.terminal_text import strip_terminal_controls
 from termagent.protocol import (
     LIMIT_STOPS,
     DenialView,

@@ -19,7 +19,7 @@ from termagent.git import (
     undo_last,
 )
 from termagent.git.checkpoints import CheckpointError, sessions_with_checkpoints
-from termagent.git.command import rewind_command
+from termagent.git.rewind_cli import rewind_command
 
 IDENTITY = ("-c", "user.name=Test Person", "-c", "user.email=test@example.invalid")
 BINARY = bytes(range(256)) * 40 + b"\x00\r\n\x00"

@@ -6,7 +6,7 @@ import pyte
 import pytest
 
 from termagent.policy.classifier import classify
-from termagent.policy.display import strip_terminal_controls, visible
+from termagent.terminal_text import strip_terminal_controls, visible
 
 
 def screen_after(*chunks: str) -> pyte.Screen:

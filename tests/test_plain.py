@@ -15,7 +15,7 @@ from termagent.plain.printer import FenceStream, Palette, Printer
 from termagent.plain.repl import PlainRepl
 from termagent.protocol import AssistantTextDelta, ToolCallFinished, ToolCallStarted
 from termagent.testing.scripted_server import reply, tool_use
-from termagent.tui.history import InputHistory
+from termagent.frontend.input_history import InputHistory
 from tests.session_support import make_session
 
 
@@ -149,7 +149,7 @@ async def test_tab_puts_in_the_only_completion_and_opens_a_menu_for_several(work
     from prompt_toolkit.keys import Keys
 
     from termagent.plain.repl import _keys
-    from termagent.tui.completion import WorkspaceFiles
+    from termagent.frontend.completion import WorkspaceFiles
 
     tab = next(b for b in _keys(WorkspaceFiles(workspace)).bindings if b.keys == (Keys.ControlI,))
     single = Buffer(document=Document("/ag"))

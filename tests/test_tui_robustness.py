@@ -8,7 +8,7 @@ from termagent.protocol import ApprovalRequested
 from termagent.tui import run_app
 from termagent.tui.app import TermagentApp
 from termagent.tui.approval import Answer
-from termagent.tui.records import ToolRecord
+from termagent.frontend.records import ToolRecord
 from termagent.tui.toolcall import ToolCallBlock
 from termagent.testing.scripted_server import reply, tool_use
 from tests.test_tui import SIZE, screen_text, send, session_builder, shows, tui, until, workspace  # noqa: F401 - fixture

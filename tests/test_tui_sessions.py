@@ -9,7 +9,7 @@ import pytest
 
 from termagent.testing.scripted_server import reply, text, tool_use
 from termagent.tui.conversation import MAX_MOUNTED, PAGE
-from termagent.tui.records import AssistantRecord, ToolRecord, UserRecord
+from termagent.frontend.records import AssistantRecord, ToolRecord, UserRecord
 from termagent.tui.toolcall import ToolCallBlock
 from tests.session_support import make_session
 from tests.test_tui import SIZE, idle, make_workspace, screen_text, send, session_builder, shows, tui, until

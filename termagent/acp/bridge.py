@@ -108,7 +108,7 @@ class SessionBridge:
 
     async def announce_commands(self) -> None:
         """The slash commands, so an editor can complete them; termagent runs them as prompts."""
-        from termagent.tui.completion import SLASH_COMMANDS
+        from termagent.frontend.completion import SLASH_COMMANDS
 
         commands = [schema.AvailableCommand(
             name=c.name, description=c.help,

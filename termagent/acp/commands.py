@@ -41,7 +41,7 @@ def run(session: SessionLike, name: str, arg: str) -> tuple[str, Operation | Non
     if name == "agents":
         agents = session.agent_definitions()
         return ("subagents: " + ", ".join(sorted(agents)) if agents else "no subagents defined"), None
-    from termagent.tui.completion import SLASH_COMMANDS
+    from termagent.frontend.completion import SLASH_COMMANDS
 
     return "\n".join(f"/{c.name} {c.args}".rstrip() + f" — {c.help}"
                      for c in SLASH_COMMANDS if c.name in ACP_COMMANDS), None

@@ -12,6 +12,7 @@ from typing import Any
 
 from acp import helpers, schema
 
+from termagent.frontend.records import as_blocks, result_text
 from termagent.protocol import CallView, Risk, ToolCallStarted, ViewKind
 
 Describe = Callable[[str, dict[str, Any]], CallView]
@@ -91,7 +92,7 @@ def replay_updates(messages: list[dict[str, Any]], describe: Describe, workspace
     updates: list[Any] = []
     for message in messages:
         role = message.get("role")
-        for block in _blocks(message.get("content")):
+        for block in as_blocks(message.get("content")):
             kind = block.get("type")
             if kind == "text" and str(block.get("text", "")).strip():
                 chunk = helpers.text_block(str(block["text"]))
@@ -102,7 +103,7 @@ def replay_updates(messages: list[dict[str, Any]], describe: Describe, workspace
             elif kind == "tool_result":
                 updates.append(helpers.update_tool_call(
                     str(block.get("tool_use_id", "")), status="failed" if block.get("is_error") else "completed",
-                    content=text_content(_result_text(block.get("content")))))
+                    content=text_content(result_text(block.get("content")))))
     return updates
 
 
@@ -113,18 +114,6 @@ def _replayed_call(block: dict[str, Any], describe: Describe, workspace: Path) -
     return helpers.start_tool_call(str(block.get("id", "")), view.gist or name,
                                    kind=tool_kind(view.kind, risk, view.touch), status="in_progress",
                                    locations=locations(workspace, view.paths), raw_input=args)
-
-
-def _blocks(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
-
-
-def _result_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    return "\n".join(str(b.get("text", "")) for b in _blocks(content) if b.get("type") == "text")
 
 
 def prompt_text(blocks: list[Any]) -> tuple[str, list[str]]:

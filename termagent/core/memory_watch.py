@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from termagent.core.prompts import MemoryFile, memory_files
-from termagent.policy.display import strip_terminal_controls
+from termagent.terminal_text import strip_terminal_controls
 from termagent.store.db import Store
 
 DIFF_LINES = 200

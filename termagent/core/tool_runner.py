@@ -19,7 +19,7 @@ from termagent.core.approvals import Approver
 from termagent.core.describe import clip
 from termagent.core.history import tool_result_block
 from termagent.model.reply import ToolCall
-from termagent.policy.display import strip_terminal_controls
+from termagent.terminal_text import strip_terminal_controls
 from termagent.policy.secrets import redact, redacting
 from termagent.protocol import (
     DECISION_ALLOW_ONCE,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from termagent.core.door import clip
-from termagent.policy.display import strip_terminal_controls
+from termagent.terminal_text import strip_terminal_controls
 from termagent.protocol import (
     AssistantMessage,
     AssistantTextDelta,

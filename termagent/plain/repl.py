@@ -21,7 +21,7 @@ from prompt_toolkit.key_binding import KeyBindings
 
 from termagent.core.door import SessionLike
 from termagent.plain.printer import BOLD, CYAN, DIM, RED, YELLOW, Printer
-from termagent.policy.display import strip_terminal_controls, visible
+from termagent.terminal_text import strip_terminal_controls, visible
 from termagent.protocol import (
     DECISION_ALLOW_ONCE,
     DECISION_ALLOW_SESSION,
@@ -35,10 +35,10 @@ from termagent.protocol import (
     TurnFinished,
     ViewKind,
 )
-from termagent.tui.commands import PLAIN_KEYS_HELP, SlashCommands
-from termagent.tui.completion import WorkspaceFiles, completions
-from termagent.tui.history import InputHistory
-from termagent.tui.records import AssistantRecord, ToolRecord, UserRecord, records_from_messages
+from termagent.frontend.slash import PLAIN_KEYS_HELP, SlashCommands
+from termagent.frontend.completion import WorkspaceFiles, completions
+from termagent.frontend.input_history import InputHistory
+from termagent.frontend.records import AssistantRecord, ToolRecord, UserRecord, records_from_messages
 
 QUIT_WINDOW_S = 2.0
 RESUME_SHOWN = 20

@@ -23,7 +23,7 @@ from termagent.policy import (
     tool_options,
 )
 from termagent.policy.calls import Call, Sink
-from termagent.policy.display import hidden_characters
+from termagent.terminal_text import hidden_characters
 from termagent.policy.git_rules import check_git
 from termagent.policy.secrets import secret_file_reason
 from termagent.policy.shell_parse import ShellParseError, SimpleCommand, Word, parse

@@ -35,7 +35,7 @@ from typing import Any
 
 from termagent.config import MODES
 from termagent.policy.classifier import classify
-from termagent.policy.display import hidden_characters
+from termagent.terminal_text import hidden_characters
 from termagent.policy.protected import protected_reason
 from termagent.policy.rules import (
     Rule,

@@ -12,7 +12,7 @@ RESULT_PREVIEW_CHARS = 2000
 
 def format_transcript(store: Store, record: SessionRecord) -> str:
     """Every message of the session, control sequences stripped (it is model-written text)."""
-    from termagent.policy.display import strip_terminal_controls
+    from termagent.terminal_text import strip_terminal_controls
 
     lines = [f"session {record.id}  agent {record.agent}  model {record.model}  workspace {record.workspace}"]
     for message in store.messages(record.id):

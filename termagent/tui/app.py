@@ -19,12 +19,12 @@ from termagent.config import MODES
 from termagent.core.door import SessionLike
 from termagent.protocol import ApprovalRequested, Event, Interrupt, ResolveApproval, SetMode, Shutdown, SubmitTurn
 from termagent.tui.approval import Answer, ApprovalScreen
-from termagent.tui.commands import SlashCommands
-from termagent.tui.completion import WorkspaceFiles
+from termagent.frontend.slash import SlashCommands
+from termagent.frontend.completion import WorkspaceFiles
 from termagent.tui.conversation import ConversationView
-from termagent.tui.history import InputHistory
+from termagent.frontend.input_history import InputHistory
 from termagent.tui.prompt import CompletionMenu, PromptInput
-from termagent.tui.records import records_from_messages
+from termagent.frontend.records import records_from_messages
 from termagent.tui.routing import EventRouter, coalesce
 from termagent.tui.status import StatusBar
 

@@ -1,7 +1,7 @@
 """The approval dialog: exactly what will run, with nothing hidden, and three answers.
 
 The command or diff is shown in full (wrapped, scrollable, never cut), with control,
-bidi and zero-width characters made visible by `policy.display.visible`, so what the
+bidi and zero-width characters made visible by `terminal_text.visible`, so what the
 person approves is what runs. Keyboard only: y allows once, a allows for the session
 (not offered for destructive actions), n denies and asks for an optional reason, Esc
 denies without one.
@@ -21,7 +21,7 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from termagent.policy.display import visible
+from termagent.terminal_text import visible
 from termagent.protocol import (
     DECISION_ALLOW_ONCE,
     DECISION_ALLOW_SESSION,

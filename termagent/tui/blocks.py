@@ -13,7 +13,7 @@ import asyncio
 from rich.text import Text
 from textual.widgets import Markdown, Static
 
-from termagent.tui.records import AssistantRecord, NoticeRecord, UserRecord
+from termagent.frontend.records import AssistantRecord, NoticeRecord, UserRecord
 from termagent.tui.render import safe
 
 

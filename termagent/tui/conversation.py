@@ -22,7 +22,7 @@ from termagent.protocol import (
     ToolCallStarted,
 )
 from termagent.tui.blocks import AssistantBlock, NoticeBlock, UserBlock
-from termagent.tui.records import (
+from termagent.frontend.records import (
     AssistantRecord,
     Record,
     SubagentRecord,

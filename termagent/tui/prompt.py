@@ -12,8 +12,8 @@ from textual.message import Message
 from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from termagent.tui.completion import Completion, WorkspaceFiles, completions
-from termagent.tui.history import InputHistory
+from termagent.frontend.completion import Completion, WorkspaceFiles, completions
+from termagent.frontend.input_history import InputHistory
 from termagent.tui.render import safe
 
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter", "ctrl+enter"})

@@ -16,7 +16,7 @@ from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 
-from termagent.policy.display import strip_terminal_controls
+from termagent.terminal_text import strip_terminal_controls
 from termagent.protocol import ViewKind
 
 HEAD_LINES = 12

@@ -19,7 +19,7 @@ from textual.widgets import Static
 from termagent.core.door import clip
 from termagent.protocol import Event, ToolCallFinished, ToolCallStarted, ViewKind
 from termagent.tui import render
-from termagent.tui.records import ChildCall, SubagentRecord, ToolRecord
+from termagent.frontend.records import ChildCall, SubagentRecord, ToolRecord
 
 COLLAPSED, CLIPPED, FULL = 0, 1, 2
 LIVE_TAIL_LINES = 6

@@ -78,7 +78,7 @@ def records_from_messages(messages: list[dict[str, Any]],
     records: list[Record] = []
     pending: dict[str, int] = {}
     for message in messages:
-        for block in _as_blocks(message.get("content", [])):
+        for block in as_blocks(message.get("content", [])):
             kind = block.get("type")
             if kind == "text" and block.get("text", "").strip():
                 text = str(block["text"])
@@ -106,19 +106,19 @@ def _pair_result(records: list[Record], pending: dict[str, int], block: dict[str
     record = records[index]
     assert isinstance(record, ToolRecord)
     failed = bool(block.get("is_error"))
-    records[index] = dataclasses.replace(record, ok=not failed, output=_result_text(block.get("content")),
+    records[index] = dataclasses.replace(record, ok=not failed, output=result_text(block.get("content")),
                                          error_type="error" if failed else None)
 
 
-def _as_blocks(content: Any) -> list[dict[str, Any]]:
+def as_blocks(content: Any) -> list[dict[str, Any]]:
+    """A message's content as a list of blocks (a bare string is one text block)."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
 
-def _result_text(content: Any) -> str:
+def result_text(content: Any) -> str:
+    """The text of a tool_result's content (images and other blocks left out)."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):
-        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
-    return ""
+    return "\n".join(str(b.get("text", "")) for b in as_blocks(content) if b.get("type") == "text")

@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from termagent.config import MODES
 from termagent.core.door import SessionLike
 from termagent.protocol import SetMode, SetModel
-from termagent.tui.completion import SLASH_COMMANDS
+from termagent.frontend.completion import SLASH_COMMANDS
 
 
 class Host(Protocol):

@@ -48,7 +48,7 @@ def dispatch(args: argparse.Namespace, workspace: Path) -> int | None:
 
         return run_hook(args.hook_name, tuple(args.hook_args), workspace, _overrides(args))
     if command == "rewind":
-        from termagent.git.command import rewind_command
+        from termagent.git.rewind_cli import rewind_command
 
         return rewind_command(workspace, args.rewind_session, args.rewind_to, args.rewind_yes, args.rewind_list)
     return None
