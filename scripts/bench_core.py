@@ -48,8 +48,10 @@ def bench_one_turn(runs: int, env: dict[str, str]) -> dict[str, float]:
             stamps.append(time.perf_counter())
             return None
 
-        with tempfile.TemporaryDirectory() as ws, ScriptedServer([reply(text("hello"))], responder=responder) as server:
-            run_env = dict(env, ANTHROPIC_BASE_URL=server.url, TERMAGENT_STATE_DIR=ws + "/.state")
+        with tempfile.TemporaryDirectory() as ws, tempfile.TemporaryDirectory() as state, \
+                ScriptedServer([reply(text("hello"))], responder=responder) as server:
+            # the state dir stays outside the workspace: termagent refuses a workspace holding its own files
+            run_env = dict(env, ANTHROPIC_BASE_URL=server.url, TERMAGENT_STATE_DIR=state)
             started = time.perf_counter()
             proc = subprocess.Popen([TERMAGENT, "--task", "say hello"], cwd=ws, env=run_env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
