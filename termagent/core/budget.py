@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from termagent.model.pricing import Usage
-from termagent.protocol import StopReason
+from termagent.protocol import BudgetLimits, StopReason
 
 
 @dataclass(frozen=True)
@@ -17,12 +17,7 @@ class LimitHit:
     message: str
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_turns: int = 0
-    max_cost_usd: float = 0.0
-    max_tokens: int = 0
-    max_wall_s: float = 0.0
+Limits = BudgetLimits  # the caps a budget enforces are the ones the status view shows
 
 
 @dataclass

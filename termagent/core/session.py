@@ -18,7 +18,6 @@ from termagent.core.bus import EventBus
 from termagent.core.loop import STOP_END, STOP_INTERRUPTED, AgentLoop, TurnOutcome
 from termagent.core.tool_runner import ToolRunner
 from termagent.protocol import (
-    BudgetLimits,
     CallView,
     Compact,
     DenialView,
@@ -116,7 +115,7 @@ class Session:
             usage=Totals(usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens,
                          usage.cache_creation_input_tokens),
             cost_usd=budget.cost_usd,
-            limits=BudgetLimits(limits.max_turns, limits.max_cost_usd, limits.max_tokens, limits.max_wall_s),
+            limits=limits,
             context_tokens=self.loop.last_prompt_tokens, context_window=self.loop.context_window,
             sandbox=self._sandbox_name(),
             denials=tuple(DenialView(d.tool, d.gist, d.reason, d.decided_by) for d in runner.denials),
