@@ -18,7 +18,8 @@ from termagent.git import (
     rewind,
     undo_last,
 )
-from termagent.git.checkpoints import CheckpointError, sessions_with_checkpoints
+from termagent.git.checkpoints import sessions_with_checkpoints
+from termagent.git.refs import CheckpointError
 from termagent.git.rewind_cli import rewind_command
 
 IDENTITY = ("-c", "user.name=Test Person", "-c", "user.email=test@example.invalid")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import graphlib
 import asyncio
 import re
 import sys
 from pathlib import Path
+
+import pytest
 
 from termagent.protocol import (
     ApprovalRequested,
@@ -78,6 +81,32 @@ def test_core_imports_no_front_end_and_no_ui_or_docker_library():
             if banned.match(imported) or _is_front_end(imported):
                 offenders.append(f"{name} imports {imported}")
     assert offenders == []
+
+
+def _module_edges(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the termagent modules it imports; `from pkg import mod` names the module."""
+    edges: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = set()
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    targets.add(full if full in modules else node.module)
+        targets |= {name for name in _imports(path, module) if name in modules}
+        edges[module] = {t for t in targets if t in modules and t != module}
+    return edges
+
+
+def test_no_two_modules_import_each_other():
+    """A cycle, even through a lazy import or a type-only one, means two modules that can only
+    be understood and changed together; each was broken by moving the shared part out."""
+    edges = _module_edges(_modules())
+    try:
+        tuple(graphlib.TopologicalSorter(edges).static_order())
+    except graphlib.CycleError as exc:
+        pytest.fail(f"import cycle: {' -> '.join(exc.args[1])}")
 
 
 def test_front_ends_import_the_core_only_through_the_door():

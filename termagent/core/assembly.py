@@ -15,7 +15,7 @@ from termagent.core.agents import load_definitions
 from termagent.core.approvals import EventApprover, NoPersonApprover
 from termagent.core.budget import Budget, Limits
 from termagent.core.bus import EventBus
-from termagent.core.history import History, tool_result_block
+from termagent.core.history import KILLED_CALL, History, tool_result_block
 from termagent.core.loop import STOP_SANDBOX, AgentLoop, HaltTurn
 from termagent.core.memory_watch import MemoryChange, check_at_start, record_at_end
 from termagent.core.prompts import MemoryFile, load_prompt, memory_files, render_memory
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 UNTRACED = (AssistantTextDelta, ToolCallOutputDelta)
 UNSANDBOXED = "sandbox disabled (--sandbox none): commands run directly on this machine, unconfined"
-KILLED_CALL = "not finished: the previous termagent process ended while this call was running"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+# The tool result a resumed session gives a call its killed process never finished.
+KILLED_CALL = "not finished: the previous termagent process ended while this call was running"
+
 
 class MessageSink(Protocol):
     def append_message(self, session_id: str, message: dict[str, Any]) -> int: ...

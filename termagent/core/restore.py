@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from termagent.core.history import History
+from termagent.core.history import KILLED_CALL, History
 from termagent.core.spans import blocks, typed_text
 from termagent.core.state_document import parse
 
@@ -25,8 +25,6 @@ class RestoreFacts(Protocol):
 
 def describe_restore(history: History, store: RestoreFacts, session_id: str) -> str:
     """A few lines for the front ends to print after building a resumed session."""
-    from termagent.core.assembly import KILLED_CALL
-
     stored = store.message_count(session_id)
     compactions = store.compaction_count(session_id)
     plural = "s" if compactions != 1 else ""

@@ -5,12 +5,8 @@ written through a private index file into refs under `refs/termagent/checkpoints
 """
 
 from termagent.git.autocommit import auto_commit_turn
-from termagent.git.checkpoints import (
-    Checkpoint,
-    Checkpointer,
-    list_checkpoints,
-    newest_session,
-)
+from termagent.git.checkpoints import Checkpointer, list_checkpoints, newest_session
+from termagent.git.refs import Checkpoint
 from termagent.git.rewind import (
     RewindPlan,
     RewindResult,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from termagent import gitsafe
-from termagent.git import execution
+import termagent.git.execution as execution
 from termagent.gitsafe import GitError
 
 ZERO_OID = "0" * 40

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from termagent.git.checkpoints import REF_ROOT, private_index, read_checkpoints
+from termagent.git.refs import REF_ROOT, private_index, read_checkpoints
 from termagent.git.plumbing import Plumbing, RepoInfo
 
 DAY_S = 86_400

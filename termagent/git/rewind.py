@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from termagent.git.checkpoints import (
+from termagent.git.refs import (
     KIND_CHANGE,
     KIND_REWIND,
     Checkpoint,

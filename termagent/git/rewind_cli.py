@@ -13,12 +13,8 @@ from pathlib import Path
 from typing import TextIO
 
 from termagent.console import name, say
-from termagent.git.checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    list_checkpoints,
-    sessions_with_checkpoints,
-)
+from termagent.git.checkpoints import list_checkpoints, sessions_with_checkpoints
+from termagent.git.refs import Checkpoint, CheckpointError
 from termagent.git.rewind import RewindPlan, plan_rewind, rewind, undo_target
 from termagent.gitsafe import GitError
 

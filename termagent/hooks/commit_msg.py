@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from termagent.hooks.diffsplit import split_files
-from termagent.hooks.run import (
+from termagent.hooks.context import (
     EXIT_OK,
     EXIT_USAGE,
     HookContext,

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from termagent.console import say as emit
-from termagent.hooks.run import EXIT_BLOCK, EXIT_OK, HookContext, HookUnavailable, say
+from termagent.hooks.context import EXIT_BLOCK, EXIT_OK, HookContext, HookUnavailable, say
 
 TASK = (
     "A `git push` is about to happen. Run this project's test suite (the whole suite, as its own configuration "

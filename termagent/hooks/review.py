@@ -14,7 +14,7 @@ from typing import Any
 
 from termagent.hooks.diffsplit import Chunk, make_chunks
 from termagent.console import say as emit
-from termagent.hooks.run import (
+from termagent.hooks.context import (
     EXIT_BLOCK,
     EXIT_OK,
     HookContext,

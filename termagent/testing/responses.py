@@ -9,16 +9,34 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from termagent.testing import sse
-from termagent.testing.steps import ERROR_TYPES, Step, error_body
+from termagent.testing.steps import ERROR_TYPES, RecordedRequest, Step, error_body
 
 if TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
 
-    from termagent.testing.scripted_server import RecordedRequest, ScriptedServer
+
+class StepSource(Protocol):
+    """What answering a request needs of the server: its script and its stream settings.
+
+    A protocol rather than the server class, so this module does not import the server
+    that imports it."""
+
+    seed: int
+    pieces: int
+    chunk_delay_s: float
+    stopping: threading.Event
+
+    def next_step(self, request: RecordedRequest) -> Step | None: ...
+
+    def hold(self) -> None: ...
+
+    def fill_tool_ids(self, reply_body: dict[str, Any]) -> dict[str, Any]: ...
+
 
 MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
@@ -30,7 +48,7 @@ class Exchange:
     """One request being answered: the handler to write to and what we know of the request."""
 
     handler: BaseHTTPRequestHandler
-    owner: ScriptedServer
+    owner: StepSource
     request: RecordedRequest
     seq: int
     size: int

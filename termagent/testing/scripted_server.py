@@ -20,13 +20,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from termagent.testing.responses import Exchange, respond
 from termagent.testing.steps import (
+    RecordedRequest,
     Step,
     cut,
     fault,
@@ -51,16 +51,6 @@ __all__ = [
     "tool_use",
     "tool_use_raw",
 ]
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as received: parsed JSON body, lower-cased headers, path with query."""
-
-    body: dict[str, Any]
-    headers: dict[str, str]
-    path: str
-    received_at: float = 0.0  # time.monotonic() on arrival, to check a client's waits
 
 
 Responder = Callable[[RecordedRequest], "Step | None"]

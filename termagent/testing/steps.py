@@ -17,6 +17,7 @@ step is and means a one-block reply.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 Step = dict[str, Any]
@@ -182,3 +183,13 @@ def _check_reply(body: Any, step: Step) -> None:
         if kind == "tool_use" and isinstance(block.get("name"), str) and ("input" in block or "input_json" in block):
             continue
         raise ValueError(f"bad content block {block!r} in step {step!r}")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as received: parsed JSON body, lower-cased headers, path with query."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+    path: str
+    received_at: float = 0.0  # time.monotonic() on arrival, to check a client's waits

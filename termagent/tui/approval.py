@@ -29,7 +29,7 @@ from termagent.protocol import (
     ApprovalRequested,
     ViewKind,
 )
-from termagent.tui import render
+import termagent.tui.render as render
 
 
 @dataclass(frozen=True)

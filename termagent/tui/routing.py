@@ -6,7 +6,7 @@ keys and the session's lifecycle.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from termagent.protocol import (
     ApprovalRequested,
@@ -36,7 +36,9 @@ from termagent.protocol import (
 )
 
 if TYPE_CHECKING:
-    from termagent.tui.app import TermagentApp
+    from termagent.core.door import SessionLike
+    from termagent.tui.conversation import ConversationView
+    from termagent.tui.status import StatusBar
 
 STOP_NOTES = {
     "interrupted": ("warning", "interrupted — the conversation is intact; say what to do next"),
@@ -59,8 +61,31 @@ def coalesce(batch: list[Event]) -> list[Event]:
     return out
 
 
+class RoutedApp(Protocol):
+    """What the router drives: the app's widgets, its counters and its approval queue.
+
+    A protocol rather than the app class, so the app can own a router without the two
+    modules importing each other."""
+
+    session: "SessionLike"
+    view: "ConversationView"
+    status: "StatusBar"
+    requests: int
+    turns_finished: int
+
+    def ask_approval(self, request: ApprovalRequested, agent: str = "") -> None: ...
+
+    def approval_settled(self, request_id: str) -> None: ...
+
+    def dismiss_approvals(self) -> None: ...
+
+    def turn_began(self, text: str) -> None: ...
+
+    def set_busy(self, busy: bool) -> None: ...
+
+
 class EventRouter:
-    def __init__(self, app: "TermagentApp") -> None:
+    def __init__(self, app: RoutedApp) -> None:
         self.app = app
         self.table: dict[type, Callable] = {
             SessionStarted: self.session_started, TurnStarted: self.turn_started,

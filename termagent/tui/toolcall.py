@@ -18,7 +18,7 @@ from textual.widgets import Static
 
 from termagent.core.door import clip
 from termagent.protocol import Event, ToolCallFinished, ToolCallStarted, ViewKind
-from termagent.tui import render
+import termagent.tui.render as render
 from termagent.frontend.records import ChildCall, SubagentRecord, ToolRecord
 
 COLLAPSED, CLIPPED, FULL = 0, 1, 2
