@@ -510,6 +510,7 @@ class SessionStatus:
     context_tokens: int
     context_window: int
     sandbox: str
+    modes: tuple[str, ...] = ()  # the modes a front end may offer, in cycling order
     jobs: tuple[JobView, ...] = ()
     denials: tuple[DenialView, ...] = ()
     tool_calls: tuple[ToolCallView, ...] = ()

@@ -48,4 +48,5 @@ def scripted_server() -> Iterator[ScriptedServer]:
     """A started ScriptedServer with an empty script; the test queues steps with ``.add``."""
     with ScriptedServer() as server:
         yield server
+    server.check_finished()
 pytest_plugins = ["tests.docker_support"]

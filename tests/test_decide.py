@@ -184,7 +184,7 @@ def test_session_approval_for_a_tool_without_a_pattern_binds_to_its_input() -> N
 
 def test_mode_cycles_and_rejects_unknown_modes() -> None:
     policy = Policy("plan", NO_RULES, True)
-    assert [policy.cycle_mode() for _ in range(4)] == ["ask", "accept-edits", "auto", "plan"]
+    assert policy.modes == ("plan", "ask", "accept-edits", "auto")
     policy.mode = "auto"
     assert run(policy, "make").action == "allow"
     with pytest.raises(ValueError, match="unknown permission mode"):
@@ -219,10 +219,9 @@ def test_sandboxed_auto_mode_stays_auto() -> None:
     assert run(policy, "npm test").action == "allow"
 
 
-def test_unsandboxed_mode_cycle_skips_auto() -> None:
+def test_unsandboxed_sessions_offer_every_mode_but_auto() -> None:
     policy = Policy("accept-edits", NO_RULES, interactive=True, host_workspace=HOST_WS)
-    assert policy.cycle_mode() == "plan"
-    assert [policy.cycle_mode() for _ in range(3)] == ["ask", "accept-edits", "plan"]
+    assert policy.modes == ("plan", "ask", "accept-edits")
 
 
 @pytest.mark.parametrize("command", ["rm ~/.ssh/id_rsa", "echo x >> ~/.bashrc", "tee /etc/x", "cp x ~/",

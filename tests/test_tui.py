@@ -311,6 +311,17 @@ async def test_shift_tab_cycles_the_permission_mode(session_for):
         assert session.runner.policy.mode == "accept-edits"
 
 
+async def test_without_the_sandbox_shift_tab_skips_auto_and_comes_round_to_plan(session_for):
+    """auto is not offered unsandboxed; cycling onto it must not bounce back to ask for ever."""
+    session, _ = session_for()
+    app = tui(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await shows(pilot, "ask ⇧⇥")
+        for expected in ("accept-edits", "plan", "ask"):
+            await pilot.press("shift+tab")
+            await shows(pilot, f"{expected} ⇧⇥")
+
+
 async def test_ctrl_c_twice_quits(session_for):
     session, _ = session_for()
     app = tui(session)

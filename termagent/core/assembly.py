@@ -17,6 +17,7 @@ from termagent.core.budget import Budget, Limits
 from termagent.core.bus import EventBus
 from termagent.core.history import KILLED_CALL, History, tool_result_block
 from termagent.core.loop import STOP_SANDBOX, AgentLoop, HaltTurn
+from termagent.core.request_hooks import PendingRequest, RequestHook
 from termagent.core.memory_watch import MemoryChange, check_at_start, record_at_end
 from termagent.core.prompts import MemoryFile, load_prompt, memory_files, render_memory
 from termagent.core.session import Session
@@ -164,7 +165,7 @@ def _mcp(config: Config, workspace: Path, options: SessionOptions, registry: Too
     return attach_mcp(config, workspace, options.trusted, registry, policy, session_id, emit, warnings)
 
 
-def _first(mcp: "McpHandle | None") -> list[Callable[[AgentLoop], Awaitable[None]]]:
+def _first(mcp: "McpHandle | None") -> list[RequestHook]:
     """MCP's settle hook runs before any other: the tool list must be final before a request is built."""
     return [mcp.before_request] if mcp is not None and mcp.before_request is not None else []
 
@@ -173,10 +174,10 @@ def _mcp_closer(mcp: "McpHandle | None") -> list[Callable[[], Awaitable[None]]]:
     return [mcp.manager.aclose] if mcp is not None else []
 
 
-def _halt_when_sandbox_fails(sandbox: Sandbox) -> Callable[[AgentLoop], Awaitable[None]]:
+def _halt_when_sandbox_fails(sandbox: Sandbox) -> RequestHook:
     """A dead sandbox ends the turn (exit 5), in a subagent too, rather than letting the model work blind."""
 
-    async def check(_: AgentLoop) -> None:
+    async def check(_: PendingRequest) -> None:
         failure = sandbox.failed_in_use
         if failure:
             raise HaltTurn(STOP_SANDBOX, failure, "sandbox")

@@ -38,7 +38,7 @@ from termagent.protocol import CompactionDone, ModelRequestStarted, Warning
 
 if TYPE_CHECKING:
     from termagent.config import Config
-    from termagent.core.loop import AgentLoop
+    from termagent.core.request_hooks import PendingRequest
     from termagent.store.db import Store
 
 DEFAULT_TOKENS_PER_CHAR = 0.25
@@ -90,21 +90,21 @@ class ContextMeter:
     def tokens(self, chars: int) -> int:
         return int(chars * self.ratio)
 
-    def estimate(self, loop: AgentLoop) -> int:
+    def estimate(self, loop: PendingRequest) -> int:
         measured = loop.last_prompt_tokens
         if measured and measured != self._seen_tokens and self._sent_chars:
             self.ratio = measured / self._sent_chars
             self._seen_tokens = measured
         return self.tokens(self.chars(loop.prefix, loop.history))
 
-    def note_sent(self, loop: AgentLoop) -> None:
+    def note_sent(self, loop: PendingRequest) -> None:
         """Called just before a request goes out, so its measured usage can be paired with it."""
         self._sent_chars = self.chars(loop.prefix, loop.history)
         self._seen_tokens = loop.last_prompt_tokens
 
 
 class Compactor:
-    """Owns compaction for one session; `before_request` is an AgentLoop hook."""
+    """Owns compaction for one session; `before_request` runs before each model request."""
 
     def __init__(self, config: Config, store: Store, workspace: Path, describe: Describe,
                  trusted: bool = False) -> None:
@@ -123,7 +123,7 @@ class Compactor:
         """Compact before the next model request (/compact while a turn is running)."""
         self._requested = focus
 
-    async def before_request(self, loop: AgentLoop) -> None:
+    async def before_request(self, loop: PendingRequest) -> None:
         if self._requested is not None:
             focus, self._requested = self._requested, None
             await self._run(loop, focus, forced=True)
@@ -134,11 +134,11 @@ class Compactor:
         await self._guard_window(loop)
         self.meter.note_sent(loop)
 
-    async def compact_now(self, loop: AgentLoop, focus: str = "") -> bool:
+    async def compact_now(self, loop: PendingRequest, focus: str = "") -> bool:
         """Fold the older turns now, steering the summary toward `focus`; False if nothing changed."""
         return await self._run(loop, focus, forced=True)
 
-    async def _run(self, loop: AgentLoop, focus: str, forced: bool, before: int | None = None) -> bool:
+    async def _run(self, loop: PendingRequest, focus: str, forced: bool, before: int | None = None) -> bool:
         history = loop.history
         before = before if before is not None else self.meter.estimate(loop)
         cut = choose_cut(history.messages, self.settings.keep_recent_turns)
@@ -155,7 +155,7 @@ class Compactor:
             return True
         return await self._fold(loop, trim.messages, cut, focus, before)
 
-    async def _fold(self, loop: AgentLoop, messages: list[dict[str, Any]], cut: Cut, focus: str,
+    async def _fold(self, loop: PendingRequest, messages: list[dict[str, Any]], cut: Cut, focus: str,
                     before: int) -> bool:
         span, live = messages[: cut.index], messages[cut.index :]
         try:
@@ -166,7 +166,7 @@ class Compactor:
         self._apply(loop, live, document.render(), cut.turns_folded, before)
         return True
 
-    async def _squeeze_recent(self, loop: AgentLoop, before: int) -> bool:
+    async def _squeeze_recent(self, loop: PendingRequest, before: int) -> bool:
         """Every step is one of the kept ones, yet together they are over the threshold: trim
         the tool outputs of all but the newest step; if that is not enough, fold everything
         before the newest step. False when there is nothing to trim or fold at all."""
@@ -186,7 +186,7 @@ class Compactor:
             self._nothing_to_fold(loop, before, forced=False)
         return False
 
-    async def _guard_window(self, loop: AgentLoop) -> None:
+    async def _guard_window(self, loop: PendingRequest) -> None:
         """Never send a request the API must reject as too long: squeeze once more, then end
         the turn. The stop reason is an API error because that is what the API would answer."""
         estimate = self.meter.estimate(loop)
@@ -214,12 +214,12 @@ class Compactor:
         back for another small trim (and another prompt-cache miss) a turn or two later."""
         return int(self.settings.limit * TRIM_HEADROOM)
 
-    def _estimate_with(self, loop: AgentLoop, messages: list[dict[str, Any]]) -> int:
+    def _estimate_with(self, loop: PendingRequest, messages: list[dict[str, Any]]) -> int:
         probe = History(loop.history.session_id)
         probe.load(messages, loop.history.last_seq, loop.history.state_document)
         return self.meter.tokens(self.meter.chars(loop.prefix, probe))
 
-    async def _summarise(self, loop: AgentLoop, span: list[dict[str, Any]], focus: str) -> StateDocument:
+    async def _summarise(self, loop: PendingRequest, span: list[dict[str, Any]], focus: str) -> StateDocument:
         previous = parse(loop.history.state_document)
         prompt = load_prompt("compaction", self._workspace, self._trusted)
         message = _request_message(loop.history.state_document, span, focus)
@@ -239,7 +239,7 @@ class Compactor:
         artifact = self._store.put_artifact(session_id, "user_message", text)
         return clip(text, PIN_CAP_CHARS) + f"\n[the full message is artifact {artifact}; read it with read_artifact]"
 
-    def _apply(self, loop: AgentLoop, live: list[dict[str, Any]], document: str, turns: int, before: int) -> None:
+    def _apply(self, loop: PendingRequest, live: list[dict[str, Any]], document: str, turns: int, before: int) -> None:
         history = loop.history
         self._store.record_compaction(history.session_id, history.last_seq, document, live)
         history.load(live, history.last_seq, document)
@@ -249,14 +249,14 @@ class Compactor:
         self._stuck_warned = False
         loop.emit(CompactionDone(turns, before, after, document))
 
-    def _failed(self, loop: AgentLoop, before: int, exc: Exception) -> None:
+    def _failed(self, loop: PendingRequest, before: int, exc: Exception) -> None:
         self._retry_floor = before + self._margin()
         loop.emit(Warning(
             f"compaction failed ({exc}); the full history is kept. The next attempt waits until the "
             f"context grows by about {self._margin():,} tokens; /compact tries now."
         ))
 
-    def _nothing_to_fold(self, loop: AgentLoop, before: int, forced: bool) -> None:
+    def _nothing_to_fold(self, loop: PendingRequest, before: int, forced: bool) -> None:
         self._retry_floor = before + self._margin()
         if forced:
             loop.emit(Warning("nothing to compact yet: the conversation is no longer than the turns kept verbatim"))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from termagent.core.budget import Budget
 from termagent.core.history import History
+from termagent.core.request_hooks import RequestHook
 from termagent.core.tool_runner import ToolRunner
 from termagent.model.client import ModelClient, RetryNotice, WaitNotice
 from termagent.model.pricing import cost_usd
@@ -73,7 +74,7 @@ class AgentLoop:
     emit: Callable[[Event], None]
     usage_sink: UsageSink | None = None
     context_window: int = 200_000
-    before_request: list[Callable[["AgentLoop"], Awaitable[None]]] = field(default_factory=list)
+    before_request: list[RequestHook] = field(default_factory=list)
     last_prompt_tokens: int = 0
     turn_number: int = 0
 

@@ -23,6 +23,7 @@ from termagent.core.approvals import Approver
 from termagent.core.budget import Budget, Limits
 from termagent.core.describe import clip
 from termagent.core.history import History
+from termagent.core.request_hooks import RequestHook
 from termagent.core.loop import (
     STOP_API,
     STOP_END,
@@ -93,7 +94,7 @@ class SubagentHost:
     memory: str
     definitions: dict[str, AgentDefinition]
     parent_denials: list[Any] = dataclasses.field(default_factory=list)
-    child_hooks: list[Any] = dataclasses.field(default_factory=list)
+    child_hooks: list[RequestHook] = dataclasses.field(default_factory=list)
     _counter: Any = dataclasses.field(default_factory=lambda: itertools.count(1))
 
     async def run(self, definition: AgentDefinition, task: str, call_id: str = "") -> SubagentReport:

@@ -51,7 +51,7 @@ from termagent.core.watch_rules import IgnoreRules
 from termagent.protocol import Event, FilesChangedExternally, Warning
 
 if TYPE_CHECKING:
-    from termagent.core.loop import AgentLoop
+    from termagent.core.request_hooks import PendingRequest
     from termagent.tools.workspace import ReadLedger
 
 SETTLE_S = 1.0  # after agent activity ends, events still in flight are its own
@@ -281,8 +281,8 @@ class WorkspaceWatcher:
 
     # ------------------------------------------------------------ before each model request
 
-    async def before_request(self, loop: AgentLoop) -> None:
-        """AgentLoop hook: tell the model which files it knows changed outside, before it acts."""
+    async def before_request(self, loop: PendingRequest) -> None:
+        """Before each model request: tell the model which files it knows changed outside, before it acts."""
         if self._problem:
             self._emit(Warning(self._problem))
             self._problem = None

@@ -96,13 +96,10 @@ class Policy:
             value = "ask"
         self._mode = value
 
-    def cycle_mode(self) -> str:
-        """plan -> ask -> accept-edits -> auto -> plan (auto skipped when unsandboxed); returns the new mode."""
-        following = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
-        if following == "auto" and self.host_workspace is not None:
-            following = MODES[(MODES.index(following) + 1) % len(MODES)]
-        self.mode = following
-        return self.mode
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The modes this session can switch to, in cycling order: auto needs the sandbox."""
+        return tuple(m for m in MODES if m != "auto" or self.host_workspace is None)
 
     def allow_for_session(self, tool: str, args: dict[str, Any]) -> None:
         """The person allowed this exact call for the rest of the session (not look-alikes)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from termagent.testing import sse
+from termagent.testing.pairing import unanswered_tool_uses
 from termagent.testing.steps import ERROR_TYPES, RecordedRequest, Step, error_body
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class StepSource(Protocol):
     def next_step(self, request: RecordedRequest) -> Step | None: ...
 
     def hold(self) -> None: ...
+
+    def note_problem(self, problem: str) -> None: ...
 
     def fill_tool_ids(self, reply_body: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -65,8 +68,14 @@ def respond(ex: Exchange) -> None:
     if route == COUNT_TOKENS_PATH:
         send_json(handler, 200, {"input_tokens": max(1, ex.size // 4)}, seq)
         return
+    unanswered = unanswered_tool_uses(request.body)
+    if unanswered is not None:
+        ex.owner.note_problem(f"request #{seq}: {unanswered}")
+        send_json(handler, 400, error_body(400, unanswered), seq)
+        return
     step = ex.owner.next_step(request)
     if step is None:
+        ex.owner.note_problem(f"request #{seq}: the script was exhausted")
         message = f"scripted server: script exhausted, no step left for request #{seq} to {request.path}"
         send_json(handler, 500, error_body(500, message), seq, {"x-should-retry": "false"})
         return

@@ -85,6 +85,7 @@ class ScriptedServer:
         self._thread: threading.Thread | None = None
         self.stopping = threading.Event()
         self._released = threading.Event()
+        self._problems: list[str] = []
         self.add(*steps)
 
     @classmethod
@@ -115,6 +116,26 @@ class ScriptedServer:
         """A snapshot of every request received so far, in arrival order (all paths)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def problems(self) -> list[str]:
+        """Requests the server had to refuse: a `tool_use` left without its `tool_result`
+        (answered with the API's own 400), or a request after the script ran out."""
+        with self._lock:
+            return list(self._problems)
+
+    def note_problem(self, problem: str) -> None:
+        with self._lock:
+            self._problems.append(problem)
+
+    def check_finished(self) -> None:
+        """Raise unless every request was well formed and every queued step was used: a step
+        left over means the client stopped earlier than the test believes."""
+        problems = self.problems
+        if self.pending:
+            problems.append(f"{self.pending} scripted step(s) never requested")
+        if problems:
+            raise AssertionError("scripted server: " + "; ".join(problems))
 
     def release_stalls(self) -> None:
         """End every held ``stall`` step now (stopping the server does it too)."""

@@ -331,8 +331,10 @@ class TermagentApp(App[int]):
         await self.quit_app(0)
 
     def action_cycle_mode(self) -> None:
-        mode = self.session.status().mode
-        self.session.submit(SetMode(MODES[(MODES.index(mode) + 1) % len(MODES)] if mode in MODES else "ask"))
+        status = self.session.status()
+        modes = status.modes or MODES
+        following = modes[(modes.index(status.mode) + 1) % len(modes)] if status.mode in modes else "ask"
+        self.session.submit(SetMode(following))
 
     def action_toggle_verbose(self) -> None:
         verbose = not self.view.verbose
