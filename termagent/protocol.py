@@ -22,6 +22,28 @@ class Risk(StrEnum):
     EXEC = "exec"
 
 
+class Subject(StrEnum):
+    """What a tool's permission rules match, declared by the tool: `bash(npm test*)` matches
+    the command, `write_file(src/**)` the path, `delegate(test_*)` the agent. The kind also
+    says which safety checks apply: commands are classified, reads of secret files and
+    writes to protected paths ask."""
+
+    COMMAND = "command"
+    READ_PATH = "read_path"  # reads a file's content
+    LIST_PATH = "list_path"  # lists or searches names under a path
+    WRITE_PATH = "write_path"
+    AGENT = "agent"
+
+    @property
+    def argument(self) -> str:
+        """The input field holding the subject."""
+        return {Subject.COMMAND: "command", Subject.AGENT: "agent"}.get(self, "path")
+
+    @property
+    def is_path(self) -> bool:
+        return self in (Subject.READ_PATH, Subject.LIST_PATH, Subject.WRITE_PATH)
+
+
 class Decision(StrEnum):
     """A person's (or a rule's) answer to an approval request."""
 

@@ -8,13 +8,13 @@ import pytest
 
 from termagent.policy.decide import Decision, Policy
 from termagent.policy.rules import RuleSet
+from tests.policy_support import NO_RULES, rule_set
 
 READ, WRITE, EXEC = "read", "write", "exec"
-NO_RULES = RuleSet()
 
 
 def rules(allow: list[str] = (), ask: list[str] = (), deny: list[str] = ()) -> RuleSet:
-    return RuleSet.from_config(list(allow), list(ask), list(deny), "test config")
+    return rule_set(list(allow), list(ask), list(deny), "test config")
 
 
 def run(policy: Policy, command: str) -> Decision:
@@ -275,3 +275,12 @@ def test_prompt_expansion_is_not_let_through_by_an_echo_rule() -> None:
     policy = Policy("ask", rules(allow=["bash(echo:*)"]), interactive=False)
     assert run(policy, "echo ${x@P}").action == "deny"
     assert run(policy, "echo $x").action == "allow"
+
+
+def test_any_tool_declaring_a_command_subject_gets_the_destructive_command_checks() -> None:
+    from termagent.protocol import Subject
+
+    policy = Policy("auto", RuleSet(subjects={"run_script": Subject.COMMAND}), interactive=True)
+    decision = policy.decide("run_script", {"command": "rm -rf ~"}, "exec")
+    assert decision.action == "ask" and decision.destructive
+    assert policy.decide("run_script", {"command": "make test"}, "exec").action == "allow"

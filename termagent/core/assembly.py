@@ -28,6 +28,7 @@ from termagent.model.request import StablePrefix
 from termagent.protocol import (
     AssistantTextDelta,
     Event,
+    Subject,
     SubagentEvent,
     ToolCallOutputDelta,
     Warning,
@@ -88,7 +89,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
                       warn=lambda message: bus.emit(Warning(message)))
     tools = _tools(config)
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
-    policy = _policy(config, options, workspace, [t.spec.name for t in tools] + ["delegate"])
+    subjects = {t.spec.name: t.spec.subject for t in tools} | {DelegateTool.NAME: DelegateTool.SUBJECT}
+    policy = _policy(config, options, workspace, subjects)
     approver = EventApprover(bus.emit) if options.interactive else NoPersonApprover()
     memory_read = memory_files(workspace)
     memory = render_memory(memory_read)
@@ -234,14 +236,15 @@ def _tools(config: Config) -> list[Tool]:
     return [*default_tools(config), BashTool(), ReadArtifactTool()]
 
 
-def _policy(config: Config, options: SessionOptions, workspace: Path, tool_names: list[str]) -> "Policy":
+def _policy(config: Config, options: SessionOptions, workspace: Path,
+            subjects: dict[str, Subject | None]) -> "Policy":
     from termagent.policy.decide import Policy
     from termagent.policy.rules import RuleSet
 
     perms = config.section("permissions")
     rules = RuleSet.from_config(
         list(perms["allow"]) + list(options.allow), list(perms["ask"]), list(perms["deny"]) + list(options.deny),
-        "config and flags", known_tools=tool_names,
+        "config and flags", known_tools=list(subjects), subjects=subjects,
     )
     host = str(workspace) if config.get("sandbox", "backend") == "none" else None
     return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host)

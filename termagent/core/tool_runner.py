@@ -42,6 +42,9 @@ INTERRUPTED = "interrupted by the user before it finished; nothing more ran"
 class PolicyLike(Protocol):
     mode: str
 
+    @property
+    def modes(self) -> tuple[str, ...]: ...
+
     def decide(self, tool: str, args: dict[str, Any], risk: str) -> Any: ...
 
     def allow_for_session(self, tool: str, args: dict[str, Any]) -> None: ...

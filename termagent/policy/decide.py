@@ -40,16 +40,14 @@ from termagent.policy.protected import protected_reason
 from termagent.policy.rules import (
     Rule,
     RuleSet,
+    Target,
     exact_rule,
     literal_match,
     named_match,
-    subject_of,
 )
 from termagent.policy.secrets import secret_file_reason
-from termagent.protocol import RISK_READ, RISK_WRITE
+from termagent.protocol import RISK_READ, RISK_WRITE, Subject
 
-WRITE_TOOLS = frozenset({"write_file", "edit_file"})
-READ_TOOLS = frozenset({"read_file", "grep"})
 UNSANDBOXED_AUTO = ("auto mode is not available without the sandbox (--sandbox none): using ask mode; "
                     "allow commands you trust with --allow or permission rules")
 
@@ -103,51 +101,52 @@ class Policy:
 
     def allow_for_session(self, tool: str, args: dict[str, Any]) -> None:
         """The person allowed this exact call for the rest of the session (not look-alikes)."""
-        self._session.append(exact_rule(tool, args or {}))
+        self._session.append(exact_rule(self.rules.target(tool, args or {})))
 
     def decide(self, tool: str, args: dict[str, Any], risk: str) -> Decision:
         args = args or {}
-        review = self._review(tool, args, risk)
+        call = self.rules.target(tool, args)
+        review = self._review(call, risk)
         hurt = review.destructive
         denied = self.rules.denied_by(tool, args, review.parts, review.plain)
         if denied is not None:
             return Decision("deny", f"denied by rule {denied.text} ({denied.source})", "rule", hurt)
         if self.mode == "plan" and risk != RISK_READ:
             return Decision("deny", "plan mode is read-only", "mode", hurt)
-        if literal_match(self._session, tool, args) is not None:
+        if literal_match(self._session, call) is not None:
             return Decision("allow", "allowed for this session", "session", hurt)
         asked = self.rules.asked_by(tool, args, review.parts, review.plain)
         if asked is not None:
-            return self._ask(tool, args, f"rule {asked.text} ({asked.source}) asks", "rule", hurt)
+            return self._ask(call, f"rule {asked.text} ({asked.source}) asks", "rule", hurt)
         if review.guard is not None:
             exact = self.rules.literal_allow(tool, args)
             if exact is None and review.secret:
-                exact = named_match(self.rules.allow, tool, args)
+                exact = named_match(self.rules.allow, call)
             if exact is not None:
                 return Decision("allow", f"allowed by rule {exact.text} ({exact.source}) despite: {review.guard}",
                                 "rule", hurt)
-            return self._ask(tool, args, review.guard, "classifier", hurt)
+            return self._ask(call, review.guard, "classifier", hurt)
         covered = self.rules.allowed_by(tool, args, review.parts)
         if covered:
             return Decision("allow", "allowed by rule " + ", ".join(rule.text for rule in covered), "rule", hurt)
-        return self._by_mode(tool, args, risk)
+        return self._by_mode(call, risk)
 
-    def _review(self, tool: str, args: dict[str, Any], risk: str) -> _Review:
-        if tool in self.destructive_tools:
+    def _review(self, call: Target, risk: str) -> _Review:
+        args = call.args
+        if call.tool in self.destructive_tools:
             return _Review("destructive tool (its MCP server marks it destructiveHint)", True, None)
-        if tool == "bash":
-            command = args.get("command")
-            found = classify(command if isinstance(command, str) else "", self.existing_paths, self.host_workspace)
+        if call.is_command:
+            found = classify(call.subject or "", self.existing_paths, self.host_workspace)
             if found.verdict == "safe":
                 return _Review(None, False, found.commands, found.plain)
             label = "destructive command" if found.verdict == "destructive" else "command needs review"
             return _Review(f"{label}: {'; '.join(found.reasons)}", found.verdict == "destructive", found.commands,
                            found.plain)
-        if tool in READ_TOOLS and isinstance(args.get("path"), str):
+        if call.kind is Subject.READ_PATH and isinstance(args.get("path"), str):
             secret = secret_file_reason(args["path"])
             if secret:
                 return _Review(f"{secret}, which always needs approval", False, None, secret=True)
-        if tool in WRITE_TOOLS or (risk == RISK_WRITE and "path" in args):
+        if call.kind is Subject.WRITE_PATH or (risk == RISK_WRITE and "path" in args):
             path = args.get("path")
             path = path if isinstance(path, str) else ""
             hidden = hidden_characters(path)
@@ -158,21 +157,20 @@ class Policy:
                 return _Review(f"{guarded}, which always needs approval", False, None)
         return _Review(None, False, None)
 
-    def _by_mode(self, tool: str, args: dict[str, Any], risk: str) -> Decision:
+    def _by_mode(self, call: Target, risk: str) -> Decision:
         if risk == RISK_READ:
             return Decision("allow", f"{self.mode} mode allows reading", "mode")
         if risk == RISK_WRITE:
             if self.mode in ("accept-edits", "auto"):
                 return Decision("allow", f"{self.mode} mode allows file changes", "mode")
-            return self._ask(tool, args, f"{self.mode} mode: file changes need approval", "mode", False)
+            return self._ask(call, f"{self.mode} mode: file changes need approval", "mode", False)
         if self.mode == "auto":
             return Decision("allow", "auto mode allows commands", "mode")
-        return self._ask(tool, args, f"{self.mode} mode: commands need approval", "mode", False)
+        return self._ask(call, f"{self.mode} mode: commands need approval", "mode", False)
 
-    def _ask(self, tool: str, args: dict[str, Any], why: str, by: str, destructive: bool) -> Decision:
+    def _ask(self, call: Target, why: str, by: str, destructive: bool) -> Decision:
         if self.interactive:
             return Decision("ask", why, by, destructive)
-        subject = subject_of(tool, args)
-        rule = f"{tool}({subject.strip() if tool == 'bash' else subject})" if subject else tool
+        rule = f"{call.tool}({call.key})" if call.subject else call.tool
         return Decision("deny", f"would need approval (headless): {why}; allow with --allow {shlex.quote(rule)}",
                         by, destructive)

@@ -1,7 +1,8 @@
 """Permission rules: `tool` or `tool(pattern)` in allow / ask / deny lists.
 
-What a pattern is matched against depends on the tool: `bash` patterns match commands,
-file tools' patterns match workspace paths, `delegate` patterns match the agent name.
+What a pattern is matched against is the tool's declared `Subject`: `bash` patterns match
+commands, file tools' patterns match workspace paths, `delegate` patterns match the agent
+name. A rule set knows each tool's subject from the tools themselves (`subjects`).
 Only `*` and `?` are wildcards (a `[` in a command is just a `[`).
 
 Commands: a compound command is split into the simple commands it runs (the classifier
@@ -22,17 +23,17 @@ import fnmatch
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from termagent.config import ConfigError
 from termagent.policy.classifier import classify
+from termagent.protocol import Subject
 
 _TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.*-]*$")  # `*` globs tool names: mcp__git__*
 _OPERATOR_SPLIT = re.compile(r"([;&|<>()`\n\r])")
 _CRUDE_SPLIT = re.compile(r"\$\(|<\(|>\(|[;&|\n\r()`]+")
-PATH_TOOLS = frozenset({"read_file", "write_file", "edit_file", "list_files", "grep"})
 _EXAMPLE = "expected tool or tool(pattern), e.g. bash(npm test*) or write_file(src/**)"
 
 
@@ -75,18 +76,38 @@ def parse_rule(text: str, source: str = "") -> Rule:
     return Rule(name.lower(), pattern, source)
 
 
-def subject_of(tool: str, args: dict[str, Any]) -> str | None:
-    """What a rule pattern for `tool` is matched against, or None if patterns do not apply."""
-    if tool == "bash":
-        value = args.get("command")
-        return value if isinstance(value, str) else None
-    if tool in PATH_TOOLS or "path" in args:
-        value = args.get("path")
-        return normalize_path(value if isinstance(value, str) else "")
-    if tool == "delegate":
-        value = args.get("agent")
-        return value if isinstance(value, str) else None
-    return None
+@dataclass(frozen=True)
+class Target:
+    """One call as rules see it: the tool, what kind of subject it has and the subject itself."""
+
+    tool: str
+    args: dict[str, Any]
+    kind: Subject | None = None
+    subject: str | None = None  # None: patterns do not apply
+
+    @property
+    def is_command(self) -> bool:
+        return self.kind is Subject.COMMAND
+
+    @property
+    def is_path(self) -> bool:
+        return self.kind is not None and self.kind.is_path
+
+    @property
+    def key(self) -> str:
+        """The subject as a rule would spell it (a command without its outer blanks)."""
+        return (self.subject or "").strip() if self.is_command else (self.subject or "")
+
+
+def target(tool: str, args: dict[str, Any], kind: Subject | None) -> Target:
+    """A tool without a declared subject but with a `path` input (an MCP tool) is matched on
+    that path, as a name."""
+    if kind is None and "path" not in args:
+        return Target(tool, args)
+    value = args.get(kind.argument if kind is not None else "path")
+    if kind is None or kind.is_path:
+        return Target(tool, args, kind, normalize_path(value if isinstance(value, str) else ""))
+    return Target(tool, args, kind, value if isinstance(value, str) else None)
 
 
 def normalize_path(path: str) -> str:
@@ -100,10 +121,12 @@ class RuleSet:
     allow: tuple[Rule, ...] = ()
     ask: tuple[Rule, ...] = ()
     deny: tuple[Rule, ...] = ()
+    subjects: Mapping[str, Subject | None] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_config(cls, allow: Iterable[str], ask: Iterable[str], deny: Iterable[str], source: str,
-                    known_tools: Iterable[str] | None = None) -> RuleSet:
+                    known_tools: Iterable[str] | None = None,
+                    subjects: Mapping[str, Subject | None] | None = None) -> RuleSet:
         """Parse the three lists; an unparsable rule (or an unknown tool, if known_tools is given) is a ConfigError."""
         known = {name.lower() for name in known_tools} if known_tools is not None else None
         lists = []
@@ -116,22 +139,31 @@ class RuleSet:
                     raise ConfigError(f"invalid permission rule {rule.text!r} in {source}, permissions.{kind}: "
                                       f"unknown tool {rule.tool!r}; known tools: {', '.join(sorted(known))}")
             lists.append(rules)
-        return cls(*lists)
+        allow_rules, ask_rules, deny_rules = lists
+        return cls(allow_rules, ask_rules, deny_rules, dict(subjects or {}))
 
     def combine(self, other: RuleSet) -> RuleSet:
-        return RuleSet(self.allow + other.allow, self.ask + other.ask, self.deny + other.deny)
+        return RuleSet(self.allow + other.allow, self.ask + other.ask, self.deny + other.deny,
+                       {**self.subjects, **other.subjects})
+
+    def with_subjects(self, subjects: Mapping[str, Subject | None]) -> RuleSet:
+        """The same rules, knowing more tools' subjects (MCP tools arrive after the rules)."""
+        return RuleSet(self.allow, self.ask, self.deny, {**self.subjects, **subjects})
+
+    def target(self, tool: str, args: dict[str, Any]) -> Target:
+        return target(tool, args, self.subjects.get(tool))
 
     def denied_by(self, tool: str, args: dict[str, Any], parts: Sequence[str] | None = None,
                   plain: Sequence[str] | None = None) -> Rule | None:
-        return _first_hit(self.deny, tool, args, parts, plain)
+        return _first_hit(self.deny, self.target(tool, args), parts, plain)
 
     def asked_by(self, tool: str, args: dict[str, Any], parts: Sequence[str] | None = None,
                  plain: Sequence[str] | None = None) -> Rule | None:
-        return _first_hit(self.ask, tool, args, parts, plain)
+        return _first_hit(self.ask, self.target(tool, args), parts, plain)
 
     def allowed_by(self, tool: str, args: dict[str, Any], parts: Sequence[str] | None = None) -> tuple[Rule, ...]:
         """The allow rules that together cover the call; empty if any part is left uncovered."""
-        return covering(self.allow, tool, args, parts)
+        return covering(self.allow, self.target(tool, args), parts)
 
     def literal_allow(self, tool: str, args: dict[str, Any]) -> Rule | None:
         """An allow rule whose pattern is, character for character, this command or path.
@@ -139,7 +171,7 @@ class RuleSet:
         Only such a rule unlocks a destructive command or a protected path: `bash` or
         `bash(git *)` never does, `bash(git push --force origin feature)` does for exactly that.
         """
-        return literal_match(self.allow, tool, args)
+        return literal_match(self.allow, self.target(tool, args))
 
 
 def tool_matches(pattern: str, tool: str) -> bool:
@@ -147,51 +179,48 @@ def tool_matches(pattern: str, tool: str) -> bool:
     return pattern in (tool, tool.lower()) or ("*" in pattern and fnmatch.fnmatchcase(tool.lower(), pattern))
 
 
-def literal_match(rules: Iterable[Rule], tool: str, args: dict[str, Any]) -> Rule | None:
-    subject = subject_of(tool, args)
+def literal_match(rules: Iterable[Rule], call: Target) -> Rule | None:
     for rule in rules:
-        if not tool_matches(rule.tool, tool) or rule.pattern is None:
+        if not tool_matches(rule.tool, call.tool) or rule.pattern is None:
             continue
-        if rule.exact and rule.pattern == _exact_key(tool, args):
+        if rule.exact and rule.pattern == _exact_key(call):
             return rule
-        if subject is not None and not rule.exact and _same(tool, rule.pattern, subject):
+        if call.subject is not None and not rule.exact and _same(call, rule.pattern):
             return rule
     return None
 
 
-def named_match(rules: Iterable[Rule], tool: str, args: dict[str, Any]) -> Rule | None:
+def named_match(rules: Iterable[Rule], call: Target) -> Rule | None:
     """A path rule without wildcards that names this file (`read_file(.env)` names every `.env`)."""
-    subject = subject_of(tool, args)
-    if subject is None or tool not in PATH_TOOLS:
+    if call.subject is None or not call.is_path:
         return None
     for rule in rules:
-        literal = rule.tool == tool and rule.pattern and not rule.exact and not set(rule.pattern) & set("*?")
-        if literal and _path_matches(rule.pattern or "", subject, fold=False):
+        literal = rule.tool == call.tool and rule.pattern and not rule.exact and not set(rule.pattern) & set("*?")
+        if literal and _path_matches(rule.pattern or "", call.subject, fold=False):
             return rule
     return None
 
 
-def _same(tool: str, pattern: str, subject: str) -> bool:
-    if tool == "bash":
-        return pattern.strip() == subject.strip()
-    if tool in PATH_TOOLS:
-        return normalize_path(pattern) == subject
-    return pattern == subject
+def _same(call: Target, pattern: str) -> bool:
+    if call.is_command:
+        return pattern.strip() == call.key
+    if call.is_path:
+        return normalize_path(pattern) == call.subject
+    return pattern == call.subject
 
 
-def exact_rule(tool: str, args: dict[str, Any]) -> Rule:
+def exact_rule(call: Target) -> Rule:
     """A session rule bound to this exact command, path or (for other tools) input."""
-    return Rule(tool, _exact_key(tool, args), "session", exact=True)
+    return Rule(call.tool, _exact_key(call), "session", exact=True)
 
 
-def _exact_key(tool: str, args: dict[str, Any]) -> str:
-    subject = subject_of(tool, args)
-    if subject is not None:
-        return subject.strip() if tool == "bash" else subject
-    return json.dumps(args, sort_keys=True, default=str)
+def _exact_key(call: Target) -> str:
+    if call.subject is not None:
+        return call.key
+    return json.dumps(call.args, sort_keys=True, default=str)
 
 
-def _first_hit(rules: Iterable[Rule], tool: str, args: dict[str, Any], parts: Sequence[str] | None,
+def _first_hit(rules: Iterable[Rule], call: Target, parts: Sequence[str] | None,
                plain: Sequence[str] | None = None) -> Rule | None:
     """The first deny/ask rule hitting any piece of the call.
 
@@ -204,25 +233,25 @@ def _first_hit(rules: Iterable[Rule], tool: str, args: dict[str, Any], parts: Se
     pieces: list[str] | None = None
     loose: list[str] = []
     for rule in rules:
-        if not tool_matches(rule.tool, tool):
+        if not tool_matches(rule.tool, call.tool):
             continue
         if rule.pattern is None:
             return rule
         if pieces is None:
-            pieces = _pieces(tool, subject_of(tool, args), parts, crude=True)
-            loose = _plain_pieces(tool, subject_of(tool, args), plain)
-        if any(_matches(rule, tool, piece, fold=True) for piece in pieces):
+            pieces = _pieces(call, parts, crude=True)
+            loose = _plain_pieces(call, plain)
+        if any(_matches(rule, call, piece, fold=True) for piece in pieces):
             return rule
         if any(_loose_command_matches(rule.pattern, piece) for piece in loose):
             return rule
     return None
 
 
-def _plain_pieces(tool: str, subject: str | None, plain: Sequence[str] | None) -> list[str]:
-    if tool != "bash" or subject is None:
+def _plain_pieces(call: Target, plain: Sequence[str] | None) -> list[str]:
+    if not call.is_command or call.subject is None:
         return []
     if plain is None:
-        plain = classify(subject).plain
+        plain = classify(call.subject).plain
     return [piece.strip() for piece in plain if piece.strip()]
 
 
@@ -233,24 +262,23 @@ def _loose_command_matches(pattern: str, command: str) -> bool:
     return _wildcard(pattern.strip(), command)
 
 
-def covering(rules: Sequence[Rule], tool: str, args: dict[str, Any], parts: Sequence[str] | None) -> tuple[Rule, ...]:
-    subject = subject_of(tool, args)
-    mine = [rule for rule in rules if tool_matches(rule.tool, tool)]
+def covering(rules: Sequence[Rule], call: Target, parts: Sequence[str] | None) -> tuple[Rule, ...]:
+    mine = [rule for rule in rules if tool_matches(rule.tool, call.tool)]
     for rule in mine:
-        if rule.pattern is None or (rule.exact and rule.pattern == _exact_key(tool, args)):
+        if rule.pattern is None or (rule.exact and rule.pattern == _exact_key(call)):
             return (rule,)
-    if subject is None:
+    if call.subject is None:
         return ()
     patterned = [rule for rule in mine if not rule.exact]
     for rule in patterned:
-        if _matches(rule, tool, subject.strip() if tool == "bash" else subject, fold=False):
+        if _matches(rule, call, call.key, fold=False):
             return (rule,)
-    if tool != "bash":
+    if not call.is_command:
         return ()
-    pieces = _pieces(tool, subject, parts, crude=False)
+    pieces = _pieces(call, parts, crude=False)
     used: list[Rule] = []
     for piece in pieces:
-        hit = next((rule for rule in patterned if _matches(rule, tool, piece, fold=False)), None)
+        hit = next((rule for rule in patterned if _matches(rule, call, piece, fold=False)), None)
         if hit is None:
             return ()
         if hit not in used:
@@ -258,11 +286,12 @@ def covering(rules: Sequence[Rule], tool: str, args: dict[str, Any], parts: Sequ
     return tuple(used)
 
 
-def _pieces(tool: str, subject: str | None, parts: Sequence[str] | None, crude: bool) -> list[str]:
+def _pieces(call: Target, parts: Sequence[str] | None, crude: bool) -> list[str]:
     """What patterns are tried on: the simple commands (and, for deny/ask, the whole text too)."""
+    subject = call.subject
     if subject is None:
         return []
-    if tool != "bash":
+    if not call.is_command:
         return [subject]
     if parts is None:
         parts = classify(subject).commands
@@ -274,11 +303,11 @@ def _pieces(tool: str, subject: str | None, parts: Sequence[str] | None, crude: 
     return pieces
 
 
-def _matches(rule: Rule, tool: str, subject: str, fold: bool) -> bool:
+def _matches(rule: Rule, call: Target, subject: str, fold: bool) -> bool:
     pattern = rule.pattern or ""
-    if tool == "bash":
+    if call.is_command:
         return _command_matches(pattern, subject)
-    if tool in PATH_TOOLS:
+    if call.is_path:
         return _path_matches(pattern, subject, fold)
     return _name_regex(pattern).fullmatch(subject) is not None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
-from termagent.protocol import CallView, ViewKind
+from termagent.protocol import CallView, Subject, ViewKind
 from termagent.tools.errors import ToolError
 
 __all__ = ["CallView", "Tool", "ToolContext", "ToolError", "ToolResult", "ToolSpec", "json_view", "one_line",
@@ -31,6 +31,7 @@ class ToolSpec:
     description: str
     input_schema: dict[str, Any]
     risk: str  # protocol.RISK_*
+    subject: Subject | None = None  # what permission rules for this tool match
 
     def to_api(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "input_schema": self.input_schema}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from termagent.protocol import RISK_EXEC, ViewKind
+from termagent.protocol import RISK_EXEC, Subject, ViewKind
 from termagent.sandbox.base import SandboxUnavailable
 from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, one_line, schema
 
@@ -52,6 +52,7 @@ class BashTool:
             ["command"],
         ),
         risk=RISK_EXEC,
+        subject=Subject.COMMAND,
     )
 
     def describe(self, args: dict[str, Any], root: Path) -> CallView:

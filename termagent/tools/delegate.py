@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from termagent.protocol import RISK_READ, ViewKind
+from termagent.protocol import RISK_READ, Subject, ViewKind
 from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, one_line, schema
 
 if TYPE_CHECKING:
@@ -20,12 +20,15 @@ class DelegateTool:
     subagent makes passes the same policy and approvals as the parent's own.
     """
 
+    NAME = "delegate"  # known before the tool is built: its host needs the policy that needs its rules
+    SUBJECT = Subject.AGENT
+
     def __init__(self, definitions: "dict[str, AgentDefinition]", host: "SubagentHost | None" = None) -> None:
         self.host = host
         names = sorted(definitions)
         catalogue = "\n".join(f"- {name}: {definitions[name].description}" for name in names)
         self.spec = ToolSpec(
-            name="delegate",
+            name=self.NAME,
             description=(
                 "Run a subagent on a self-contained task; it works in a fresh context and returns a short "
                 "summary (status, findings, files, next steps) plus artifact ids of full outputs. Use it for "
@@ -41,6 +44,7 @@ class DelegateTool:
                 ["agent", "task"],
             ),
             risk=RISK_READ,
+            subject=self.SUBJECT,
         )
 
     def describe(self, args: dict[str, Any], root: Path) -> CallView:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from termagent.protocol import RISK_WRITE
-from termagent.protocol import ViewKind
+from termagent.protocol import RISK_WRITE, Subject, ViewKind
 from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, path_view, schema
 from termagent.tools.fsio import atomic_write, read_bytes
 from termagent.tools.textio import (
@@ -67,6 +66,7 @@ class EditFile:
             ["path", "old_string", "new_string"],
         ),
         risk=RISK_WRITE,
+        subject=Subject.WRITE_PATH,
     )
 
     def describe(self, args: dict[str, Any], root: Path) -> CallView:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from termagent.protocol import RISK_READ, RISK_WRITE
+from termagent.protocol import RISK_READ, RISK_WRITE, Subject
 from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, path_view, schema
 from termagent.tools.editing import EditFile, refuse_protected
 from termagent.tools.fsio import (
@@ -67,6 +67,7 @@ class ReadFile:
             ["path"],
         ),
         risk=RISK_READ,
+        subject=Subject.READ_PATH,
     )
 
     def describe(self, args: dict[str, Any], root: Path) -> CallView:
@@ -95,6 +96,7 @@ class WriteFile:
             ["path", "content"],
         ),
         risk=RISK_WRITE,
+        subject=Subject.WRITE_PATH,
     )
 
     def describe(self, args: dict[str, Any], root: Path) -> CallView:

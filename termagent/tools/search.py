@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from termagent import gitsafe
-from termagent.protocol import RISK_READ
+from termagent.protocol import RISK_READ, Subject
 from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, json_view, one_line, schema
 from termagent.tools.fsio import open_regular, read_bounded
 from termagent.tools.ignore import compile_glob, walk_files
@@ -49,6 +49,7 @@ class ListFiles:
             [],
         ),
         risk=RISK_READ,
+        subject=Subject.LIST_PATH,
     )
 
     def describe(self, args: dict[str, Any], root: Path) -> CallView:
@@ -79,6 +80,7 @@ class Grep:
             ["pattern"],
         ),
         risk=RISK_READ,
+        subject=Subject.READ_PATH,
     )
 
     def describe(self, args: dict[str, Any], root: Path) -> CallView:
