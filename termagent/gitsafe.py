@@ -202,6 +202,7 @@ def open_repo(root: Path | str) -> git.Repo:
 
     gitpython's in-process helpers (e.g. `is_dirty`, `index.diff`) call git without
     `--no-ext-diff`; prefer `repo.git.<cmd>(*DIFF_SAFETY, ...)` for anything that diffs.
+    Pathspecs are literal, as with `run_git`.
     """
     import git
 
@@ -211,7 +212,7 @@ def open_repo(root: Path | str) -> git.Repo:
     # gitpython starts from a copy of os.environ and cannot drop a variable, so every one
     # outside the allowlist is blanked instead.
     repo.git.update_environment(**{key: "" for key in os.environ if key not in env})
-    repo.git.set_persistent_git_options(c=[f"{k}={v}" for k, v in HARDENING], no_pager=True)
+    repo.git.set_persistent_git_options(c=[f"{k}={v}" for k, v in HARDENING], no_pager=True, literal_pathspecs=True)
     return repo
 
 

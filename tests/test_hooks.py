@@ -145,7 +145,7 @@ def test_large_diffs_are_reviewed_in_chunks_and_one_block_blocks(tmp_path: Path,
     before = head(repo)
     for i in range(3):
         stage(repo, f"big{i}.py", "".join(f"LINE_{i}_{n} = {n}\n" for n in range(2500)))
-    scripted_server.add(*[verdict("pass") for _ in range(20)])
+    scripted_server.add_spare(*[verdict("pass") for _ in range(20)])
     scripted_server.responder = lambda request: (
         verdict("block", {"file": "big2.py", "line": 2500, "severity": "error", "message": "bad end"})
         if "LINE_2_2499 = 2499" in first_user_text(request.body) else None)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import shlex
 import stat
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from termagent import gitsafe
 from termagent.hooks import HOOK_NAMES
+
+if TYPE_CHECKING:
+    import git
 
 MARKER = "# termagent-hook:"
 BACKUP_SUFFIX = ".termagent-backup"
@@ -76,15 +78,18 @@ def _locate(root: Path) -> tuple[Path, tuple[Path, ...]]:
     `hooks -> ~` link); the anchors are the work-tree top, the git dir's parent and home,
     whose own ancestors are the person's layout rather than something a session wrote.
     """
+    import git
+
     try:
-        proc = gitsafe.run_git(root, "rev-parse", "--show-toplevel", "--git-common-dir", timeout=15)
-    except gitsafe.GitError as exc:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
         raise HookInstallError(f"{root} is not inside a git work tree: {exc}") from None
-    top_line, common_line = proc.stdout.splitlines()[:2]
-    top = Path(top_line)
-    common = Path(os.path.normpath(Path(os.path.realpath(root)) / common_line))
+    if repo.working_tree_dir is None:
+        raise HookInstallError(f"{root} is not inside a git work tree (the repository is bare)")
+    top = Path(repo.working_tree_dir)
+    common = Path(os.path.normpath(Path(os.path.realpath(root)) / repo.common_dir))
     anchors = (top, common.parent, Path.home(), Path(os.path.realpath(Path.home())))
-    configured = _configured_hooks_path(top)
+    configured = _configured_hooks_path(repo)
     if configured:
         path = Path(os.path.expanduser(configured))
         return Path(os.path.normpath(path if path.is_absolute() else top / path)), anchors
@@ -120,23 +125,19 @@ def _refuse_links(directory: Path, anchors: tuple[Path, ...], create: bool) -> N
             raise HookInstallError(f"{current} is not a directory")
 
 
-def _configured_hooks_path(top: Path) -> str:
-    """`core.hooksPath` from every scope git reads (system, global, repo, worktree).
+def _configured_hooks_path(repo: "git.Repo") -> str:
+    """`core.hooksPath` from every scope git reads (system, global, repo).
 
     The hardened `run_git` pins core.hooksPath to /dev/null and replaces the global config,
-    so it cannot answer this one question. Reading config runs no program, so a plain
-    `git config --get` with the inherited GIT_* variables scrubbed is safe here.
+    so it cannot answer this one question. gitpython parses the config files (includes
+    too) in this process: reading them this way runs no git and no program at all.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+    import configparser
+
     try:
-        proc = subprocess.run(
-            [gitsafe.GIT, "-C", str(top), "config", "--includes", "--get", "core.hooksPath"],
-            check=False, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=15,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        return str(repo.config_reader().get_value("core", "hooksPath", "")).strip()
+    except (OSError, configparser.Error, ValueError):
         return ""
-    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def install(root: Path, names: tuple[str, ...] = HOOK_NAMES, force: bool = False) -> list[HookChange]:

@@ -1,8 +1,10 @@
 """git_status, git_diff, git_log (read) and git_commit (write), run on the host.
 
-Inside the sandbox `.git` is read-only, so commits happen here. Every call goes through
-`gitsafe.run_git`, so a repository's config, attributes or hooks never run a program,
-and pathspecs are literal (no `:(magic)` from the model). Paths are scoped to the
+Inside the sandbox `.git` is read-only, so commits happen here. Porcelain commands go
+through `gitsafe.run_git`; history and HEAD are read through gitpython's object model on a
+`gitsafe.open_repo` repository, whose command layer carries the same hardening options and
+environment. So a repository's config, attributes or hooks never run a program, and
+pathspecs are literal (no `:(magic)` from the model). Paths are scoped to the
 workspace: a workspace below the repository's top level sees only its own part.
 """
 
@@ -152,6 +154,23 @@ def _has_head(root: Path) -> bool:
     return gitsafe.run_git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).returncode == 0
 
 
+def _history(root: Path, count: int, spec: str) -> list[str]:
+    """`%h %ad %an: %s` lines (short date, in the author's zone), newest first."""
+    import git
+
+    repo = gitsafe.open_repo(root)
+    try:
+        if not repo.head.is_valid():
+            return []
+        return [f"{repo.git.rev_parse(commit.hexsha, short=True)} {commit.authored_datetime:%Y-%m-%d} "
+                f"{commit.author.name}: {commit.summary!s}"
+                for commit in repo.iter_commits(max_count=count, paths=spec)]
+    except (git.GitCommandError, ValueError) as exc:
+        raise ToolError("git_error", str(exc).strip().splitlines()[-1] if str(exc).strip() else "git failed") from None
+    finally:
+        repo.close()
+
+
 def _status(root: Path) -> str:
     _require_repo(root)
     out = _git(root, "status", "--short", "--branch", "--untracked-files=normal", "--ignore-submodules=all",
@@ -193,9 +212,7 @@ def _log(root: Path, count: int, spec: str) -> str:
     _require_repo(root)
     if not _has_head(root):
         return "No commits yet."
-    fmt = "--format=%h %ad %an: %s"
-    out = _git(root, "log", *gitsafe.DIFF_SAFETY, "--no-color", "--date=short", fmt, f"--max-count={count}", "--", spec)
-    return _cap(out.rstrip("\n"), "log") or "No commits touch this path."
+    return _cap("\n".join(_history(root, count, spec)), "log") or "No commits touch this path."
 
 
 def _commit(root: Path, message: str, paths: list[str]) -> str:
