@@ -297,7 +297,8 @@ async def test_subagent_activity_shows_as_nested_tool_calls(tmp_path, agent_env,
 
 async def test_a_limit_ends_the_prompt_with_its_reason(tmp_path, agent_env, scripted_server):
     (tmp_path / "notes.txt").write_text("hello\n")
-    scripted_server.add(reply(tool_use("read_file", {"path": "notes.txt"})), reply(text("never sent")))
+    scripted_server.add(reply(tool_use("read_file", {"path": "notes.txt"})))
+    scripted_server.add_spare(reply(text("never sent")))
     async with running_agent(tmp_path, agent_env, top=("--max-turns", "1")) as (conn, client):
         sid = await new_session(conn, tmp_path)
         answer = await conn.prompt(session_id=sid, prompt=[text_block("read it")])

@@ -370,8 +370,8 @@ async def test_a_step_too_big_for_the_window_is_not_sent_and_the_next_turn_recov
         workspace, scripted_server, monkeypatch):
     scripted_server.responder = Summariser()
     marker = write_big(workspace, "huge.log", 400, 90)  # ~40k characters: ~10k tokens on its own
-    scripted_server.add(reply(tool_use("read_file", {"path": "huge.log"})), reply("never sent"),
-                        reply("a smaller answer"))
+    scripted_server.add(reply(tool_use("read_file", {"path": "huge.log"})), reply("never sent"))
+    scripted_server.add_spare(reply("a smaller answer"))
     session, events = make_session(workspace, scripted_server, monkeypatch, overrides=SMALL_WINDOW)
     outcome = await session.run_turn("Read huge.log.")
     assert outcome.stop_reason == "api_error" and "context window" in outcome.detail

@@ -165,7 +165,8 @@ async def test_a_model_written_tool_name_reaches_front_ends_inert(workspace, scr
 async def test_an_interrupted_approval_is_withdrawn_so_its_dialog_closes(workspace, scripted_server, monkeypatch):
     from termagent.protocol import ApprovalResolved
 
-    scripted_server.add(reply(tool_use("write_file", {"path": "x.txt", "content": "x"})), reply(text("ok")))
+    scripted_server.add(reply(tool_use("write_file", {"path": "x.txt", "content": "x"})))
+    scripted_server.add_spare(reply(text("ok")))
     session, events = make_session(workspace, scripted_server, monkeypatch, interactive=True)
     session.start()
     serving = asyncio.create_task(session.serve())

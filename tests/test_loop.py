@@ -97,7 +97,8 @@ async def test_overload_is_retried_without_running_a_tool_twice(workspace, scrip
 async def test_spend_limit_is_not_retried_and_exits_3(workspace, scripted_server, monkeypatch):
     body = {"type": "error", "error": {"type": "rate_limit_error",
                                        "message": "You have reached your spend limit for this month."}}
-    scripted_server.add(fault(429, body=body), reply(text("never")))
+    scripted_server.add(fault(429, body=body))
+    scripted_server.add_spare(reply(text("never")))
     session, _ = make_session(workspace, scripted_server, monkeypatch)
     result, _, err = await headless(session)
     assert result.exit_code == 3
@@ -106,7 +107,7 @@ async def test_spend_limit_is_not_retried_and_exits_3(workspace, scripted_server
 
 
 async def test_retries_give_up_with_exit_3_and_no_key_in_output(workspace, scripted_server, monkeypatch):
-    scripted_server.add(*[fault(500) for _ in range(10)])
+    scripted_server.add_spare(*[fault(500) for _ in range(10)])
     session, _ = make_session(workspace, scripted_server, monkeypatch, overrides={"model": {"max_retries": 2}})
     result, out, err = await headless(session)
     assert result.exit_code == 3 and result.exit_reason == "api_error"
@@ -163,7 +164,7 @@ async def test_max_tokens_inside_a_tool_call_is_not_executed(workspace, scripted
 
 
 async def test_max_turns_stops_with_exit_1(workspace, scripted_server, monkeypatch):
-    scripted_server.add(*[reply(tool_use("list_files", {})) for _ in range(5)])
+    scripted_server.add_spare(*[reply(tool_use("list_files", {})) for _ in range(5)])
     session, events = make_session(workspace, scripted_server, monkeypatch, overrides={"limits": {"max_turns": 2}})
     result, out, _ = await headless(session)
     assert result.exit_code == 1
@@ -174,7 +175,8 @@ async def test_max_turns_stops_with_exit_1(workspace, scripted_server, monkeypat
 
 async def test_cost_cap_stops_with_exit_1(workspace, scripted_server, monkeypatch):
     big = {"input_tokens": 1_000_000, "output_tokens": 10}
-    scripted_server.add(reply(tool_use("list_files", {}), usage=big), reply(text("never")))
+    scripted_server.add(reply(tool_use("list_files", {}), usage=big))
+    scripted_server.add_spare(reply(text("never")))
     session, _ = make_session(workspace, scripted_server, monkeypatch, overrides={"limits": {"max_cost_usd": 0.5}})
     result, out, _ = await headless(session)
     assert result.exit_code == 1

@@ -361,7 +361,7 @@ async def test_images_reach_the_model_as_image_blocks(repo, scripted_server, mon
 async def test_a_prompt_command_typed_in_the_app_becomes_the_turn(repo, scripted_server, monkeypatch):
     from tests.test_tui import idle, send, shows, tui
 
-    scripted_server.add(reply(text("Reviewed.")), reply(text("ok")))
+    scripted_server.add(reply(text("Reviewed.")))
     session, _ = make_session(repo, scripted_server, monkeypatch, interactive=True, overrides=mcp({"fx": fixture()}))
     assert await eventually(lambda: bool(session.mcp_prompts()), 120)  # the server has answered
     app = tui(session)

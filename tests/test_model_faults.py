@@ -77,7 +77,8 @@ async def test_a_stream_stalled_after_three_events_is_retried_as_a_whole(workspa
 
 async def test_a_retry_after_longer_than_the_maximum_ends_at_once_naming_the_wait(
         workspace, scripted_server, monkeypatch):
-    scripted_server.add(fault(429, headers={"retry-after": "150"}), reply(text("never")))
+    scripted_server.add(fault(429, headers={"retry-after": "150"}))
+    scripted_server.add_spare(reply(text("never")))
     session, _ = make_session(workspace, scripted_server, monkeypatch, overrides={"model": {"max_retry_wait_s": 120.0}})
     result, _, err = await headless(session)
     assert result.exit_code == 3 and result.exit_reason == "api_error"

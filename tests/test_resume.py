@@ -16,7 +16,7 @@ import pytest
 from termagent.model.request import without_cache_markers
 from termagent.core.restore import describe_restore
 from termagent.store.db import Store
-from termagent.testing.scripted_server import reply, tool_use
+from termagent.testing.scripted_server import fault, reply, tool_use
 from tests.session_support import make_session
 from tests.test_compaction import OVER, Summariser, assert_tool_pairs_intact, main_requests
 
@@ -65,11 +65,11 @@ async def test_resume_after_compaction_sends_what_the_model_saw_before(workspace
 
 
 async def test_describe_restore_of_an_unanswered_request(workspace, scripted_server, monkeypatch):
-    scripted_server.add(reply("first answer"))
+    scripted_server.add(reply("first answer"), fault(400))
     store = Store()
     first, _ = make_session(workspace, scripted_server, monkeypatch, overrides=SETTINGS, store=store)
     await first.run_turn("hello")
-    outcome = await first.run_turn("this one fails")  # script exhausted: the API errors, no answer stored
+    outcome = await first.run_turn("this one fails")  # the API refuses it: no answer stored
     assert outcome.stop_reason == "api_error"
     await first.close()
     second, _ = make_session(workspace, scripted_server, monkeypatch, overrides=SETTINGS, store=store, resume="")

@@ -165,12 +165,38 @@ async def test_invalid_tool_json_raises_value_error(scripted_server: ScriptedSer
     assert "Unable to parse tool parameter JSON" in str(events[-1])
 
 
-async def test_exhausted_script_answers_500_once(scripted_server: ScriptedServer) -> None:
-    with pytest.raises(anthropic.InternalServerError) as info:
-        await stream(scripted_server, max_retries=2)
+async def test_exhausted_script_answers_500_once_and_fails_the_check() -> None:
+    with ScriptedServer() as server:
+        with pytest.raises(anthropic.InternalServerError) as info:
+            await stream(server, max_retries=2)
     assert info.value.status_code == 500
     assert "exhausted" in info.value.body["error"]["message"]
-    assert len(scripted_server.requests) == 1  # x-should-retry: false stops SDK retries
+    assert len(server.requests) == 1  # x-should-retry: false stops SDK retries
+    with pytest.raises(AssertionError, match="the script was exhausted"):
+        server.check_finished()
+
+
+async def test_a_tool_use_without_its_result_is_refused_like_the_api_does() -> None:
+    """A harness that loses a tool result must fail where it happens, not pass a lenient fake."""
+    lost = [{"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "grep", "input": {}}]},
+            {"role": "user", "content": [{"type": "text", "text": "no result here"}]}]
+    with ScriptedServer([reply("unused")]) as server:
+        with pytest.raises(anthropic.BadRequestError, match="toolu_1"):
+            await client(server).messages.create(model="m", max_tokens=10, messages=lost)
+        answered = [*lost[:2], {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "no matches"}]}]
+        message = await client(server).messages.create(model="m", max_tokens=10, messages=answered)
+    assert message.content[0].text == "unused"
+    with pytest.raises(AssertionError, match="without `tool_result`"):
+        server.check_finished()
+
+
+def test_leftover_steps_fail_the_check_unless_offered_as_spare() -> None:
+    with ScriptedServer([reply("one")]) as server:
+        server.add_spare(reply("maybe"))
+        with pytest.raises(AssertionError, match="1 scripted step"):
+            server.check_finished()
 
 
 async def test_non_streaming_request_gets_plain_message(scripted_server: ScriptedServer) -> None:
