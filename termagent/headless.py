@@ -91,7 +91,7 @@ async def run_headless(session: SessionLike, task: str, output: str, out: TextIO
     reason = "internal_error"  # what the closing event says if anything below raises
     try:
         session.start()
-        turn = asyncio.ensure_future(session.run_turn(task))
+        turn = asyncio.ensure_future(session.run_turn(_expanded(session, task)))
         _cancel_on_sigint(turn)
         printer.on_closed_output = turn.cancel
         try:
@@ -110,6 +110,15 @@ async def run_headless(session: SessionLike, task: str, output: str, out: TextIO
     except (BrokenPipeError, ValueError):
         pass
     return HeadlessResult(code, reason, payload)
+
+
+def _expanded(session: SessionLike, task: str) -> str:
+    """`--task "/name args"` runs a custom command or a skill as the TUI would; anything
+    else (a path like /usr/bin/x, an unknown name) is sent as written."""
+    parts = task.strip().split(None, 1)
+    if not parts or not parts[0].startswith("/") or len(parts[0]) < 2:
+        return task
+    return session.expand_command(parts[0][1:], parts[1] if len(parts) > 1 else "") or task
 
 
 def _explain_stop(stop: str, detail: str, denials: tuple[DenialView, ...], err: TextIO) -> None:

@@ -17,6 +17,9 @@ from termagent.core.approvals import EventApprover, NoPersonApprover
 from termagent.core.bus import EventBus
 from termagent.core.loop import STOP_END, STOP_INTERRUPTED, AgentLoop, TurnOutcome
 from termagent.core.tool_runner import ToolRunner
+from termagent.extensions.catalog import Extensions
+from termagent.extensions.commands import CustomCommand
+from termagent.extensions.skills import Skill
 from termagent.protocol import (
     CallView,
     Compact,
@@ -59,6 +62,7 @@ class Session:
     watcher: Any = None  # core.watcher.WorkspaceWatcher
     delegation: Any = None  # core.subagents.SubagentHost
     mcp: Any = None  # mcp.attach.McpHandle when MCP servers are configured
+    extensions: Extensions = field(default_factory=Extensions)  # skills and custom commands, fixed at start
     closers: list[Any] = field(default_factory=list)
     flushers: list[Any] = field(default_factory=list)  # run after SessionFinished: exporters see the end
     startup_warnings: list[str] = field(default_factory=list)
@@ -157,6 +161,17 @@ class Session:
             raise ValueError("no MCP server is configured")
         text: str = await self.mcp.expand_prompt(command, argument_text)
         return text
+
+    def skills(self) -> tuple[Skill, ...]:
+        """Every skill found at start, in the order found (project first), for /skills."""
+        return self.extensions.skills.skills
+
+    def custom_commands(self) -> tuple[CustomCommand, ...]:
+        return self.extensions.commands.commands
+
+    def expand_command(self, name: str, arguments: str) -> str | None:
+        """The user turn `/name arguments` stands for (a custom command or a skill), or None."""
+        return self.extensions.expand(name, arguments)
 
     def checkpoints_off_reason(self) -> str:
         """Why /undo cannot work here ('' when it can)."""
