@@ -194,3 +194,33 @@ async def test_slash_skills_lists_them_and_slash_name_runs_one_the_model_may_not
     sent_text = sent if isinstance(sent, str) else " ".join(b.get("text", "") for b in sent)
     assert "Deploy with ./ship.sh, after asking twice." in sent_text and "the api service" in sent_text
     assert "Deployed, after asking twice." in out
+
+
+async def test_allowed_tools_refuse_other_tools_while_the_skill_is_in_use_and_only_then(project, scripted_server,
+                                                                                         monkeypatch):
+    scripted_server.add(reply(tool_use("skill", {"name": "greet"})),
+                        reply(tool_use("write_file", {"path": "notes.txt", "content": "x\n"})),
+                        reply(text("Could not write.")),
+                        reply(tool_use("write_file", {"path": "notes.txt", "content": "x\n"})),
+                        reply(text("Wrote it.")))
+    session, _ = make_session(project, scripted_server, monkeypatch, trusted=True,
+                              overrides={"permissions": {"mode": "accept-edits"}})
+    session.start()
+    await session.run_turn("greet, then take notes")
+    await session.run_turn("take notes")
+    await session.close()
+    refused = json.loads(tool_results(scripted_server.requests[2].body)[0]["content"])["error"]
+    assert refused["type"] == "permission_denied"
+    assert "the greet skill in use allows only bash, read_file (its allowed-tools), not write_file" in refused["message"]
+    assert session.status().denials[0].decided_by == "skill"
+    assert (project / "notes.txt").read_text() == "x\n"  # the next turn: no skill in use, the write ran
+    assert [r.body["tools"] for r in scripted_server.requests].count(scripted_server.requests[0].body["tools"]) == 5
+
+
+async def test_a_skill_the_person_runs_narrows_that_turn_too(project, scripted_server, monkeypatch):
+    scripted_server.add(reply(tool_use("write_file", {"path": "notes.txt", "content": "x\n"})), reply(text("No.")))
+    session, _ = make_session(project, scripted_server, monkeypatch, trusted=True, allow=("write_file",))
+    result = await run_headless(session, "/greet Ada", "text", *(__import__("io").StringIO(),) * 2)
+    assert result.exit_code == 4 and not (project / "notes.txt").exists()
+    sent = scripted_server.requests[0].body["messages"][0]["content"]
+    assert "Run `python3 .agents/skills/greet/scripts/greet.py NAME`" in json.dumps(sent) and "Ada" in json.dumps(sent)

@@ -23,6 +23,7 @@ from termagent.core.session import Session
 from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import Denial, ToolRunner
 from termagent.extensions.catalog import load_extensions, skill_tools
+from termagent.extensions.scope import SkillScope
 from termagent.extensions.skills import prefix_listing
 from termagent.model.client import ModelClient
 from termagent.model.request import StablePrefix
@@ -86,12 +87,15 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     ledger = ReadLedger()
     watcher = WorkspaceWatcher(workspace, ledger, bus.emit)
     extensions = load_extensions(workspace, options.trusted)
+    scope = SkillScope()
+    bus.listen(scope.on_event)
     ctx = ToolContext(root=workspace, ledger=ledger, config=config, session_id=session_id, sandbox=sandbox,
                       artifacts=store, before_change=checkpointer, activity=watcher.agent_activity,
                       warn=lambda message: bus.emit(Warning(message)), readable_roots=extensions.skills.folders())
-    tools = _tools(config) + skill_tools(extensions)
+    tools = _tools(config) + skill_tools(extensions, scope.use)
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
     policy = _policy(config, options, workspace, [t.spec.name for t in tools] + ["delegate"])
+    policy.narrowing.append(scope.refusal)
     approver = EventApprover(bus.emit) if options.interactive else NoPersonApprover()
     memory_read = memory_files(workspace)
     memory = render_memory(memory_read)
@@ -127,7 +131,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
                    checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
                    closers=[checkpointer.aclose, watcher.aclose, record_memory, *_mcp_closer(mcp)], flushers=_telemetry(bus, config),
-                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp, extensions=extensions)
+                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp, extensions=extensions, skill_scope=scope)
 
 
 def _memory_watch(store: Store, workspace: Path, session_id: str, files: list[MemoryFile],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from termagent.extensions.commands import CommandSet, discover_commands, fill
 from termagent.extensions.skills import Skill, SkillSet, discover_skills
@@ -23,6 +23,10 @@ class Extensions:
     skills: SkillSet = field(default_factory=SkillSet)
     commands: CommandSet = field(default_factory=CommandSet)
     warnings: tuple[str, ...] = ()
+
+    def skill_run_by(self, name: str) -> Skill | None:
+        """The skill `/name` runs (None when a custom command has the name, or nothing does)."""
+        return None if self.commands.get(name) is not None else self.skills.get(name)
 
     def expand(self, name: str, arguments: str) -> str | None:
         """The user turn `/name arguments` stands for; None when no command or skill has the name.
@@ -49,14 +53,14 @@ def load_extensions(workspace: Path, trusted: bool, user_skill_dirs: tuple[Path,
     return Extensions(skills, commands, skills.warnings + commands.warnings + tuple(clashes))
 
 
-def skill_tools(extensions: Extensions) -> list["Tool"]:
+def skill_tools(extensions: Extensions, on_use: Callable[[Skill], None] | None = None) -> list["Tool"]:
     """The `skill` tool when the model has a skill to load; none at all otherwise (the tool
     list is fixed for the session, so this is decided once, here)."""
     if not extensions.skills.for_model():
         return []
     from termagent.tools.skill import SkillTool
 
-    return [SkillTool(extensions.skills)]
+    return [SkillTool(extensions.skills, on_use)]
 
 
 def skill_turn(skill: Skill, arguments: str) -> str:

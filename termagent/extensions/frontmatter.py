@@ -16,6 +16,8 @@ MAX_FILE_BYTES = 256 * 1024
 _FENCE = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.S | re.M)
 
 
+_PLAIN_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*):(?:[ \t]+(.*))?$")
+_YAML_MARKS = frozenset("\"'[]{}>|&*!%@`-?,~")
 _ITEM = re.compile(r"[^\s,(]+(?:\([^)]*\))?")  # `Bash(git add:*)` is one item
 
 
@@ -30,17 +32,41 @@ def split(text: str, required: bool = True) -> tuple[dict[str, Any], str]:
         if required:
             raise FrontMatterError("no front matter (a `---` line, `name:` and `description:`, then `---`)")
         return {}, text
+    simple = _simple(match.group(1))
+    return (simple, match.group(2)) if simple is not None else (_yaml(match.group(1)), match.group(2))
+
+
+def _simple(block: str) -> dict[str, Any] | None:
+    """Plain `key: value` lines read without YAML (most front matters are only that, and
+    importing and running the YAML parser costs a session with 50 skills a third of a
+    second); None when any line needs the real parser, which then decides."""
+    data: dict[str, Any] = {}
+    for line in block.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _PLAIN_LINE.match(line)
+        if match is None or match.group(1) in data:
+            return None
+        value = (match.group(2) or "").strip()
+        if value and (value[0] in _YAML_MARKS or ": " in value or " #" in value or value.endswith(":")):
+            return None
+        data[match.group(1)] = value or None
+    return data
+
+
+def _yaml(block: str) -> dict[str, Any]:
     import yaml  # type: ignore[import-untyped]
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.safe_load(match.group(1)) if match.group(1).strip() else {}
+        data = yaml.load(block, Loader=loader) if block.strip() else {}
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (front matter line {where.line + 1})" if where is not None else ""
         raise FrontMatterError(f"front matter is not valid YAML{line}: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise FrontMatterError("front matter must be `key: value` lines")
-    return {str(key): value for key, value in data.items()}, match.group(2)
+    return {str(key): value for key, value in data.items()}
 
 
 def read_text(path: Path, follow_links: bool) -> str:
