@@ -224,3 +224,23 @@ async def test_a_skill_the_person_runs_narrows_that_turn_too(project, scripted_s
     assert result.exit_code == 4 and not (project / "notes.txt").exists()
     sent = scripted_server.requests[0].body["messages"][0]["content"]
     assert "Run `python3 .agents/skills/greet/scripts/greet.py NAME`" in json.dumps(sent) and "Ada" in json.dumps(sent)
+
+
+async def test_the_app_lists_skills_completes_them_and_runs_one(project, user_skills, scripted_server, monkeypatch):
+    from tests.test_tui import idle, send, shows, tui
+
+    scripted_server.add(reply(text("Style applied.")))
+    session, _ = make_session(project, scripted_server, monkeypatch, interactive=True, trusted=True)
+    app = tui(session)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await send(pilot, "/skills")
+        await shows(pilot, "House style for Python code")
+        app.prompt.insert("/sty")
+        await pilot.pause(0.1)
+        assert [item.label for item in app.menu.items] == ["/style-guide [request]"]
+        app.prompt.clear()
+        await send(pilot, "/style-guide app.py")
+        await idle(pilot, app)
+        await shows(pilot, "Style applied.")
+    sent = json.dumps(scripted_server.requests[0].body["messages"][0]["content"])
+    assert "Follow reference.md in this folder" in sent and "app.py" in sent
