@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -162,7 +163,7 @@ async def test_a_project_skill_asks_for_its_script_and_the_script_runs(project, 
     scripted_server.add(reply(tool_use("skill", {"name": "greet"})), reply(tool_use("bash", {"command": command})),
                         reply(text("It said hello.")))
     session, _ = make_session(project, scripted_server, monkeypatch, trusted=True, allow=(f"bash({command})",))
-    result = await run_headless(session, "greet World", "json", *(__import__("io").StringIO(),) * 2)
+    result = await run_headless(session, "greet World", "json", io.StringIO(), io.StringIO())
     assert result.exit_code == 0
     loaded = tool_results(scripted_server.requests[1].body)[0]["content"]
     assert "Folder: .agents/skills/greet" in loaded and "scripts/greet.py" in loaded
@@ -220,7 +221,7 @@ async def test_allowed_tools_refuse_other_tools_while_the_skill_is_in_use_and_on
 async def test_a_skill_the_person_runs_narrows_that_turn_too(project, scripted_server, monkeypatch):
     scripted_server.add(reply(tool_use("write_file", {"path": "notes.txt", "content": "x\n"})), reply(text("No.")))
     session, _ = make_session(project, scripted_server, monkeypatch, trusted=True, allow=("write_file",))
-    result = await run_headless(session, "/greet Ada", "text", *(__import__("io").StringIO(),) * 2)
+    result = await run_headless(session, "/greet Ada", "text", io.StringIO(), io.StringIO())
     assert result.exit_code == 4 and not (project / "notes.txt").exists()
     sent = scripted_server.requests[0].body["messages"][0]["content"]
     assert "Run `python3 .agents/skills/greet/scripts/greet.py NAME`" in json.dumps(sent) and "Ada" in json.dumps(sent)
@@ -244,3 +245,16 @@ async def test_the_app_lists_skills_completes_them_and_runs_one(project, user_sk
         await shows(pilot, "Style applied.")
     sent = json.dumps(scripted_server.requests[0].body["messages"][0]["content"])
     assert "Follow reference.md in this folder" in sent and "app.py" in sent
+
+
+def test_project_skills_are_never_read_through_a_symlink(project, tmp_path):
+    outside = tmp_path / "elsewhere" / "keys"
+    write(outside / "SKILL.md", GREET.replace("name: greet", "name: keys"))
+    os.symlink(outside, project / ".agents" / "skills" / "keys")
+    write(project / ".agents" / "skills" / "sneaky" / "placeholder", "")
+    os.symlink(outside / "SKILL.md", project / ".agents" / "skills" / "sneaky" / "SKILL.md")
+    found = discover_skills(project, trusted=True, user_dirs=())
+    assert [s.name for s in found.skills] == ["greet"]
+    assert outside not in found.folders() and outside.resolve() not in found.folders()
+    warnings = "\n".join(found.warnings)
+    assert "skills/keys: a symlink" in warnings and "sneaky/SKILL.md: a symlink" in warnings

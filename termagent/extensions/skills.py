@@ -14,6 +14,7 @@ The first skill of a name wins; every file skipped is named in a warning.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass, field
@@ -119,7 +120,7 @@ def _add(folder: Path, scope: str, found: _Found) -> None:
         skill = parse_skill(read_text(source, follow_links=scope == "user"), source, scope)
     except (OSError, FrontMatterError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        if isinstance(exc, OSError) and exc.errno == 40:  # ELOOP: O_NOFOLLOW met a link
+        if isinstance(exc, OSError) and exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
             reason = "a symlink (project skills are never read through links)"
         found.warnings.append(f"skipped skill {source}: {reason}")
         return
