@@ -131,7 +131,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
                    checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
                    closers=[checkpointer.aclose, watcher.aclose, record_memory, *_mcp_closer(mcp)], flushers=_telemetry(bus, config),
-                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp, extensions=extensions, skill_scope=scope)
+                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp,
+                   extensions=extensions, skill_scope=scope)
 
 
 def _memory_watch(store: Store, workspace: Path, session_id: str, files: list[MemoryFile],
