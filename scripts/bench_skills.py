@@ -70,15 +70,17 @@ def main() -> None:
                           ANTHROPIC_BASE_URL="http://127.0.0.1:9")
         workspace = base / "project"
         workspace.mkdir()
-        per_skill = {}
+        per_skill, total = {}, {}
         for count in (1, 10, 50):
             user_dir = base / f"skills-{count}"
             make_skills(user_dir, count)
-            per_skill[count] = prefix_bytes(workspace, user_dir) / count
-            print(f"{count:>3} skills: {prefix_bytes(workspace, user_dir):>6} prefix bytes, "
-                  f"{per_skill[count]:.0f} per skill")
-        print(f"median prefix bytes per skill: {statistics.median(per_skill.values()):.0f} "
-              f"(~{statistics.median(per_skill.values()) / 4:.0f} tokens)")
+            total[count] = prefix_bytes(workspace, user_dir)
+            per_skill[count] = total[count] / count
+            print(f"{count:>3} skills: {total[count]:>6} prefix bytes, {per_skill[count]:.0f} per skill")
+        marginal = (total[50] - total[1]) / 49
+        print(f"median prefix bytes per skill: {statistics.median(per_skill.values()):.0f}; each skill past the "
+              f"first adds {marginal:.0f} (~{marginal / 4:.0f} tokens); fixed part (tool + header) "
+              f"{total[1] - marginal:.0f}")
         empty = start_seconds(workspace, args.runs)
         make_skills(base / "config" / "skills", 50)
         full = start_seconds(workspace, args.runs)
