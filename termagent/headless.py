@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from termagent.core.door import SessionLike
+from termagent.frontend.slash import expand_typed
 from termagent.terminal_text import strip_terminal_controls
 from termagent.protocol import (
     LIMIT_STOPS,
@@ -91,7 +92,7 @@ async def run_headless(session: SessionLike, task: str, output: str, out: TextIO
     reason = "internal_error"  # what the closing event says if anything below raises
     try:
         session.start()
-        turn = asyncio.ensure_future(session.run_turn(_expanded(session, task)))
+        turn = asyncio.ensure_future(session.run_turn(expand_typed(session, task)))
         _cancel_on_sigint(turn)
         printer.on_closed_output = turn.cancel
         try:
@@ -110,15 +111,6 @@ async def run_headless(session: SessionLike, task: str, output: str, out: TextIO
     except (BrokenPipeError, ValueError):
         pass
     return HeadlessResult(code, reason, payload)
-
-
-def _expanded(session: SessionLike, task: str) -> str:
-    """`--task "/name args"` runs a custom command or a skill as the TUI would; anything
-    else (a path like /usr/bin/x, an unknown name) is sent as written."""
-    parts = task.strip().split(None, 1)
-    if not parts or not parts[0].startswith("/") or len(parts[0]) < 2:
-        return task
-    return session.expand_command(parts[0][1:], parts[1] if len(parts) > 1 else "") or task
 
 
 def _explain_stop(stop: str, detail: str, denials: tuple[DenialView, ...], err: TextIO) -> None:

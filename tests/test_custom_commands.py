@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,21 @@ async def test_headless_leaves_a_path_like_task_alone(project, scripted_server, 
     session, _ = make_session(project, scripted_server, monkeypatch, trusted=True)
     await run_headless(session, "/usr/bin/env fails here", "text", io.StringIO(), io.StringIO())
     assert first_user_text(scripted_server) == "/usr/bin/env fails here"
+
+
+async def test_an_editor_is_offered_the_commands_and_a_prompt_naming_one_expands(project, scripted_server):
+    from acp import text_block
+
+    from tests.test_acp import new_session, running_agent
+
+    scripted_server.add(reply(text("Summarised.")))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    environ.update(ANTHROPIC_BASE_URL=scripted_server.url, ANTHROPIC_API_KEY="sk-acp-secret-0000000000")
+    async with running_agent(project, environ, "--trust-project") as (conn, client):
+        sid = await new_session(conn, project)
+        await client.until(lambda: client.of("available_commands_update"))
+        names = {c.name for c in client.of("available_commands_update")[0].available_commands}
+        assert {"review", "fix-issue", "standup", "cost"} <= names and "help" in names
+        await conn.prompt(session_id=sid, prompt=[text_block("/standup for the team")])
+    assert first_user_text(scripted_server) == ("Summarise what changed since yesterday.\n\n"
+                                                "ARGUMENTS: for the team\n")

@@ -75,6 +75,15 @@ def extension_commands(session: SessionLike) -> tuple[SlashCommand, ...]:
     return tuple(command for name, command in found.items() if name.lower() not in BUILTIN_NAMES)
 
 
+def expand_typed(session: SessionLike, text: str) -> str:
+    """For front ends without the built-ins (headless, an editor): `/name args` runs a custom
+    command or a skill; anything else (a path like /usr/bin/x, an unknown name) goes as written."""
+    parts = text.strip().split(None, 1)
+    if not parts or not parts[0].startswith("/") or len(parts[0]) < 2:
+        return text
+    return session.expand_command(parts[0][1:], parts[1] if len(parts) > 1 else "") or text
+
+
 def hidden_by_builtins(session: SessionLike) -> list[str]:
     """Command and skill files whose name a built-in command takes (they never run as /NAME)."""
     hidden = [f"/{c.name} ({c.source})" for c in session.custom_commands() if c.name.lower() in BUILTIN_NAMES]
