@@ -202,13 +202,13 @@ def _trusted(args: argparse.Namespace, workspace: Path) -> bool:
     if is_trusted(workspace):
         return True
     if args.task is None and args.command is None and sys.stdin.isatty() and sys.stdout.isatty():
-        answer = input(f"{workspace}/.termagent/ holds settings (rules, prompts, agents) you have not trusted, "
-                       "or that changed since you did. Apply them? [y/N] ")
+        answer = input(f"{workspace} holds settings (.termagent/ rules, prompts, agents; skills; commands) "
+                       "you have not trusted, or that changed since you did. Apply them? [y/N] ")
         if answer.strip().lower() in ("y", "yes"):
             trust(workspace)
             return True
-    say("termagent: warning: ignoring this project's .termagent/ settings until you trust them "
-        "(--trust-project)", file=sys.stderr)
+    say("termagent: warning: ignoring this project's .termagent/ settings, skills and commands until you "
+        "trust them (--trust-project)", file=sys.stderr)
     return False
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from termagent.core.door import SessionLike
+from termagent.frontend.slash import expand_typed
 from termagent.terminal_text import strip_terminal_controls
 from termagent.protocol import (
     LIMIT_STOPS,
@@ -91,7 +92,7 @@ async def run_headless(session: SessionLike, task: str, output: str, out: TextIO
     reason = "internal_error"  # what the closing event says if anything below raises
     try:
         session.start()
-        turn = asyncio.ensure_future(session.run_turn(task))
+        turn = asyncio.ensure_future(session.run_turn(expand_typed(session, task)))
         _cancel_on_sigint(turn)
         printer.on_closed_output = turn.cancel
         try:

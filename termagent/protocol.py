@@ -59,6 +59,7 @@ class DecidedBy(StrEnum):
     CLASSIFIER = "classifier"
     SESSION = "session"
     HOOK = "hook"
+    SKILL = "skill"  # a skill in use allows only its allowed-tools
 
 
 class StopReason(StrEnum):

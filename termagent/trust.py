@@ -15,21 +15,41 @@ from pathlib import Path
 from termagent.store.db import state_dir
 
 
+# Outside .termagent/, the folders other agents' users bring along (skills, slash commands):
+# trusted with the rest, so adding a skill to a trusted repository asks again.
+EXTENSION_DIRS = (".agents/skills", ".claude/skills", ".claude/commands")
+
+
 def project_settings_hash(workspace: Path) -> str:
-    """Hash of everything under .termagent/ that changes behaviour; '' when there is none."""
+    """Hash of everything under .termagent/ (and the extension folders) that changes
+    behaviour; '' when there is none. Without extension folders the hash is what it always
+    was, so existing trust records stay valid."""
     root = workspace / ".termagent"
-    if not root.is_dir():
-        return ""
-    entries = sorted(p for p in root.rglob("*") if p.is_symlink() or p.is_file())
-    if not entries:
-        return ""  # the sandbox creates an empty one to mount read-only: nothing to trust
+    entries = _files(root, follow_link=True)
+    extensions = [path for relative in EXTENSION_DIRS for path in _files(workspace / relative, follow_link=False)]
+    if not entries and not extensions:
+        return ""  # the sandbox creates an empty .termagent to mount read-only: nothing to trust
     digest = hashlib.sha256()
     for path in entries:
-        # A link is hashed by where it points, so planting one is a change that asks again;
-        # the loaders never follow links under .termagent/ in any case.
-        content = b"link:" + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + content + b"\0")
+        _add(digest, path, str(path.relative_to(root)))
+    for path in extensions:
+        _add(digest, path, "../" + path.relative_to(workspace).as_posix())
     return digest.hexdigest()
+
+
+def _files(root: Path, follow_link: bool) -> list[Path]:
+    if root.is_symlink() and not follow_link:
+        return [root]  # the loaders refuse a linked folder; planting one still counts as a change
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_symlink() or p.is_file())
+
+
+def _add(digest: "hashlib._Hash", path: Path, name: str) -> None:
+    # A link is hashed by where it points, so planting one is a change that asks again;
+    # the loaders never follow links in project folders in any case.
+    content = b"link:" + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+    digest.update(name.encode() + b"\0" + content + b"\0")
 
 
 def _trust_file() -> Path:

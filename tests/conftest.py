@@ -35,6 +35,7 @@ def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
         ("XDG_CONFIG_HOME", "xdg-config"),
         ("XDG_STATE_HOME", "xdg-state"),
         ("XDG_DATA_HOME", "xdg-data"),
+        ("CLAUDE_CONFIG_DIR", "claude"),  # ~/.claude: its skills and commands would join every session
     ):
         (root / sub).mkdir()
         monkeypatch.setenv(var, str(root / sub))

@@ -17,6 +17,7 @@ from acp import RequestError, helpers, schema
 from termagent.acp import commands, permissions, translate
 from termagent.acp.commands import ACP_COMMANDS
 from termagent.core.door import SessionLike
+from termagent.frontend.slash import expand_typed
 from termagent.protocol import (
     LIMIT_STOPS,
     ApprovalRequested,
@@ -109,11 +110,13 @@ class SessionBridge:
     async def announce_commands(self) -> None:
         """The slash commands, so an editor can complete them; termagent runs them as prompts."""
         from termagent.frontend.completion import SLASH_COMMANDS
+        from termagent.frontend.slash import extension_commands
 
+        own = [c for c in extension_commands(self.session) if not c.name.startswith("mcp__")]
         commands = [schema.AvailableCommand(
             name=c.name, description=c.help,
             input=schema.AvailableCommandInput(root=schema.UnstructuredCommandInput(hint=c.args)) if c.args else None)
-            for c in SLASH_COMMANDS if c.name in ACP_COMMANDS]
+            for c in [*(c for c in SLASH_COMMANDS if c.name in ACP_COMMANDS), *own]]
         await self._send(helpers.update_available_commands(commands))
 
     # ------------------------------------------------------------ operations
@@ -132,7 +135,7 @@ class SessionBridge:
         self._turn = self._loop.create_future()
         self._turn_started = False
         try:
-            self.session.submit(SubmitTurn(text))
+            self.session.submit(SubmitTurn(expand_typed(self.session, text)))
             return await self._turn
         finally:
             self._turn = None

@@ -23,6 +23,9 @@ from termagent.core.prompts import MemoryFile, load_prompt, memory_files, render
 from termagent.core.session import Session
 from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import Denial, ToolRunner
+from termagent.extensions.catalog import load_extensions, skill_tools
+from termagent.extensions.scope import SkillScope
+from termagent.extensions.skills import prefix_listing
 from termagent.model.client import ModelClient
 from termagent.model.request import StablePrefix
 from termagent.protocol import (
@@ -84,17 +87,22 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
                                 limits=_checkpoint_limits(config))
     ledger = ReadLedger()
     watcher = WorkspaceWatcher(workspace, ledger, bus.emit)
+    extensions = load_extensions(workspace, options.trusted)
+    scope = SkillScope()
+    bus.listen(scope.on_event)
     ctx = ToolContext(root=workspace, ledger=ledger, config=config, session_id=session_id, sandbox=sandbox,
                       artifacts=store, before_change=checkpointer, activity=watcher.agent_activity,
-                      warn=lambda message: bus.emit(Warning(message)))
-    tools = _tools(config)
+                      warn=lambda message: bus.emit(Warning(message)), readable_roots=extensions.skills.folders())
+    tools = _tools(config) + skill_tools(extensions, scope.use)
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
     subjects = {t.spec.name: t.spec.subject for t in tools} | {DelegateTool.NAME: DelegateTool.SUBJECT}
     policy = _policy(config, options, workspace, subjects)
+    policy.narrowing.append(scope.refusal)
     approver = EventApprover(bus.emit) if options.interactive else NoPersonApprover()
     memory_read = memory_files(workspace)
     memory = render_memory(memory_read)
     memory_changes, record_memory = _memory_watch(store, workspace, session_id, memory_read, warnings)
+    warnings.extend(extensions.warnings)
     limits = config.section("limits")
     budget = Budget(Limits(int(limits["max_turns"]), float(limits["max_cost_usd"]),
                            int(limits["max_tokens"]), float(limits["max_wall_s"])))
@@ -106,7 +114,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     registry.extend([DelegateTool(definitions, host)])
     mcp = _mcp(config, workspace, options, registry, policy, session_id, bus.emit, warnings)
     runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials)
-    prefix = StablePrefix((load_prompt("system", workspace, options.trusted), memory), tuple(registry.api_tools()))
+    prefix = StablePrefix((load_prompt("system", workspace, options.trusted), memory,
+                           prefix_listing(extensions.skills)), tuple(registry.api_tools()))
     compactor = Compactor(config, store, workspace, lambda name, args: registry.describe(name, args, workspace),
                           options.trusted)
     loop = AgentLoop(model, "main", prefix, history, runner, budget, bus.emit, store,
@@ -124,7 +133,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
                    checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
                    closers=[checkpointer.aclose, watcher.aclose, record_memory, *_mcp_closer(mcp)], flushers=_telemetry(bus, config),
-                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp)
+                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp,
+                   extensions=extensions, skill_scope=scope)
 
 
 def _memory_watch(store: Store, workspace: Path, session_id: str, files: list[MemoryFile],

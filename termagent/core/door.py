@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from termagent.config import Config
     from termagent.core.assembly import SessionOptions
     from termagent.core.loop import TurnOutcome
+    from termagent.extensions.commands import CustomCommand
+    from termagent.extensions.skills import Skill
     from termagent.store.db import Store
 
 __all__ = ["SessionLike", "EventSource", "clip", "load_prompt", "open_session", "session_options"]
@@ -74,6 +76,12 @@ class SessionLike(Protocol):
     def mcp_prompts(self) -> dict[str, str]: ...
 
     async def expand_mcp_prompt(self, command: str, argument_text: str) -> str: ...
+
+    def skills(self) -> tuple["Skill", ...]: ...
+
+    def custom_commands(self) -> tuple["CustomCommand", ...]: ...
+
+    def expand_command(self, name: str, arguments: str) -> str | None: ...
 
     def describe_call(self, name: str, args: dict[str, Any]) -> CallView: ...
 

@@ -17,6 +17,10 @@ from termagent.core.approvals import EventApprover, NoPersonApprover
 from termagent.core.bus import EventBus
 from termagent.core.loop import STOP_END, STOP_INTERRUPTED, AgentLoop, TurnOutcome
 from termagent.core.tool_runner import ToolRunner
+from termagent.extensions.catalog import Extensions
+from termagent.extensions.commands import CustomCommand
+from termagent.extensions.scope import SkillScope
+from termagent.extensions.skills import Skill
 from termagent.protocol import (
     CallView,
     Compact,
@@ -59,6 +63,8 @@ class Session:
     watcher: Any = None  # core.watcher.WorkspaceWatcher
     delegation: Any = None  # core.subagents.SubagentHost
     mcp: Any = None  # mcp.attach.McpHandle when MCP servers are configured
+    extensions: Extensions = field(default_factory=Extensions)  # skills and custom commands, fixed at start
+    skill_scope: SkillScope | None = None  # the skills in use in the running turn (allowed-tools)
     closers: list[Any] = field(default_factory=list)
     flushers: list[Any] = field(default_factory=list)  # run after SessionFinished: exporters see the end
     startup_warnings: list[str] = field(default_factory=list)
@@ -156,6 +162,22 @@ class Session:
         if self.mcp is None:
             raise ValueError("no MCP server is configured")
         text: str = await self.mcp.expand_prompt(command, argument_text)
+        return text
+
+    def skills(self) -> tuple[Skill, ...]:
+        """Every skill found at start, in the order found (project first), for /skills."""
+        return self.extensions.skills.skills
+
+    def custom_commands(self) -> tuple[CustomCommand, ...]:
+        return self.extensions.commands.commands
+
+    def expand_command(self, name: str, arguments: str) -> str | None:
+        """The user turn `/name arguments` stands for (a custom command or a skill), or None.
+        A skill run this way is in use for the turn that sends the text."""
+        text = self.extensions.expand(name, arguments)
+        skill = self.extensions.skill_run_by(name)
+        if text is not None and skill is not None and self.skill_scope is not None:
+            self.skill_scope.expect(text, skill)
         return text
 
     def checkpoints_off_reason(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("undo", "", "undo the agent's last file change"),
     SlashCommand("transcript", "[n]", "a subagent's full transcript"),
     SlashCommand("mcp", "", "MCP servers, their status and the prompts they offer"),
+    SlashCommand("skills", "", "list the skills (/NAME runs one)"),
     SlashCommand("quit", "", "leave termagent"),
 )
 
@@ -55,13 +57,14 @@ class Completion:
     help: str = ""
 
 
-def slash_completions(line: str) -> list[Completion]:
-    """Commands matching a prompt that is a lone `/word` so far."""
+def slash_completions(line: str, extra: Sequence[SlashCommand] = ()) -> list[Completion]:
+    """Commands matching a prompt that is a lone `/word` so far; `extra` are the session's own
+    (custom commands, skills, MCP prompts), after the built-ins."""
     if not line.startswith("/") or " " in line or "\n" in line:
         return []
     typed = line[1:]
     return [Completion(f"/{c.name} " if c.args else f"/{c.name}", len(line), f"/{c.name} {c.args}".rstrip(), c.help)
-            for c in SLASH_COMMANDS if c.name.startswith(typed)]
+            for c in (*SLASH_COMMANDS, *extra) if c.name.startswith(typed)]
 
 
 class WorkspaceFiles:
@@ -117,8 +120,9 @@ def path_completions(before_cursor: str, files: WorkspaceFiles, limit: int = 12)
     return [Completion(f"@{p} ", len(typed) + 1, f"@{p}") for p in chosen]
 
 
-def completions(before_cursor: str, files: WorkspaceFiles | None) -> list[Completion]:
-    found = slash_completions(before_cursor)
+def completions(before_cursor: str, files: WorkspaceFiles | None,
+                extra: Sequence[SlashCommand] = ()) -> list[Completion]:
+    found = slash_completions(before_cursor, extra)
     if found or files is None:
         return found
     return path_completions(before_cursor, files)

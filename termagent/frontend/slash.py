@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from termagent.config import MODES
 from termagent.core.door import SessionLike
 from termagent.protocol import SetMode, SetModel
-from termagent.frontend.completion import SLASH_COMMANDS
+from termagent.frontend.completion import SLASH_COMMANDS, SlashCommand
 
 
 class Host(Protocol):
@@ -58,11 +58,50 @@ PLAIN_KEYS_HELP = (
 )
 
 
-def help_text(keys: tuple[tuple[str, str], ...] = KEYS_HELP) -> str:
+BUILTIN_NAMES = frozenset({c.name for c in SLASH_COMMANDS} | {"exit"})
+
+
+def extension_commands(session: SessionLike) -> tuple[SlashCommand, ...]:
+    """The session's own commands, as completion and /help show them: custom commands, then
+    skills (a command of the same name wins), then MCP prompts. Built-in names are left out:
+    a built-in always wins over a file of the same name."""
+    found: dict[str, SlashCommand] = {}
+    for command in session.custom_commands():
+        found.setdefault(command.name, SlashCommand(command.name, command.argument_hint, command.description))
+    for skill in session.skills():
+        found.setdefault(skill.name, SlashCommand(skill.name, "[request]", f"skill: {skill.description}"))
+    for name, what in session.mcp_prompts().items():
+        found.setdefault(name, SlashCommand(name, "[text]", f"MCP prompt: {what}"))
+    return tuple(command for name, command in found.items() if name.lower() not in BUILTIN_NAMES)
+
+
+def expand_typed(session: SessionLike, text: str) -> str:
+    """For front ends without the built-ins (headless, an editor): `/name args` runs a custom
+    command or a skill; anything else (a path like /usr/bin/x, an unknown name) goes as written."""
+    parts = text.strip().split(None, 1)
+    if not parts or not parts[0].startswith("/") or len(parts[0]) < 2:
+        return text
+    return session.expand_command(parts[0][1:], parts[1] if len(parts) > 1 else "") or text
+
+
+def hidden_by_builtins(session: SessionLike) -> list[str]:
+    """Command and skill files whose name a built-in command takes (they never run as /NAME)."""
+    hidden = [f"/{c.name} ({c.source})" for c in session.custom_commands() if c.name.lower() in BUILTIN_NAMES]
+    hidden += [f"/{s.name} (skill {s.source})" for s in session.skills() if s.name.lower() in BUILTIN_NAMES]
+    return hidden
+
+
+def help_text(keys: tuple[tuple[str, str], ...] = KEYS_HELP, extra: tuple[SlashCommand, ...] = (),
+              hidden: list[str] | None = None) -> str:
     """The commands and the keys of the front end asking (the line mode has fewer)."""
-    width = max(len(f"/{c.name} {c.args}") for c in SLASH_COMMANDS)
+    width = max(len(f"/{c.name} {c.args}") for c in (*SLASH_COMMANDS, *extra))
     lines = ["Commands"]
     lines += [f"  {f'/{c.name} {c.args}'.ljust(width)}  {c.help}" for c in SLASH_COMMANDS]
+    if extra:
+        lines += ["", "Custom commands and skills"]
+        lines += [f"  {f'/{c.name} {c.args}'.ljust(width)}  {c.help}" for c in extra]
+    if hidden:
+        lines += ["", "Not available (a built-in command has the name): " + ", ".join(hidden)]
     key_width = max(len(k) for k, _ in keys)
     lines += ["", "Keys"] + [f"  {k.ljust(key_width)}  {v}" for k, v in keys]
     return "\n".join(lines)
@@ -75,7 +114,7 @@ class SlashCommands:
             "help": self.help, "clear": self.clear, "compact": self.compact, "cost": self.cost,
             "model": self.model, "mode": self.mode, "sessions": self.sessions, "resume": self.resume,
             "agents": self.agents, "diff": self.diff, "quit": self.quit, "exit": self.quit,
-            "undo": self.undo, "transcript": self.transcript, "mcp": self.mcp,
+            "undo": self.undo, "transcript": self.transcript, "mcp": self.mcp, "skills": self.skills,
         }
 
     @property
@@ -87,7 +126,7 @@ class SlashCommands:
 
     async def run(self, line: str) -> str | None:
         """Run a command; returns the prompt to send as a turn when the command stands for one
-        (an MCP server's `/mcp__server__prompt`), else None."""
+        (a custom command, a skill, an MCP server's `/mcp__server__prompt`), else None."""
         name, _, arg = line[1:].strip().partition(" ")
         if name in self.session.mcp_prompts():
             try:
@@ -97,8 +136,10 @@ class SlashCommands:
                 return None
         handler = self.table.get(name.lower())
         if handler is None:
-            self.say(f"unknown command /{name} — /help lists them", "warning")
-            return None
+            prompt = self.session.expand_command(name, arg)
+            if prompt is None:
+                self.say(f"unknown command /{name} — /help lists them", "warning")
+            return prompt
         try:
             await handler(arg.strip())
         except Exception as exc:  # noqa: BLE001 - a failed command is reported, the session goes on
@@ -112,7 +153,23 @@ class SlashCommands:
         return True
 
     async def help(self, _: str) -> None:
-        self.say(help_text(getattr(self.app, "keys_help", KEYS_HELP)), "help")
+        self.say(help_text(getattr(self.app, "keys_help", KEYS_HELP), extension_commands(self.session),
+                           hidden_by_builtins(self.session)), "help")
+
+    async def skills(self, _: str) -> None:
+        """Every skill found at start: who may use it, and where it came from."""
+        skills = self.session.skills()
+        if not skills:
+            self.say("no skills found (folders with a SKILL.md in .agents/skills/, .termagent/skills/, "
+                     ".claude/skills/, ~/.config/termagent/skills/ or ~/.claude/skills/)")
+            return
+        lines = ["skills (the model loads one with the skill tool; /NAME runs one now):"]
+        width = max(len(skill.name) for skill in skills)
+        for skill in skills:
+            who = "" if skill.model_invocable else "  [only you: model invocation disabled]"
+            lines.append(f"  {skill.name.ljust(width)}  {skill.description}{who}")
+            lines.append(f"  {''.ljust(width)}  {skill.source}")
+        self.say("\n".join(lines))
 
     async def quit(self, _: str) -> None:
         await self.app.quit_app(0)

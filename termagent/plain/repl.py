@@ -12,7 +12,7 @@ import contextlib
 import signal
 import sys
 import time
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion
@@ -35,8 +35,8 @@ from termagent.protocol import (
     TurnFinished,
     ViewKind,
 )
-from termagent.frontend.slash import PLAIN_KEYS_HELP, SlashCommands
-from termagent.frontend.completion import WorkspaceFiles, completions
+from termagent.frontend.slash import PLAIN_KEYS_HELP, SlashCommands, extension_commands
+from termagent.frontend.completion import SlashCommand, WorkspaceFiles, completions
 from termagent.frontend.input_history import InputHistory
 from termagent.frontend.records import AssistantRecord, ToolRecord, UserRecord, records_from_messages
 
@@ -61,15 +61,16 @@ class SharedHistory(History):
 
 
 class PromptCompleter(Completer):
-    def __init__(self, files: WorkspaceFiles) -> None:
+    def __init__(self, files: WorkspaceFiles, extra: Callable[[], Sequence[SlashCommand]] = tuple) -> None:
         self.files = files
+        self.extra = extra  # the session's own commands, asked each time: /clear swaps the session
 
     def get_completions(self, document, complete_event):
-        for item in completions(document.text_before_cursor, self.files):
+        for item in completions(document.text_before_cursor, self.files, self.extra()):
             yield Completion(item.text, start_position=-item.length, display=item.label, display_meta=item.help)
 
 
-def _keys(files: WorkspaceFiles) -> KeyBindings:
+def _keys(files: WorkspaceFiles, extra: Callable[[], Sequence[SlashCommand]] = tuple) -> KeyBindings:
     """Enter sends; a trailing backslash or Ctrl+J (or Esc Enter) makes a new line instead.
     Tab puts in the only completion at once, or opens the menu when there are several."""
     keys = KeyBindings()
@@ -77,7 +78,7 @@ def _keys(files: WorkspaceFiles) -> KeyBindings:
     @keys.add("tab")
     def _(event) -> None:
         buffer = event.current_buffer
-        found = completions(buffer.document.text_before_cursor, files)
+        found = completions(buffer.document.text_before_cursor, files, extra())
         if len(found) == 1:  # decided here, not by the menu that typing may still be filling
             buffer.cancel_completion()
             buffer.delete_before_cursor(found[0].length)
@@ -125,8 +126,9 @@ class PlainRepl:
         self._unlisten: Callable[[], None] | None = None
         self.commands = SlashCommands(self)
         files = WorkspaceFiles(session.workspace)
-        self.prompt: PromptSession[str] = PromptSession(history=SharedHistory(history or InputHistory()), key_bindings=_keys(files),
-                                    completer=PromptCompleter(files),
+        extra = lambda: extension_commands(self.session)  # noqa: E731
+        self.prompt: PromptSession[str] = PromptSession(history=SharedHistory(history or InputHistory()),
+                                    key_bindings=_keys(files, extra), completer=PromptCompleter(files, extra),
                                     complete_while_typing=True, input=pt_input, output=pt_output)
         self.asker: PromptSession[str] = PromptSession(input=pt_input, output=pt_output)
 
@@ -142,7 +144,7 @@ class PlainRepl:
                     continue
                 if text.strip().startswith("/") and "\n" not in text.strip():
                     prompt = await self.commands.run(text.strip())
-                    if prompt:  # an MCP prompt command: its text is the turn
+                    if prompt:  # a custom command, a skill or an MCP prompt: its text is the turn
                         await self.run_turn(prompt)
                     continue
                 await self.run_turn(text)

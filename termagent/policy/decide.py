@@ -1,7 +1,7 @@
 """One decision per tool call: allow, ask or deny, with who decided and why.
 
 Order, first match wins:
-1. a deny rule;
+1. a deny rule, then a skill's allowed-tools (while it is in use, other tools are refused);
 2. plan mode refuses anything that writes or executes ("plan mode is read-only"; no rule
    overrides it: plan mode is a promise that nothing changes);
 3. an "allow for this session" answer the person gave for this exact command or path;
@@ -80,6 +80,8 @@ class Policy:
         self.existing_paths = existing_paths
         self._session: list[Rule] = []
         self.destructive_tools: frozenset[str] = frozenset()  # MCP tools the server marks destructiveHint
+        # checks that can only narrow, after the deny rules (a skill's allowed-tools): a reason refuses
+        self.narrowing: list[Callable[[str, dict[str, Any]], str | None]] = []
 
     @property
     def mode(self) -> str:
@@ -111,6 +113,9 @@ class Policy:
         denied = self.rules.denied_by(tool, args, review.parts, review.plain)
         if denied is not None:
             return Decision("deny", f"denied by rule {denied.text} ({denied.source})", "rule", hurt)
+        narrowed = next((reason for check in self.narrowing if (reason := check(tool, args))), None)
+        if narrowed:
+            return Decision("deny", narrowed, "skill", hurt)
         if self.mode == "plan" and risk != RISK_READ:
             return Decision("deny", "plan mode is read-only", "mode", hurt)
         if literal_match(self._session, call) is not None:

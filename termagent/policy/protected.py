@@ -14,6 +14,7 @@ _DIRS = {
     ".git": "git internals (.git/)",
     ".termagent": "termagent configuration (.termagent/)",
     ".claude": "agent configuration (.claude/)",
+    ".agents": "agent skills (.agents/)",
     ".husky": "git hooks (.husky/)",
 }
 _FILES = {

@@ -86,6 +86,7 @@ class ToolContext:
     activity: Callable[[], AbstractAsyncContextManager[None]] | None = None  # wraps write/exec calls
     call_id: str = ""  # the call being run, so a delegation can be nested under it
     warn: Callable[[str], None] = lambda message: None  # a Warning event for the session (what a command planted)
+    readable_roots: tuple[Path, ...] = ()  # real paths outside the workspace read_file may read (skill folders)
 
 
 class Tool(Protocol):

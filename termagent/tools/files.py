@@ -38,7 +38,7 @@ from termagent.tools.textio import (
     to_model_lines,
     unified_diff,
 )
-from termagent.tools.workspace import display_path, resolve_in_workspace
+from termagent.tools.workspace import display_path, resolve_in_readable_roots, resolve_in_workspace
 
 __all__ = ["EditFile", "ReadFile", "WriteFile"]
 
@@ -74,8 +74,22 @@ class ReadFile:
         return path_view(args)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        resolved = resolve_in_workspace(ctx.root, args["path"])
-        return await asyncio.to_thread(_read_file, ctx, resolved, args.get("offset"), args.get("limit"))
+        root, resolved = _readable(ctx, args["path"])
+        return await asyncio.to_thread(_read_file, ctx, resolved, args.get("offset"), args.get("limit"), root)
+
+
+def _readable(ctx: ToolContext, path: str) -> tuple[Path, Path]:
+    """(root, resolved): the workspace, or else one of the session's skill folders (read-only:
+    only read_file asks, every write tool keeps refusing paths outside the workspace)."""
+    try:
+        return ctx.root, resolve_in_workspace(ctx.root, path)
+    except ToolError as exc:
+        if exc.type != "outside_workspace":
+            raise
+        found = resolve_in_readable_roots(ctx.readable_roots, path)
+        if found is None:
+            raise
+        return found
 
 
 class WriteFile:
@@ -149,12 +163,14 @@ class _WritePlan:
         return f"Wrote {self.label}: {len(new_lines)} lines (was {len(old_lines)}).{self.note}"
 
 
-def _read_file(ctx: ToolContext, resolved: Path, offset: int | None, limit: int | None) -> ToolResult:
-    label = display_path(ctx.root, resolved)
+def _read_file(ctx: ToolContext, resolved: Path, offset: int | None, limit: int | None,
+               root: Path | None = None) -> ToolResult:
+    root = root or ctx.root
+    label = display_path(root, resolved) if root == ctx.root else str(resolved)
     max_bytes = int(ctx.config.get("tools", "max_file_bytes"))
     start = max(offset or 1, 1)
     count = limit or int(ctx.config.get("tools", "read_limit_lines"))
-    with open_regular(ctx.root, resolved) as (handle, st):
+    with open_regular(root, resolved) as (handle, st):
         if st.st_size > max_bytes:
             if offset is None and limit is None:
                 raise too_large(label, st.st_size, max_bytes)

@@ -42,6 +42,26 @@ def resolve_in_workspace(root: Path, path: str) -> Path:
     return resolved
 
 
+def resolve_in_readable_roots(roots: tuple[Path, ...], path: str) -> tuple[Path, Path] | None:
+    """(root, resolved file) when `path` is an absolute path inside one of `roots` (the skill
+    folders, read-only and outside the workspace; real paths); None when it is in none of
+    them; ToolError when it is but a symlink leads out. Only read_file asks this."""
+    if not roots or not isinstance(path, str) or "\0" in path:
+        return None
+    expanded = os.path.expanduser(path)
+    if not os.path.isabs(expanded):
+        return None
+    lexical = Path(os.path.normpath(expanded))
+    for root in roots:
+        if lexical.is_relative_to(root):
+            resolved = Path(os.path.realpath(lexical))
+            if not resolved.is_relative_to(root):
+                raise ToolError("outside_workspace",
+                                f"{path} leads out of {root} through a symlink; refused")
+            return root, resolved
+    return None
+
+
 def workspace_root(root: Path) -> Path:
     return Path(os.path.realpath(root))
 

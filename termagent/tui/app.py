@@ -19,7 +19,7 @@ from termagent.config import MODES
 from termagent.core.door import SessionLike
 from termagent.protocol import ApprovalRequested, Event, Interrupt, ResolveApproval, SetMode, Shutdown, SubmitTurn
 from termagent.tui.approval import Answer, ApprovalScreen
-from termagent.frontend.slash import SlashCommands
+from termagent.frontend.slash import SlashCommands, extension_commands
 from termagent.frontend.completion import WorkspaceFiles
 from termagent.tui.conversation import ConversationView
 from termagent.frontend.input_history import InputHistory
@@ -80,6 +80,7 @@ class TermagentApp(App[int]):
         self.view = ConversationView(timings=self.timings, id="conversation")
         self.menu = CompletionMenu(id="completions")
         self.prompt = PromptInput(self.history, WorkspaceFiles(self.session.workspace), self.menu, id="prompt")
+        self.prompt.extra_commands = lambda: extension_commands(self.session)
         self.status = StatusBar(id="status")
         yield self.view
         yield self.menu
@@ -271,7 +272,7 @@ class TermagentApp(App[int]):
 
     async def _command(self, line: str) -> None:
         prompt = await self.commands.run(line)
-        if prompt:  # an MCP prompt command: its text is the turn
+        if prompt:  # a custom command, a skill or an MCP prompt: its text is the turn
             self.session.submit(SubmitTurn(prompt))
 
     def turn_began(self, text: str) -> None:

@@ -7,12 +7,14 @@ Tab or Enter takes the highlighted completion; Esc closes the menu.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from termagent.frontend.completion import Completion, WorkspaceFiles, completions
+from termagent.frontend.completion import Completion, SlashCommand, WorkspaceFiles, completions
 from termagent.frontend.input_history import InputHistory
 from termagent.tui.render import safe
 
@@ -93,6 +95,7 @@ class PromptInput(TextArea):
         self.prompt_history = history
         self.files = files
         self.menu = menu
+        self.extra_commands: Callable[[], Sequence[SlashCommand]] = tuple  # the session's own, set by the app
 
     async def _on_key(self, event) -> None:
         handled = self._special_key(event.key)
@@ -164,4 +167,4 @@ class PromptInput(TextArea):
         before = self.document.get_text_range((row, 0), (row, column))
         if row > 0 and before.startswith("/"):
             before = " " + before  # slash commands only on the first line
-        self.menu.show(completions(before, self.files))
+        self.menu.show(completions(before, self.files, self.extra_commands()))
