@@ -16,19 +16,23 @@ from termagent.store.db import state_dir
 
 
 def project_settings_hash(workspace: Path) -> str:
-    """Hash of everything under .termagent/ that changes behaviour; '' when there is none."""
+    """Hash of everything under .termagent/ that changes behaviour, and of the project's Claude
+    Code hooks (lifecycle.settings.trust_material); '' when there is none."""
+    from termagent.lifecycle.settings import trust_material
+
     root = workspace / ".termagent"
-    if not root.is_dir():
-        return ""
-    entries = sorted(p for p in root.rglob("*") if p.is_symlink() or p.is_file())
-    if not entries:
-        return ""  # the sandbox creates an empty one to mount read-only: nothing to trust
+    entries = sorted(p for p in root.rglob("*") if p.is_symlink() or p.is_file()) if root.is_dir() else []
+    hooks = trust_material(workspace)
+    if not entries and not hooks:
+        return ""  # the sandbox creates an empty .termagent/ to mount read-only: nothing to trust
     digest = hashlib.sha256()
     for path in entries:
         # A link is hashed by where it points, so planting one is a change that asks again;
         # the loaders never follow links under .termagent/ in any case.
         content = b"link:" + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
         digest.update(str(path.relative_to(root)).encode() + b"\0" + content + b"\0")
+    if hooks:  # only then, so a project without them keeps the hash it was trusted with
+        digest.update(b"claude-hooks\0" + hooks)
     return digest.hexdigest()
 
 
