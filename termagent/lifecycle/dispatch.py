@@ -22,14 +22,13 @@ from termagent.core.describe import clip
 from termagent.core.loop import STOP_END, AgentLoop, TurnOutcome
 from termagent.core.state_document import HARNESS_NOTE_PREFIX
 from termagent.core.tool_runner import AuditSink, Denial, HookVerdict
-from termagent.lifecycle.events import HookEvent, HookSpec
+from termagent.lifecycle.events import MAX_STOP_CONTINUATIONS, HookEvent, HookSpec
 from termagent.lifecycle.payloads import input_from_hook, tool_input_for, tool_name_for, tool_response_for
 from termagent.lifecycle.runner import HookResult, hook_environment, run_hook
 from termagent.lifecycle.settings import LoadedHooks
 from termagent.protocol import ApprovalRequested, Event, SubagentEvent, TurnFinished, Warning
 from termagent.tools.base import ToolResult
 
-MAX_STOP_CONTINUATIONS = 3
 Extra = Callable[[HookSpec], dict[str, Any]]
 
 

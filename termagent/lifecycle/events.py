@@ -49,6 +49,7 @@ CLAUDE_TOOL_NAMES: dict[str, str] = {
 TERMAGENT_TO_CLAUDE: dict[str, str] = {ours: theirs for theirs, ours in CLAUDE_TOOL_NAMES.items()}
 
 DEFAULT_TIMEOUT_S = 60.0
+MAX_STOP_CONTINUATIONS = 3  # a Stop hook that always blocks cannot keep a turn going forever
 _NAMES = re.compile(r"[A-Za-z0-9_\-|]+")
 _GLOB = re.compile(r"[A-Za-z0-9_\-|*?]+")
 
