@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from termagent.cli import main
 from termagent.config import ConfigError
 from termagent.lifecycle.events import Matcher
 from termagent.protocol import ApprovalRequested, ResolveApproval, Shutdown, SubmitTurn, Warning
@@ -69,7 +70,7 @@ def audit_hooks(session, event: str) -> list[dict]:
 
 
 async def test_pre_tool_use_exit_2_blocks_rm_and_the_model_reads_the_reason(workspace, hooks_dir, scripted_server,
-                                                                            monkeypatch):
+                                                                            monkeypatch, capsys):
     user_hooks(hook_table("PreToolUse", script(hooks_dir, "block_rm.sh", BLOCK_RM), matcher="Bash"))
     scripted_server.add(reply(tool_use("bash", {"command": "rm a.txt"})),
                         reply(tool_use("bash", {"command": "echo still here"})), reply(text("ok")))
@@ -85,6 +86,9 @@ async def test_pre_tool_use_exit_2_blocks_rm_and_the_model_reads_the_reason(work
     assert [row["decision"] for row in rows] == ["block", "none"]
     assert rows[0]["decided_by"] == "hook" and rows[0]["outcome"].startswith("exit 2 in ")
     assert json.loads(rows[0]["input"])["subject"] == "bash"
+    assert main(["-C", str(workspace), "audit", session.session_id]) == 0
+    printed = capsys.readouterr().out
+    assert "hook PreToolUse block by hook (no rm in this repository" in printed and "block_rm.sh" in printed
 
 
 REWRITE = """
@@ -215,6 +219,28 @@ echo '{"decision": "ask", "reason": "writes under docs/ need a look"}'
     assert payload["denials"][0]["decided_by"] == "person"  # nobody to ask: the approver's deny
 
 
+async def test_a_failing_or_garbled_hook_is_a_warning_and_the_call_goes_on(workspace, hooks_dir, scripted_server,
+                                                                           monkeypatch):
+    crash = script(hooks_dir, "crash.sh", """
+#!/usr/bin/env bash
+echo "guard.sh: jq: command not found" >&2
+exit 1
+""")
+    garbled = script(hooks_dir, "garbled.sh", """
+#!/usr/bin/env bash
+echo '{"decision": "deny", '
+""")
+    user_hooks(hook_table("PreToolUse", crash), hook_table("PreToolUse", garbled))
+    scripted_server.add(reply(tool_use("read_file", {"path": "a.txt"})), reply(text("ok")))
+    session, events = make_session(workspace, scripted_server, monkeypatch)
+    result, _, _ = await headless(session)
+    assert result.exit_code == 0 and "a" in tool_results(scripted_server.requests[1].body)[0]["content"]
+    warnings = [e.message for e in events if isinstance(e, Warning)]
+    assert any("exited with 1: guard.sh: jq: command not found" in m for m in warnings)
+    assert any("printed JSON that does not parse" in m for m in warnings)
+    assert sorted(row["decision"] for row in audit_hooks(session, "PreToolUse")) == ["error", "error"]
+
+
 # ------------------------------------------------------------------ PostToolUse
 
 
@@ -275,10 +301,13 @@ exit 2
     assert any("still asks to continue" in e.message for e in events if isinstance(e, Warning))
 
 
-async def test_subagent_stop_hooks_see_the_subagent_finish(workspace, hooks_dir, scripted_server, monkeypatch):
+async def test_subagents_run_the_same_tool_hooks_and_subagent_stop(workspace, hooks_dir, scripted_server,
+                                                                   monkeypatch):
     hook, log = recorder(hooks_dir, "subagent_stop")
-    user_hooks(hook_table("SubagentStop", hook))
+    pre, pre_log = recorder(hooks_dir, "pre_tool")
+    user_hooks(hook_table("SubagentStop", hook), hook_table("PreToolUse", pre, matcher="Read"))
     scripted_server.add(reply(tool_use("delegate", {"agent": "explorer", "task": "Where is main.py?"})),
+                        reply(tool_use("read_file", {"path": "src/main.py"})),
                         reply(text("status: ok\nfindings:\n- src/main.py")), reply(text("it is in src/")))
     session, _ = make_session(workspace, scripted_server, monkeypatch)
     _, payload, _ = await headless(session)
@@ -286,6 +315,8 @@ async def test_subagent_stop_hooks_see_the_subagent_finish(workspace, hooks_dir,
     [event] = recorded(log)
     assert event["hook_event_name"] == "SubagentStop" and event["session_id"] != session.session_id
     assert event["stop_hook_active"] is False
+    [call] = recorded(pre_log)
+    assert call["tool_name"] == "read_file" and call["session_id"] == event["session_id"]
 
 
 # ------------------------------------------------------------------ prompts and session start
