@@ -512,3 +512,24 @@ def test_matchers(pattern, tool, hit):
 def test_a_bad_regex_matcher_is_refused():
     with pytest.raises(ValueError, match="not a valid regular expression"):
         Matcher.parse("Bash(")
+
+
+def test_claude_settings_can_be_turned_off(workspace, home):
+    from termagent.lifecycle.settings import load_hooks
+
+    (home / ".claude").mkdir()
+    (home / ".claude" / "settings.json").write_text(CLAUDE_COMMAND_LOG)
+    assert [h.matcher.text for h in load_hooks({}, workspace, True, True).hooks] == ["Bash"]
+    assert load_hooks({}, workspace, True, False).hooks == []
+
+
+def test_plain_word_commands_skip_bash_and_the_rest_go_through_it():
+    import os
+    import shutil
+
+    from termagent.lifecycle.runner import argv_for
+
+    path = os.environ["PATH"]
+    assert argv_for("true", path) == [shutil.which("true", path=path)]
+    for command in ("exit 0", "echo $HOME", "a | b", "FOO=1 env", "ls ~", "no-such-program-xyz"):
+        assert argv_for(command, path)[1:] == ["-c", command]

@@ -23,7 +23,13 @@ from termagent.core.loop import STOP_END, AgentLoop, TurnOutcome
 from termagent.core.state_document import HARNESS_NOTE_PREFIX
 from termagent.core.tool_runner import AuditSink, Denial, HookVerdict
 from termagent.lifecycle.events import MAX_STOP_CONTINUATIONS, HookEvent, HookSpec
-from termagent.lifecycle.payloads import input_from_hook, tool_input_for, tool_name_for, tool_response_for
+from termagent.lifecycle.payloads import (
+    input_from_hook,
+    mode_for,
+    tool_input_for,
+    tool_name_for,
+    tool_response_for,
+)
 from termagent.lifecycle.runner import HookResult, hook_environment, run_hook
 from termagent.lifecycle.settings import LoadedHooks
 from termagent.protocol import ApprovalRequested, Event, SubagentEvent, TurnFinished, Warning
@@ -64,7 +70,7 @@ class Lifecycle:
 
     def _payload(self, spec: HookSpec, session_id: str, extra: Extra) -> dict[str, Any]:
         return {"session_id": session_id, "cwd": str(self.workspace), "hook_event_name": spec.event.value,
-                "permission_mode": self.mode(), **extra(spec)}
+                "permission_mode": mode_for(spec, self.mode()), **extra(spec)}
 
     def _record(self, result: HookResult, session_id: str, subject: str, call_id: str) -> None:
         spec = result.spec

@@ -13,6 +13,11 @@ from typing import Any
 from termagent.lifecycle.events import TERMAGENT_TO_CLAUDE, Dialect, HookSpec
 
 FILE_TOOLS = frozenset({"read_file", "write_file", "edit_file"})
+CLAUDE_MODES = {"plan": "plan", "ask": "default", "accept-edits": "acceptEdits", "auto": "bypassPermissions"}
+
+
+def mode_for(spec: HookSpec, mode: str) -> str:
+    return CLAUDE_MODES.get(mode, mode) if spec.dialect == Dialect.CLAUDE else mode
 
 
 def tool_name_for(spec: HookSpec, name: str) -> str:
