@@ -164,7 +164,8 @@ def _telemetry(bus: EventBus, config: Config) -> list[Callable[[], Awaitable[Non
 
 def _lifecycle(config: Config, workspace: Path, options: SessionOptions, session_id: str, store: Store,
                bus: EventBus, denials: list[Denial], policy: "Policy", warnings: list[str]) -> "Lifecycle | None":
-    """Lifecycle hooks (config tables, Claude Code's settings.json); None, and nothing imported, when there are none."""
+    """Lifecycle hooks (config tables, Claude Code's settings.json); None when there are none, and then
+    the dispatcher is not even imported."""
     from termagent.lifecycle.settings import HookConfigError, load_hooks
 
     try:
