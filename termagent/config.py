@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from termagent.lifecycle.events import EVENT_NAMES
+
 DEFAULTS: dict[str, Any] = {
     "model": {
         "main": "claude-sonnet-4-6",
@@ -58,7 +60,8 @@ DEFAULTS: dict[str, Any] = {
     },
     "subagents": {"max_turns": 20, "max_tokens": 400_000, "max_cost_usd": 1.0, "max_wall_s": 600.0},
     "compaction": {"enabled": True, "threshold": 0.7, "keep_recent_turns": 6},
-    "hooks": {"fail_closed": False, "timeout_s": 120.0},
+    # fail_closed and timeout_s are the git hooks'; the event lists are lifecycle hooks ([[hooks.PreToolUse]])
+    "hooks": {"fail_closed": False, "timeout_s": 120.0, "claude_settings": True, **{name: [] for name in EVENT_NAMES}},
     "checkpoints": {"enabled": True, "auto_commit": False, "max_file_mb": 50, "keep_sessions": 20, "keep_days": 14.0},
     "tools": {"read_limit_lines": 2000, "max_file_bytes": 10_000_000},
     # OpenTelemetry export is also on whenever OTEL_EXPORTER_OTLP_ENDPOINT is set
@@ -164,7 +167,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 PROJECT_FORBIDDEN = (("sandbox", "backend"), ("sandbox", "allow_root"))
-ADDITIVE_KEYS = (("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny"))
+ADDITIVE_KEYS = (("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny"),
+                 *(("hooks", name) for name in EVENT_NAMES))
 
 
 def _refuse_project_keys(layer: dict[str, Any], path: Path) -> None:
@@ -205,12 +209,23 @@ def _merge(base: dict[str, Any], layer: dict[str, Any], source: str) -> dict[str
                     f"config error in {source}: {section}.{key} should be "
                     f"{type(expected).__name__}, got {value!r}"
                 )
+            if section == "hooks" and key in EVENT_NAMES:
+                _check_hooks(key, value, source)
             if (section, key) in ADDITIVE_KEYS:
                 value = list(merged[section][key]) + [v for v in value if v not in merged[section][key]]
             if (section, key) == ("mcp", "servers"):
                 value = {**merged[section][key], **value}  # servers merge by name across layers
             merged[section][key] = value
     return merged
+
+
+def _check_hooks(event: str, entries: list[Any], source: str) -> None:
+    from termagent.lifecycle.settings import HookConfigError, check_toml_entries
+
+    try:
+        check_toml_entries(event, entries, source)
+    except HookConfigError as exc:
+        raise ConfigError(f"config error in {source}: {exc}") from None
 
 
 def _same_kind(expected: Any, value: Any) -> bool:

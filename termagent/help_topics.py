@@ -107,12 +107,19 @@ def rules() -> str:
             "See also `termagent help config`.")
 
 
+def hooks() -> str:
+    from termagent.lifecycle.reference import hooks_help
+
+    return hooks_help()
+
+
 TOPICS: dict[str, tuple[str, Callable[[], str]]] = {
     "exit-codes": ("what each exit code and exit_reason means", exit_codes),
     "json": ("the fields of --output json / stream-json", json_output),
     "config": ("every config key with its default", config_keys),
     "environment": ("environment variables termagent reads", environment),
     "rules": ("allow / ask / deny rule syntax", rules),
+    "hooks": ("lifecycle hooks: events, stdin, exit codes, answers", hooks),
 }
 
 

@@ -45,6 +45,7 @@ from termagent.tools.workspace import ReadLedger
 
 if TYPE_CHECKING:
     from termagent.git.checkpoints import CheckpointLimits
+    from termagent.lifecycle.dispatch import Lifecycle
     from termagent.mcp.attach import McpHandle
     from termagent.policy.decide import Policy
 
@@ -109,19 +110,22 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     denials: list[Denial] = []
     halt = _halt_when_sandbox_fails(sandbox)
     registry = ToolRegistry(tools)
+    hooks = _lifecycle(config, workspace, options, session_id, store, bus, denials, policy, warnings)
     host = SubagentHost(config, workspace, model, store, registry, policy, approver, ctx, budget,
-                        bus.emit, memory, definitions, denials, [halt])
+                        bus.emit, memory, definitions, denials, [halt], lifecycle=hooks)
     registry.extend([DelegateTool(definitions, host)])
     mcp = _mcp(config, workspace, options, registry, policy, session_id, bus.emit, warnings)
-    runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials)
+    runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials, hooks=hooks)
     prefix = StablePrefix((load_prompt("system", workspace, options.trusted), memory,
                            prefix_listing(extensions.skills)), tuple(registry.api_tools()))
     compactor = Compactor(config, store, workspace, lambda name, args: registry.describe(name, args, workspace),
-                          options.trusted)
+                          options.trusted, before_compact=hooks.pre_compact if hooks else None)
     loop = AgentLoop(model, "main", prefix, history, runner, budget, bus.emit, store,
                      int(config.get("model", "context_window")),
-                     # the watcher's note goes first, so compaction measures the request as it will be sent
-                     before_request=[*_first(mcp), halt, watcher.before_request, compactor.before_request])
+                     # notes (watcher, hook context) go first, so compaction measures the request as it will be sent
+                     before_request=[*_first(mcp), halt, *([hooks.before_request] if hooks else []),
+                                     watcher.before_request, compactor.before_request],
+                     on_stop=hooks.stop if hooks else None)
     if not checkpointer.enabled:
         warnings.append(checkpointer.disabled_reason)
     if config.get("sandbox", "backend") == "none":
@@ -132,8 +136,9 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
         warnings.insert(1, UNSANDBOXED_AUTO)
     return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
                    checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
-                   closers=[checkpointer.aclose, watcher.aclose, record_memory, *_mcp_closer(mcp)], flushers=_telemetry(bus, config),
-                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp,
+                   closers=[checkpointer.aclose, watcher.aclose, record_memory, *_mcp_closer(mcp),
+                            *([hooks.aclose] if hooks else [])], flushers=_telemetry(bus, config),
+                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp, lifecycle=hooks,
                    extensions=extensions, skill_scope=scope)
 
 
@@ -167,6 +172,29 @@ def _telemetry(bus: EventBus, config: Config) -> list[Callable[[], Awaitable[Non
     from termagent import telemetry
 
     return [telemetry.attach(bus, config)] if telemetry.wanted(config) else []
+
+
+def _lifecycle(config: Config, workspace: Path, options: SessionOptions, session_id: str, store: Store,
+               bus: EventBus, denials: list[Denial], policy: "Policy", warnings: list[str]) -> "Lifecycle | None":
+    """Lifecycle hooks (config tables, Claude Code's settings.json); None when there are none, and then
+    the dispatcher is not even imported."""
+    from termagent.lifecycle.settings import HookConfigError, load_hooks
+
+    try:
+        loaded = load_hooks(config.section("hooks"), workspace, options.trusted,
+                            bool(config.get("hooks", "claude_settings")))
+    except HookConfigError as exc:
+        from termagent.config import ConfigError
+
+        raise ConfigError(f"config error: {exc}") from None
+    warnings.extend(loaded.warnings)
+    if not loaded.hooks:
+        return None
+    from termagent.lifecycle.dispatch import Lifecycle
+
+    lifecycle = Lifecycle(loaded, workspace, session_id, store, bus.emit, denials, lambda: policy.mode)
+    bus.listen(lifecycle.on_event)
+    return lifecycle
 
 
 def _mcp(config: Config, workspace: Path, options: SessionOptions, registry: ToolRegistry, policy: "Policy",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from termagent.core.history import History
 from termagent.core.loop import STOP_API, HaltTurn
@@ -107,8 +107,9 @@ class Compactor:
     """Owns compaction for one session; `before_request` runs before each model request."""
 
     def __init__(self, config: Config, store: Store, workspace: Path, describe: Describe,
-                 trusted: bool = False) -> None:
+                 trusted: bool = False, before_compact: "Callable[[str, str], Awaitable[None]] | None" = None) -> None:
         self._describe = describe
+        self._before_compact = before_compact  # PreCompact hooks: (trigger "auto" | "manual", focus)
         self.settings = CompactionSettings.from_config(config)
         self.meter = ContextMeter()
         self._max_tokens = int(config.get("model", "max_tokens"))
@@ -139,6 +140,8 @@ class Compactor:
         return await self._run(loop, focus, forced=True)
 
     async def _run(self, loop: PendingRequest, focus: str, forced: bool, before: int | None = None) -> bool:
+        if self._before_compact is not None:
+            await self._before_compact("manual" if forced else "auto", focus)
         history = loop.history
         before = before if before is not None else self.meter.estimate(loop)
         cut = choose_cut(history.messages, self.settings.keep_recent_turns)

@@ -75,6 +75,8 @@ class AgentLoop:
     usage_sink: UsageSink | None = None
     context_window: int = 200_000
     before_request: list[RequestHook] = field(default_factory=list)
+    # Stop hooks: the text to go on with when the model would end the turn, or "" to end it
+    on_stop: Callable[["AgentLoop", str], Awaitable[str]] | None = None
     last_prompt_tokens: int = 0
     turn_number: int = 0
 
@@ -117,7 +119,11 @@ class AgentLoop:
             text = reply.text or text
             if not reply.tool_calls:
                 stop = STOP_MAX_TOKENS if reply.stop_reason == "max_tokens" else STOP_END
-                return TurnOutcome(stop, text)
+                again = await self.on_stop(self, text) if stop == STOP_END and self.on_stop is not None else ""
+                if not again:
+                    return TurnOutcome(stop, text)
+                self.history.add_user_text(again)
+                continue
             await self._run_tools(reply.tool_calls)
 
     async def _ask_model(self) -> ModelReply:

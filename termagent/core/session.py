@@ -65,6 +65,7 @@ class Session:
     mcp: Any = None  # mcp.attach.McpHandle when MCP servers are configured
     extensions: Extensions = field(default_factory=Extensions)  # skills and custom commands, fixed at start
     skill_scope: SkillScope | None = None  # the skills in use in the running turn (allowed-tools)
+    lifecycle: Any = None  # lifecycle.dispatch.Lifecycle when lifecycle hooks are configured
     closers: list[Any] = field(default_factory=list)
     flushers: list[Any] = field(default_factory=list)  # run after SessionFinished: exporters see the end
     startup_warnings: list[str] = field(default_factory=list)
@@ -84,6 +85,8 @@ class Session:
             self._sandbox_check = asyncio.get_running_loop().create_task(self._warn_if_sandbox_down())
         if self.watcher is not None:
             self.watcher.start()
+        if self.lifecycle is not None:
+            self.lifecycle.begin(self.resumed)  # SessionStart hooks
         sandbox = self.sandbox.describe().get("backend", self.sandbox.name) if self.sandbox else "none"
         self.bus.emit(SessionStarted(self.session_id, self.config.model_for("main"), str(self.workspace),
                                      self.resumed, str(sandbox)))
@@ -237,6 +240,12 @@ class Session:
             await self._set_model(self._pending_settings.pop(0))
 
     async def run_turn(self, text: str) -> TurnOutcome:
+        refused: TurnOutcome | None = None
+        if self.lifecycle is not None:
+            refused = await self.lifecycle.before_turn(text)  # UserPromptSubmit hooks may refuse the prompt
+        if refused is not None:
+            self.outcomes.append(refused)
+            return refused
         outcome = await self.loop.run_turn(text)
         self.outcomes.append(outcome)
         if outcome.stop_reason == STOP_END and self.config.get("checkpoints", "auto_commit"):

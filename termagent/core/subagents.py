@@ -95,6 +95,7 @@ class SubagentHost:
     definitions: dict[str, AgentDefinition]
     parent_denials: list[Any] = dataclasses.field(default_factory=list)
     child_hooks: list[RequestHook] = dataclasses.field(default_factory=list)
+    lifecycle: Any = None  # lifecycle.dispatch.Lifecycle: the session's tool and SubagentStop hooks
     _counter: Any = dataclasses.field(default_factory=lambda: itertools.count(1))
 
     async def run(self, definition: AgentDefinition, task: str, call_id: str = "") -> SubagentReport:
@@ -120,13 +121,15 @@ class SubagentHost:
         tools = [self.parent_registry.get(name) for name in dict.fromkeys(wanted) if name != "delegate"]
         registry = ToolRegistry([tool for tool in tools if tool is not None])
         ctx = dataclasses.replace(self.parent_ctx, session_id=child_id)
-        runner = ToolRunner(registry, self.policy, self.approver.for_agent(agent_id), ctx, emit, self.store)
+        runner = ToolRunner(registry, self.policy, self.approver.for_agent(agent_id), ctx, emit, self.store,
+                            hooks=self.lifecycle)
         prompt = definition.prompt + "\n\n" + load_prompt("subagent_contract")
         prefix = StablePrefix((prompt, self.memory), tuple(registry.api_tools()))
         budget = Budget(self._limits(definition), parent=self.parent_budget)
         return AgentLoop(self.model, definition.role, prefix, History(child_id, self.store), runner, budget, emit,
                          self.store, int(self.config.get("model", "context_window")),
-                         before_request=list(self.child_hooks))
+                         before_request=list(self.child_hooks),
+                         on_stop=self.lifecycle.subagent_stop if self.lifecycle is not None else None)
 
     def _limits(self, definition: AgentDefinition) -> Limits:
         defaults = self.config.section("subagents")

@@ -34,7 +34,7 @@ from termagent.protocol import (
     ViewKind,
 )
 from termagent.tools.base import ToolContext, ToolError, ToolResult
-from termagent.tools.registry import ToolRegistry
+from termagent.tools.registry import ToolRegistry, parse_input
 
 INTERRUPTED = "interrupted by the user before it finished; nothing more ran"
 
@@ -55,6 +55,24 @@ class AuditSink(Protocol):
                      decided_by: str, reason: str = "", outcome: str = "") -> None: ...
 
     def set_audit_outcome(self, session_id: str, call_id: str, outcome: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class HookVerdict:
+    """What PreToolUse hooks said: action "" (no objection), "deny" or "ask"; a rewritten input."""
+
+    action: str = ""
+    reason: str = ""
+    updated_input: dict[str, Any] | None = None
+
+
+class ToolHooks(Protocol):
+    """Lifecycle hooks around a call (termagent.lifecycle.dispatch.Lifecycle)."""
+
+    async def before_tool(self, session_id: str, call_id: str, name: str, args: dict[str, Any]) -> HookVerdict: ...
+
+    async def after_tool(self, session_id: str, call_id: str, name: str, args: dict[str, Any],
+                         result: ToolResult) -> ToolResult: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,9 @@ class ToolRunner:
         emit: Callable[[Event], None],
         audit: AuditSink | None,
         denials: list[Denial] | None = None,
+        hooks: ToolHooks | None = None,
     ) -> None:
+        self.hooks = hooks
         self.registry = registry
         self.policy = policy
         self.approver = approver
@@ -166,9 +186,39 @@ class ToolRunner:
             return _error("invalid_input", f"tool call not executed: {call.problem}. Send the call again, complete.")
         if self.registry.get(call.name) is None:
             return await self.registry.call(call.name, call.input, self.ctx)
-        allowed, why = await self._permission(call, risk)
+        verdict = HookVerdict()
+        if self.hooks is not None:
+            verdict = await self.hooks.before_tool(self.ctx.session_id, call.id, call.name, call.input)
+            call, refusal = self._after_pre_hooks(call, verdict)
+            if refusal is not None:
+                return refusal
+        allowed, why = await self._permission(call, risk, verdict)
         if not allowed:
             return _error("permission_denied", why)
+        result = await self._execute(call, risk)
+        if self.hooks is not None and call.input is not None:
+            result = await self.hooks.after_tool(self.ctx.session_id, call.id, call.name, call.input, result)
+        return result
+
+    def _after_pre_hooks(self, call: ToolCall, verdict: HookVerdict) -> tuple[ToolCall, ToolResult | None]:
+        """A hook's deny refuses the call; its updatedInput replaces the input, schema-checked."""
+        if verdict.action == "deny":
+            self._audit_decision(call, "deny", "hook", verdict.reason)
+            self.denials.append(Denial(call.name, clip(self.registry.describe(call.name, call.input, self.ctx.root).gist),
+                                       verdict.reason, "hook"))
+            return call, _error("permission_denied", f"blocked by a PreToolUse hook: {verdict.reason}. The action did "
+                                "not run. Do not retry it unchanged; choose another approach or explain to the user.")
+        if verdict.updated_input is None:
+            return call, None
+        tool = self.registry.get(call.name)
+        assert tool is not None
+        try:
+            return dataclasses.replace(call, input=parse_input(verdict.updated_input, tool.spec)), None
+        except ToolError as exc:
+            return call, _error("invalid_input", f"a PreToolUse hook rewrote this call into an invalid one "
+                                f"({exc.message}); nothing ran")
+
+    async def _execute(self, call: ToolCall, risk: str) -> ToolResult:
         ctx = dataclasses.replace(self.ctx, emit_output=lambda text: self.emit(ToolCallOutputDelta(call.id, text)),
                                   call_id=call.id, artifacts=redacting(self.ctx.artifacts))
         if risk == RISK_READ or ctx.activity is None:
@@ -183,10 +233,12 @@ class ToolRunner:
         target = resolve(call.input) if resolve is not None else None
         return target if target is not None else (call.name, call.input, risk)
 
-    async def _permission(self, call: ToolCall, risk: str) -> tuple[bool, str]:
+    async def _permission(self, call: ToolCall, risk: str, hook: HookVerdict) -> tuple[bool, str]:
         name, args, risk = self._policy_target(call, risk)
         decision = self.policy.decide(name, args, risk)
         action, reason, by = decision.action, decision.reason, decision.decided_by
+        if hook.action == "ask" and action == "allow":  # a hook may ask where the policy would not; never the reverse
+            action, reason, by = "ask", hook.reason, "hook"
         view = self.registry.describe(call.name, call.input, self.ctx.root)
         if action == "ask":
             request = ApprovalRequested(
