@@ -1,13 +1,13 @@
-"""Where a person's own skills and commands live: termagent's config dir and Claude Code's.
-
-`CLAUDE_CONFIG_DIR` moves Claude Code's `~/.claude`, and is honoured here the same way, so a
-person who relocated it (and the tests) get the same folders Claude Code reads.
-"""
+"""Where a person's own skills and commands live: termagent's config dir and Claude Code's
+(`termagent.claude_home`, which honours `CLAUDE_CONFIG_DIR`)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from termagent.claude_home import claude_dir
+
+__all__ = ["claude_dir", "termagent_config_dir"]
 
 
 def termagent_config_dir() -> Path:
@@ -15,7 +15,3 @@ def termagent_config_dir() -> Path:
 
     return user_config_path().parent
 
-
-def claude_dir() -> Path:
-    explicit = os.environ.get("CLAUDE_CONFIG_DIR")
-    return Path(explicit) if explicit else Path.home() / ".claude"

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from termagent.core.describe import clip
 from termagent.core.loop import STOP_END, AgentLoop, TurnOutcome
+from termagent.core.request_hooks import PendingRequest
 from termagent.core.state_document import HARNESS_NOTE_PREFIX
 from termagent.core.tool_runner import AuditSink, Denial, HookVerdict
 from termagent.lifecycle.events import MAX_STOP_CONTINUATIONS, HookEvent, HookSpec
@@ -118,8 +119,8 @@ class Lifecycle:
         self._pending_notes += [f"UserPromptSubmit hook context:\n{r.context}" for r in results if r.context]
         return None
 
-    async def before_request(self, loop: AgentLoop) -> None:
-        """AgentLoop hook: hook context goes in as a harness note after the user's words."""
+    async def before_request(self, loop: PendingRequest) -> None:
+        """Before each model request: hook context goes in as a harness note after the user's words."""
         if self._pending_notes:
             text = f"{HARNESS_NOTE_PREFIX} " + "\n\n".join(self._pending_notes)
             self._pending_notes = []

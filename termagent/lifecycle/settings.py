@@ -80,7 +80,7 @@ def load_hooks(config_hooks: dict[str, Any], workspace: Path, trusted: bool, rea
             found.hooks.append(toml_hook(event, entry, "termagent config"))
     if not read_claude:
         return found
-    from termagent.extensions.places import claude_dir
+    from termagent.claude_home import claude_dir
 
     user_file = (home / ".claude" if home is not None else claude_dir()) / "settings.json"
     _add_claude_file(found, user_file)
