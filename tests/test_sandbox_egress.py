@@ -397,7 +397,7 @@ async def test_a_session_tells_the_model_and_termagent_audit_shows_the_connectio
     await run_headless(session, "fetch it", "json", io.StringIO(), io.StringIO())
     system = " ".join(block["text"] for block in scripted_server.requests[0].body["system"])
     assert "api.example.net (port 8443)" in system and "nothere.invalid (port 8000)" in system
-    assert audit_command(argparse.Namespace(id=session.id), workspace) == 0
+    assert audit_command(argparse.Namespace(id=session.session_id), workspace) == 0
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if " egress " in line)
     assert "allow by proxy" in line and '"host": "nothere.invalid"' in line and '"port": 8000' in line

@@ -45,6 +45,8 @@ httpd_suppress_version_string on
 visible_hostname termagent-egress
 dns_defnames off
 client_persistent_connections on
+read_ahead_gap 1 MB
+tcp_recv_bufsize 256 KB
 acl ip_literal dstdom_regex -n ^[0-9.]+$ ^\\[?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\\]?$
 http_access deny manager
 """
