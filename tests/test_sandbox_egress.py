@@ -394,6 +394,7 @@ async def test_a_session_tells_the_model_and_termagent_audit_shows_the_connectio
                              "network": {"mode": "allowlist", "allow": ["api.example.net:8443", "nothere.invalid:8000"]}},
                  "permissions": {"mode": "auto"}}
     session, _ = make_session(workspace, scripted_server, monkeypatch, overrides=overrides)
+    assert any("allowlist" in w and "api.example.net:8443" in w for w in session.startup_warnings)
     await run_headless(session, "fetch it", "json", io.StringIO(), io.StringIO())
     system = " ".join(block["text"] for block in scripted_server.requests[0].body["system"])
     assert "api.example.net (port 8443)" in system and "nothere.invalid (port 8000)" in system

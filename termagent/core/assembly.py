@@ -32,7 +32,7 @@ from termagent.protocol import (
     Warning,
 )
 from termagent.sandbox.base import Sandbox
-from termagent.sandbox.egress_policy import with_network_note
+from termagent.sandbox.egress_policy import network_warnings, with_network_note
 from termagent.store.db import Store
 from termagent.tools.base import Tool, ToolContext
 from termagent.tools.delegate import DelegateTool
@@ -106,8 +106,9 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     mcp = _mcp(config, workspace, options, registry, policy, session_id, bus.emit, warnings)
     runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials)
     system = load_prompt("system", workspace, options.trusted)
-    if config.get("sandbox", "backend") == "docker":  # the model is told which hosts it may reach
+    if config.get("sandbox", "backend") == "docker":  # the model and the person are told which hosts it may reach
         system = with_network_note(system, config.get("sandbox", "network"))
+        warnings += network_warnings(config.get("sandbox", "network"))
     prefix = StablePrefix((system, memory), tuple(registry.api_tools()))
     compactor = Compactor(config, store, workspace, lambda name, args: registry.describe(name, args, workspace),
                           options.trusted)

@@ -221,6 +221,14 @@ def with_network_note(system: str, settings: dict[str, Any]) -> str:
     return system.rstrip("\n") + "\n\n" + note + "\n"
 
 
+def network_warnings(settings: dict[str, Any]) -> list[str]:
+    """The line a person sees at session start when the sandbox has any network at all."""
+    if settings.get("mode") != "allowlist":
+        return []
+    return ["sandbox network: allowlist through the egress proxy: " + ", ".join(settings.get("allow", []))
+            + " (every connection is audited)"]
+
+
 def _describe(pattern: HostPattern) -> str:
     ports = "/".join(str(p) for p in pattern.ports)
     if pattern.network is not None:
