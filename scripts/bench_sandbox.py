@@ -4,15 +4,22 @@
 Prints the median latency of `true` through the warm session container (one exec,
 including the wrapper that tracks cwd, timeout and OOM), the median of a fresh
 `docker run --rm` with the same image per command, their ratio, and the median cost
-of starting and of closing a session sandbox.
+of starting and of closing a session sandbox. With the egress proxy image built, also
+the proxy's overhead: a 10 MB HTTP download through the squid sidecar from the allowlist
+sandbox against the same download straight from a container on the server's network
+(target <= 15 %), and what an allowlist session costs to start.
 
-Usage: .venv/bin/python scripts/bench_sandbox.py [--runs N]
+Usage: .venv/bin/python scripts/bench_sandbox.py [--runs N] [--no-proxy]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
+import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -24,6 +31,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from termagent.config import DEFAULTS, Config
 from termagent.sandbox.docker_backend import DockerSandbox, connect_engine
 from termagent.sandbox.docker_settings import limits_from_config
+from termagent.sandbox.egress_policy import policy_from_settings
+
+TRANSFER_BYTES = 10 * 1024 * 1024
+# Runs inside a container: N timed downloads of URL in one process, seconds as JSON. With a
+# third argument "tunnel" it goes through a CONNECT tunnel (what HTTPS clients do) instead.
+FETCH = ("import http.client,json,os,sys,time,urllib.parse as p,urllib.request as u\n"
+         "def get(url):\n"
+         "    if sys.argv[3:] != ['tunnel']:\n"
+         "        return u.urlopen(url).read()\n"
+         "    proxy, target = p.urlsplit(os.environ['HTTPS_PROXY']), p.urlsplit(url)\n"
+         "    c = http.client.HTTPConnection(proxy.hostname, proxy.port); c.set_tunnel(target.hostname, target.port)\n"
+         "    c.request('GET', target.path); return c.getresponse().read()\n"
+         "out=[]\n"
+         "for _ in range(int(sys.argv[2])):\n"
+         "    t=time.perf_counter(); n=len(get(sys.argv[1])); out.append(time.perf_counter()-t)\n"
+         "    assert n==%d, n\n"
+         "print(json.dumps(out))\n") % TRANSFER_BYTES
 
 
 async def warm_exec(sandbox: DockerSandbox, runs: int) -> list[float]:
@@ -60,11 +84,64 @@ async def lifecycle(limits: object, workspace: Path, runs: int) -> tuple[list[fl
     return starts, closes
 
 
+def _run_in(container: object, argv: list[str]) -> list[float]:
+    code, out = container.exec_run(argv)  # type: ignore[attr-defined]
+    if code != 0:
+        raise RuntimeError(out.decode(errors="replace")[-500:])
+    return [float(x) for x in json.loads(out.decode().strip().splitlines()[-1])]
+
+
+async def proxy_overhead(limits: object, workspace: Path, runs: int) -> tuple[float, float, float, float]:
+    """Median seconds for 10 MB direct, through the proxy (HTTP, CONNECT), and the allowlist start."""
+    client = connect_engine()
+    image = limits.image  # type: ignore[attr-defined]
+    name = "termagent-bench-egress-" + secrets.token_hex(3)
+    network = client.networks.create(name, driver="bridge")
+    made = []
+    try:
+        serve = f"head -c {TRANSFER_BYTES} /dev/urandom >/tmp/blob && cd /tmp && exec python3 -m http.server 8000"
+        server = client.containers.run(image, ["bash", "-c", serve], detach=True, network=name, init=True)
+        # the same CPU share as the sandbox, so only the path differs
+        direct_client = client.containers.run(image, ["sleep", "infinity"], detach=True, network=name, init=True,
+                                              nano_cpus=int(limits.cpus * 1e9))  # type: ignore[attr-defined]
+        made += [server, direct_client]
+        server.reload()
+        address = server.attrs["NetworkSettings"]["Networks"][name]["IPAddress"]
+        url = f"http://{address}:8000/blob"
+        policy = policy_from_settings({"mode": "allowlist", "allow": [f"{address}:8000"]})
+        sandbox = DockerSandbox(dataclasses.replace(limits, egress=policy), workspace, "bench-egress")  # type: ignore[type-var]
+        started = time.perf_counter()
+        await sandbox.start()
+        start_s = time.perf_counter() - started
+        try:
+            proxy = client.containers.list(filters={"label": ["termagent.session=bench-egress", "termagent.role=egress"]})[0]
+            network.connect(proxy)
+            (workspace / "fetch.py").write_text(FETCH)
+            direct: list[float] = []
+            proxied: list[float] = []
+            tunnelled: list[float] = []
+            for _ in range(runs):  # alternate small batches: a loaded machine's drift hits every path alike
+                direct += _run_in(direct_client, ["python3", "-c", FETCH, url, "3"])
+                for samples, extra in ((proxied, ""), (tunnelled, " tunnel")):
+                    result = await sandbox.exec(f"python3 fetch.py {url} 3{extra}", 600)
+                    samples += [float(x) for x in json.loads(result.output.strip().splitlines()[-1])]
+        finally:
+            await sandbox.close()
+        return statistics.median(direct), statistics.median(proxied), statistics.median(tunnelled), start_s
+    finally:
+        for container in made:
+            container.remove(force=True)
+        network.remove()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=30)
-    runs = parser.parse_args().runs
-    limits = limits_from_config(Config(DEFAULTS))
+    parser.add_argument("--no-proxy", action="store_true", help="skip the egress proxy measurement")
+    args = parser.parse_args()
+    runs = args.runs
+    # as root (CI), accept the root sandbox as the tests do
+    limits = dataclasses.replace(limits_from_config(Config(DEFAULTS)), allow_root=os.getuid() == 0)
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp)
         sandbox = DockerSandbox(limits, workspace, "bench-warm")
@@ -80,6 +157,16 @@ async def main() -> None:
     print(f"ratio run/exec:                         {cold / warm:8.1f} x")
     print(f"session start (median):                 {statistics.median(starts) * 1000:8.1f} ms")
     print(f"session close (median):                 {statistics.median(closes) * 1000:8.1f} ms")
+    if args.no_proxy:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        direct, proxied, tunnelled, start_s = await proxy_overhead(limits, Path(tmp), max(5, runs // 3))
+    print(f"10 MB direct (median):                  {direct * 1000:8.1f} ms")
+    print(f"10 MB through the proxy, HTTP (median): {proxied * 1000:8.1f} ms")
+    print(f"10 MB through the proxy, CONNECT:       {tunnelled * 1000:8.1f} ms")
+    print(f"proxy overhead HTTP (target <= 15 %):   {(proxied / direct - 1) * 100:8.1f} %")
+    print(f"proxy overhead CONNECT (target <= 15 %):{(tunnelled / direct - 1) * 100:8.1f} %")
+    print(f"allowlist session start (one):          {start_s * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":

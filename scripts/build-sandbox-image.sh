@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the default sandbox image (debootstrap from the configured apt mirror + docker import) unless an image
 # with the current recipe hash already exists. The hash covers every file under
-# sandboxes/, so editing packages.txt or bootstrap.sh triggers a rebuild.
+# sandboxes/ except proxy/ (the egress proxy's own recipe, scripts/build-proxy-image.sh),
+# so editing packages.txt or bootstrap.sh triggers a rebuild.
 # termagent/sandbox/image.py computes the same hash (recipe_hash) for `sandbox status`.
 #
 # Usage: build-sandbox-image.sh [--force]   Env: TERMAGENT_SANDBOX_IMAGE (tag)
@@ -14,7 +15,7 @@ FORCE=0
 [ "${1:-}" = "--force" ] && FORCE=1
 
 recipe_hash() {
-    (cd "$SANDBOXES" && find . -type f -printf '%P\n' | LC_ALL=C sort | while IFS= read -r f; do
+    (cd "$SANDBOXES" && find . -type f -not -path './proxy/*' -printf '%P\n' | LC_ALL=C sort | while IFS= read -r f; do
         printf '%s\n%s\n' "$f" "$(sha256sum <"$f" | cut -d' ' -f1)"
     done | sha256sum | cut -c1-16)
 }

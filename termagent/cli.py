@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sandbox", choices=("docker", "none"), help="'none' runs commands on the host, unconfined")
     parser.add_argument("--sandbox-allow-root", action="store_true",
                         help="run the sandbox even though termagent runs as root (commands get uid 0)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="PATTERN",
+                        help="let the sandbox reach this host through its egress proxy, for this run "
+                             "(example.com, *.example.org, host:8443, 10.1.2.3); turns on the network allowlist")
     parser.add_argument("--allow-home-workspace", action="store_true",
                         help="accept $HOME, / or an ancestor of $HOME as the workspace (dotfiles stay hidden)")
     parser.add_argument("--trust-project", action="store_true", help="apply this project's .termagent/ settings")
@@ -189,7 +192,22 @@ def _config(args: argparse.Namespace, workspace: Path):
     ):
         if value is not None:
             overrides.setdefault(section, {})[key] = value
+    if getattr(args, "allow_host", None):
+        overrides.setdefault("sandbox", {})["network"] = _allow_hosts(args.allow_host)
     return config.with_overrides(overrides) if overrides else config
+
+
+def _allow_hosts(patterns: list[str]) -> dict[str, object]:
+    """--allow-host for this run: the allowlist mode on, these patterns added to the configured ones."""
+    from termagent.config import ConfigError
+    from termagent.sandbox.egress_policy import EgressPatternError, parse_pattern
+
+    for pattern in patterns:
+        try:
+            parse_pattern(pattern)
+        except EgressPatternError as exc:
+            raise ConfigError(f"--allow-host: {exc}") from None
+    return {"mode": "allowlist", "allow": list(patterns)}
 
 
 def _trusted(args: argparse.Namespace, workspace: Path) -> bool:

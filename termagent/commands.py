@@ -117,6 +117,9 @@ def sandbox_command(args: argparse.Namespace, config: Any) -> int:
         if args.action == "build":
             tag = build_image(config, progress=lambda line: say(line, file=sys.stderr))
             say(f"built {tag}")
+            from termagent.sandbox.proxy_image import build_proxy_image
+
+            say(build_proxy_image(config, progress=lambda line: say(line, file=sys.stderr)))
             return 0
         status = sandbox_status(config)
         for key, value in status.items():
@@ -125,7 +128,9 @@ def sandbox_command(args: argparse.Namespace, config: Any) -> int:
         limits = ("memory", "pids", "cpus", "nofile", "tmpfs_size", "timeout_default_s", "timeout_max_s",
                   "output_cap_bytes")
         say("limits: " + ", ".join(f"{name}={settings[name]}" for name in limits))
-        say("network: none; root filesystem: read-only; writable: /workspace, /tmp, $HOME (tmpfs)")
+        network = settings["network"]
+        reach = "none" if network["mode"] == "none" else "allowlist via proxy: " + ", ".join(network["allow"])
+        say(f"network: {reach}; root filesystem: read-only; writable: /workspace, /tmp, $HOME (tmpfs)")
         if status.get("engine") == "unreachable" and status.get("backend") == "docker":
             say(f"termagent: {status.get('error') or 'the Docker engine is not reachable'}", file=sys.stderr)
             return 5  # a script asking "can commands run here?" gets a no it can act on

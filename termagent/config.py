@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
         "output_cap_bytes": 30_000,
         "allow_root": False,  # run the sandbox even when termagent itself runs as root
         "allow_ptrace": False,  # let commands ptrace (gdb, strace): a project may opt in
+        # "allowlist": reach only `allow` patterns through a proxy sidecar (termagent.sandbox.egress_policy)
+        "network": {"mode": "none", "allow": []},
     },
     "subagents": {"max_turns": 20, "max_tokens": 400_000, "max_cost_usd": 1.0, "max_wall_s": 600.0},
     "compaction": {"enabled": True, "threshold": 0.7, "keep_recent_turns": 6},
@@ -213,6 +215,8 @@ def _merge(base: dict[str, Any], layer: dict[str, Any], source: str) -> dict[str
                 _check_hooks(key, value, source)
             if (section, key) in ADDITIVE_KEYS:
                 value = list(merged[section][key]) + [v for v in value if v not in merged[section][key]]
+            if (section, key) == ("sandbox", "network"):
+                value = _merge_network(merged[section][key], value, source)
             if (section, key) == ("mcp", "servers"):
                 value = {**merged[section][key], **value}  # servers merge by name across layers
             merged[section][key] = value
@@ -226,6 +230,16 @@ def _check_hooks(event: str, entries: list[Any], source: str) -> None:
         check_toml_entries(event, entries, source)
     except HookConfigError as exc:
         raise ConfigError(f"config error in {source}: {exc}") from None
+
+
+def _merge_network(base: dict[str, Any], layer: Any, source: str) -> dict[str, Any]:
+    """[sandbox.network]: mode replaced, allow patterns added and checked, layer by layer."""
+    from termagent.sandbox.egress_policy import EgressPatternError, merge_network
+
+    try:
+        return merge_network(base, layer, source)
+    except EgressPatternError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _same_kind(expected: Any, value: Any) -> bool:
@@ -242,6 +256,10 @@ def _validate(data: dict[str, Any]) -> None:
         raise ConfigError(f"config error: permissions.mode {mode!r} is not one of {', '.join(MODES)}")
     if data["sandbox"]["backend"] not in ("docker", "none"):
         raise ConfigError(f"config error: sandbox.backend {data['sandbox']['backend']!r} is not docker or none")
+    network = data["sandbox"]["network"]
+    if network["mode"] == "allowlist" and not network["allow"]:
+        raise ConfigError("config error: sandbox.network.mode is 'allowlist' but sandbox.network.allow is empty; "
+                          "list the hosts (or use --allow-host HOST)")
     threshold = data["compaction"]["threshold"]
     if not 0.1 <= threshold <= 0.95:
         raise ConfigError(f"config error: compaction.threshold {threshold} must be between 0.1 and 0.95")

@@ -81,9 +81,26 @@ def config_keys() -> str:
              "the project's .termagent/config.toml (once trusted), TERMAGENT_* variables, then flags.", ""]
     for section, keys in DEFAULTS.items():
         lines.append(f"[{section}]")
-        lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items() if not _table(value)]
         lines.append("")
+        for key, value in keys.items():
+            if _table(value):
+                lines.append(f"[{section}.{key}]")
+                lines += [f"{sub} = {json.dumps(v)}{KEY_NOTES.get(f'{section}.{key}.{sub}', '')}" for sub, v in value.items()]
+                lines.append("")
     return "\n".join(lines).rstrip()
+
+
+KEY_NOTES = {
+    "sandbox.network.mode": '  # or "allowlist": the sandbox reaches only `allow`, through a proxy sidecar',
+    "sandbox.network.allow": ('  # e.g. ["example.com", "*.example.org", "api.example.net:8443", "10.1.2.3"];'
+                              " no port = 80/443; --allow-host PATTERN adds one for a run"),
+}
+
+
+def _table(value: object) -> bool:
+    """A fixed sub-table such as [sandbox.network] (not an open map like mcp.servers)."""
+    return isinstance(value, dict) and bool(value)
 
 
 def environment() -> str:

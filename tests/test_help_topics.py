@@ -30,7 +30,11 @@ def test_every_config_key_is_listed_with_its_default(capsys):
     for section, keys in DEFAULTS.items():
         assert f"[{section}]" in out
         for key, value in keys.items():
-            assert f"{key} = {json.dumps(value)}" in out
+            if isinstance(value, dict) and value:  # a sub-table such as [sandbox.network]
+                assert f"[{section}.{key}]" in out
+                assert all(f"{sub} = {json.dumps(v)}" in out for sub, v in value.items())
+            else:
+                assert f"{key} = {json.dumps(value)}" in out
 
 
 @pytest.mark.parametrize("stop,denied", [(StopReason.END_TURN, True)] + [(stop, False) for stop in StopReason])

@@ -37,6 +37,7 @@ from termagent.protocol import (
     Warning,
 )
 from termagent.sandbox.base import Sandbox
+from termagent.sandbox.egress_policy import network_warnings, with_network_note
 from termagent.store.db import Store
 from termagent.tools.base import Tool, ToolContext
 from termagent.tools.delegate import DelegateTool
@@ -82,7 +83,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     session_id, resumed = _session_id(store, workspace, options, config)
     bus.listen(lambda event: _trace(store, session_id, event))
     history = _history(store, session_id, resumed)
-    sandbox = _sandbox(config, workspace, session_id)
+    sandbox = _sandbox(config, workspace, session_id, store)
     checkpointer = Checkpointer(workspace, session_id, bool(config.get("checkpoints", "enabled")),
                                 on_warning=lambda message: bus.emit(Warning(message)),
                                 limits=_checkpoint_limits(config))
@@ -116,8 +117,11 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     registry.extend([DelegateTool(definitions, host)])
     mcp = _mcp(config, workspace, options, registry, policy, session_id, bus.emit, warnings)
     runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials, hooks=hooks)
-    prefix = StablePrefix((load_prompt("system", workspace, options.trusted), memory,
-                           prefix_listing(extensions.skills)), tuple(registry.api_tools()))
+    system = load_prompt("system", workspace, options.trusted)
+    if config.get("sandbox", "backend") == "docker":  # the model and the person are told which hosts it may reach
+        system = with_network_note(system, config.get("sandbox", "network"))
+        warnings += network_warnings(config.get("sandbox", "network"))
+    prefix = StablePrefix((system, memory, prefix_listing(extensions.skills)), tuple(registry.api_tools()))
     compactor = Compactor(config, store, workspace, lambda name, args: registry.describe(name, args, workspace),
                           options.trusted, before_compact=hooks.pre_compact if hooks else None)
     loop = AgentLoop(model, "main", prefix, history, runner, budget, bus.emit, store,
@@ -256,14 +260,14 @@ def _history(store: Store, session_id: str, resumed: bool) -> History:
     return history
 
 
-def _sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
+def _sandbox(config: Config, workspace: Path, session_id: str, store: Store) -> Sandbox:
     from termagent.sandbox import open_sandbox
 
     if config.get("sandbox", "backend") == "none":
         return open_sandbox(config, workspace, session_id)
     from termagent.sandbox.lazy import LazySandbox
 
-    return LazySandbox(lambda: open_sandbox(config, workspace, session_id))
+    return LazySandbox(lambda: open_sandbox(config, workspace, session_id, audit=store))
 
 
 def _tools(config: Config) -> list[Tool]:

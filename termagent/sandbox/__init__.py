@@ -9,7 +9,7 @@ light and never loads the docker SDK.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from termagent.sandbox.base import ExecResult, Sandbox, SandboxUnavailable
 
@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 __all__ = ["ExecResult", "Sandbox", "SandboxUnavailable", "open_sandbox"]
 
 
-def open_sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
-    """The session's sandbox (not yet started) for `sandbox.backend`: "docker" or "none"."""
+def open_sandbox(config: Config, workspace: Path, session_id: str, audit: Any = None) -> Sandbox:
+    """The session's sandbox (not yet started) for `sandbox.backend`: "docker" or "none".
+
+    `audit` (a store with record_audit) receives a row per connection the egress proxy handled.
+    """
     from termagent.sandbox.docker_settings import limits_from_config
 
     try:
@@ -34,6 +37,7 @@ def open_sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
         return HostSandbox(limits, workspace, session_id)
     if backend == "docker":
         from termagent.sandbox.docker_backend import DockerSandbox
+        from termagent.sandbox.network import audit_writer
 
-        return DockerSandbox(limits, workspace, session_id)
+        return DockerSandbox(limits, workspace, session_id, audit_writer(audit, session_id))
     raise SandboxUnavailable(f"unknown sandbox backend {backend!r} (use docker or none)")

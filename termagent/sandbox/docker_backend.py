@@ -36,6 +36,7 @@ from termagent.sandbox.docker_stream import ExecStream
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
 from termagent.sandbox.git_scan import GitScan
+from termagent.sandbox.network import AuditWriter, Egress
 from termagent.sandbox.watched_names import Snapshot, restore, snapshot
 from termagent.sandbox.workspace_guard import (
     GuardPlan,
@@ -115,7 +116,8 @@ def _brief(exc: BaseException) -> str:
 class DockerSandbox(Sandbox):
     name = "docker"
 
-    def __init__(self, limits: SandboxLimits, workspace: Path, session_id: str) -> None:
+    def __init__(self, limits: SandboxLimits, workspace: Path, session_id: str,
+                 egress_audit: AuditWriter | None = None) -> None:
         self.limits = limits
         self.workspace = workspace.resolve()
         self.session_id = session_id
@@ -129,6 +131,7 @@ class DockerSandbox(Sandbox):
         self.reaped: list[str] = []
         self.guard: GuardPlan | None = None
         self._git_scan: GitScan | None = None
+        self._egress = Egress(limits.egress, session_id, {}, egress_audit)
 
     @property
     def container_id(self) -> str | None:
@@ -149,18 +152,24 @@ class DockerSandbox(Sandbox):
         self._standins = tempfile.mkdtemp(prefix="termagent-standins-")
         self.guard, self._git_scan = plan_guard(self.workspace, Path(self._standins))
         labels = owner_labels(self.session_id, str(self.workspace))
-        kwargs = run_kwargs(self.limits, self.workspace, labels, self.guard.read_only)
+        self._egress.labels = labels
         try:
+            self._egress.start(client)  # allowlist mode: networks and the proxy sidecar; else nothing
+            kwargs = self._egress.container_kwargs(run_kwargs(self.limits, self.workspace, labels, self.guard.read_only))
             container = client.containers.run(name=container_name(self.session_id), **kwargs)
         except Exception as exc:
+            self._egress.close()
             _remove_tree(self._standins)
             self._standins = None
+            if isinstance(exc, SandboxUnavailable):
+                raise
             raise SandboxUnavailable(f"Docker refused to start the sandbox container: {_brief(exc)}") from None
         self._client, self._container = client, container
         try:
             self._keeper = self._find_keeper()
         except Exception as exc:
             self._remove_quietly()
+            self._egress.close()
             raise SandboxUnavailable(f"sandbox container did not start: {_brief(exc)}") from None
 
     def _find_keeper(self) -> str:
@@ -237,6 +246,7 @@ class DockerSandbox(Sandbox):
 
     def _after_command(self, before: Before) -> list[str]:
         """Undo and report what the command planted where host programs would run it."""
+        self._egress.collect()
         warnings = restore(self.workspace, before.watched) + displaced_warnings(before.pinned)
         return warnings + (new_git_warnings(self._git_scan) if self._git_scan is not None else [])
 
@@ -246,7 +256,7 @@ class DockerSandbox(Sandbox):
                f"{STATE_DIR}/cwd", INNER]
         try:
             created = api.exec_create(self._container.id, cmd, user=self._user(), workdir=WORKSPACE,
-                                      environment=with_traceparent(dict(ENV_ALLOWLIST)))
+                                      environment=with_traceparent({**ENV_ALLOWLIST, **self._egress.env}))
             sock = api.exec_start(created["Id"], socket=True)
         except Exception as exc:
             raise SandboxUnavailable(f"sandbox exec failed: {_brief(exc)}") from None
@@ -289,6 +299,7 @@ class DockerSandbox(Sandbox):
     async def close(self) -> None:
         if self._container is not None:
             await asyncio.to_thread(self._remove_quietly)
+        await asyncio.to_thread(self._egress.close)
         if self._standins is not None:
             standins, self._standins = self._standins, None
             await asyncio.to_thread(_remove_tree, standins)
@@ -310,7 +321,7 @@ class DockerSandbox(Sandbox):
             "state": "running" if self._container is not None else "stopped",
             "workspace": str(self.workspace),
             "cwd": self.cwd,
-            "network": "none",
+            **self._egress.describe(),
             "memory": self.limits.memory,
             "pids": self.limits.pids,
             "cpus": self.limits.cpus,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from termagent.sandbox.egress_policy import EgressPolicy, policy_from_settings
+
 if TYPE_CHECKING:
     from termagent.config import Config
 
@@ -105,6 +107,7 @@ class SandboxLimits:
     output_cap_bytes: int
     allow_root: bool = False
     allow_ptrace: bool = False
+    egress: EgressPolicy = EgressPolicy()
 
     @property
     def memory_bytes(self) -> int:
@@ -125,6 +128,7 @@ def limits_from_config(config: Config) -> SandboxLimits:
         output_cap_bytes=int(section["output_cap_bytes"]),
         allow_root=bool(section["allow_root"]),
         allow_ptrace=bool(section["allow_ptrace"]),
+        egress=policy_from_settings(section["network"]),
     )
     parse_size(limits.memory)
     parse_size(limits.tmpfs_size)

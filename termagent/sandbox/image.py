@@ -43,9 +43,13 @@ def sandboxes_dir() -> Path:
 
 
 def recipe_hash(root: Path) -> str:
-    """Hash of every file under `root` (path and content), as build-sandbox-image.sh computes it."""
+    """Hash of every file under `root` (path and content), as build-sandbox-image.sh computes it.
+
+    The proxy/ recipe is left out: it builds its own image (proxy_image.py) on top of this one.
+    """
     lines = []
-    for path in sorted((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.relative_to(root).as_posix().encode()):
+    files = (p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "proxy")
+    for path in sorted(files, key=lambda p: p.relative_to(root).as_posix().encode()):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         lines.append(f"{path.relative_to(root).as_posix()}\n{digest}\n")
     return hashlib.sha256("".join(lines).encode()).hexdigest()[:RECIPE_HASH_LEN]
