@@ -68,7 +68,7 @@ class TermagentAgent(BaseInstalledAgent):  # type: ignore[misc]  # Harbor is unt
 
     async def install(self, environment: BaseEnvironment) -> None:
         target = await self._probe(environment)
-        await self.exec_as_root(environment, f"rm -rf {PREFIX} && mkdir -p {PREFIX}")
+        await self.exec_as_root(environment, f"rm -rf {PREFIX} && mkdir -p {PREFIX}/config")
         if self._wheelhouse is not None:
             await environment.upload_dir(self._wheelhouse, str(PREFIX / "wheels"))
         else:
@@ -79,7 +79,7 @@ class TermagentAgent(BaseInstalledAgent):  # type: ignore[misc]  # Harbor is unt
         await self.exec_as_root(
             environment,
             f"{shlex.quote(target.executable)} {PREFIX}/unpack.py {PREFIX}/wheels {PREFIX} && rm -rf {PREFIX}/wheels"
-            f" && chmod -R a+rX {PREFIX}",
+            f" && chmod -R a+rX {PREFIX} && chmod 1777 {PREFIX}/config",  # config/: any agent user writes
         )
 
     async def _probe(self, environment: BaseEnvironment) -> wheelhouse.Target:

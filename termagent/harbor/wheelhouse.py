@@ -146,9 +146,13 @@ def _cached(folder: Path, fill: Callable[[Path], object]) -> None:
     try:
         fill(staging)
         (staging / "complete").write_text("ok\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
+        if folder.exists() and not (folder / "complete").is_file():
+            shutil.rmtree(folder)  # a half left by a crash before the rename existed
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not (folder / "complete").is_file():  # another job finished the same folder first
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
