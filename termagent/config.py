@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
         "allow_ptrace": False,  # let commands ptrace (gdb, strace): a project may opt in
         # "allowlist": reach only `allow` patterns through a proxy sidecar (termagent.sandbox.egress_policy)
         "network": {"mode": "none", "allow": []},
+        # with backend "none": this machine is itself a throwaway container (a Harbor task, a CI
+        # job), so auto mode may run anything here and writes outside the workspace are not special
+        "disposable_host": False,
     },
     "subagents": {"max_turns": 20, "max_tokens": 400_000, "max_cost_usd": 1.0, "max_wall_s": 600.0},
     "compaction": {"enabled": True, "threshold": 0.7, "keep_recent_turns": 6},
@@ -89,6 +92,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
     "TERMAGENT_SANDBOX": ("sandbox", "backend", str),
     "TERMAGENT_SANDBOX_IMAGE": ("sandbox", "image", str),
     "TERMAGENT_SANDBOX_ALLOW_ROOT": ("sandbox", "allow_root", _flag),
+    "TERMAGENT_DISPOSABLE_HOST": ("sandbox", "disposable_host", _flag),
     "TERMAGENT_MAX_TURNS": ("limits", "max_turns", int),
     "TERMAGENT_MAX_COST_USD": ("limits", "max_cost_usd", float),
 }
@@ -168,7 +172,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
 
 
-PROJECT_FORBIDDEN = (("sandbox", "backend"), ("sandbox", "allow_root"))
+PROJECT_FORBIDDEN = (("sandbox", "backend"), ("sandbox", "allow_root"), ("sandbox", "disposable_host"))
 ADDITIVE_KEYS = (("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny"),
                  *(("hooks", name) for name in EVENT_NAMES))
 

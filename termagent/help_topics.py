@@ -43,6 +43,8 @@ OTHER_ENVIRONMENT: tuple[Field, ...] = (
     Field("TERMAGENT_SANDBOXES_DIR", "sandbox image recipes (default: the ones shipped in the package)"),
     Field("TERMAGENT_SKIP_HOOKS", "1 skips termagent's git hooks once"),
     Field("CLAUDE_CONFIG_DIR", "Claude Code's ~/.claude, where skills/ and commands/ are also read from"),
+    Field("TERMAGENT_HARBOR_CACHE", "where the Harbor adapter keeps the wheels it ships into task containers "
+                                    "(default: ~/.cache/termagent/harbor)"),
     Field("OTEL_EXPORTER_OTLP_ENDPOINT", "turns OpenTelemetry export on (traces and metrics over OTLP)"),
     Field("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "the same for traces alone"),
     Field("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf (default) or grpc; the other OTEL_* variables work as "

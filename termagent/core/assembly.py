@@ -288,7 +288,10 @@ def _policy(config: Config, options: SessionOptions, workspace: Path,
         list(perms["allow"]) + list(options.allow), list(perms["ask"]), list(perms["deny"]) + list(options.deny),
         "config and flags", known_tools=list(subjects), subjects=subjects,
     )
-    host = str(workspace) if config.get("sandbox", "backend") == "none" else None
+    # unsandboxed commands on a person's machine get host scoping and no auto mode; a machine
+    # declared disposable (the container is the sandbox) is treated as the sandbox is
+    unconfined = config.get("sandbox", "backend") == "none" and not config.get("sandbox", "disposable_host")
+    host = str(workspace) if unconfined else None
     return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host)
 
 

@@ -57,7 +57,7 @@ Responder = Callable[[RecordedRequest], "Step | None"]
 
 
 class ScriptedServer:
-    """Serves scripted steps over HTTP on 127.0.0.1 from a daemon thread.
+    """Serves scripted steps over HTTP on 127.0.0.1 (or ``host``) from a daemon thread.
 
     ``seed`` fixes where text and tool JSON are split into deltas and where pings
     fall; ``chunk_delay_s`` sleeps between SSE events so benchmarks can stream at a
@@ -71,8 +71,10 @@ class ScriptedServer:
         seed: int = 0,
         chunk_delay_s: float = 0.0,
         pieces: int = 3,
+        host: str = "127.0.0.1",
     ) -> None:
         self.responder = responder
+        self.host = host  # "0.0.0.0" lets a container reach it (the Harbor test does)
         self.seed = seed
         self.chunk_delay_s = chunk_delay_s
         self.pieces = pieces
@@ -169,7 +171,7 @@ class ScriptedServer:
             return
         self.stopping.clear()
         self._released.clear()
-        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler, self)
+        self._httpd = _HTTPServer((self.host, 0), _Handler, self)
         serve = functools.partial(self._httpd.serve_forever, poll_interval=0.05)
         self._thread = threading.Thread(target=serve, name="scripted-server", daemon=True)
         self._thread.start()
