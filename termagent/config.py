@@ -55,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
         "output_cap_bytes": 30_000,
         "allow_root": False,  # run the sandbox even when termagent itself runs as root
         "allow_ptrace": False,  # let commands ptrace (gdb, strace): a project may opt in
+        "max_jobs": 4,  # background jobs (bash run_in_background) running at once
+        "caches": True,  # per-project cache volumes for pip, npm, cargo, go, uv (termagent sandbox prune)
     },
     "subagents": {"max_turns": 20, "max_tokens": 400_000, "max_cost_usd": 1.0, "max_wall_s": 600.0},
     "compaction": {"enabled": True, "threshold": 0.7, "keep_recent_turns": 6},

@@ -229,9 +229,10 @@ def _sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
 def _tools(config: Config) -> list[Tool]:
     from termagent.tools.artifacts import ReadArtifactTool
     from termagent.tools.bash import BashTool
+    from termagent.tools.jobs import job_tools
     from termagent.tools.registry import default_tools
 
-    return [*default_tools(config), BashTool(), ReadArtifactTool()]
+    return [*default_tools(config), BashTool(), ReadArtifactTool(), *job_tools()]
 
 
 def _policy(config: Config, options: SessionOptions, workspace: Path, tool_names: list[str]) -> "Policy":

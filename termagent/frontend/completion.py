@@ -41,6 +41,7 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("undo", "", "undo the agent's last file change"),
     SlashCommand("transcript", "[n]", "a subagent's full transcript"),
     SlashCommand("mcp", "", "MCP servers, their status and the prompts they offer"),
+    SlashCommand("jobs", "", "background jobs the model started (bash run_in_background)"),
     SlashCommand("quit", "", "leave termagent"),
 )
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from termagent.protocol import JobView
 from termagent.sandbox.base import ExecResult, Sandbox, SandboxUnavailable
 from termagent.sandbox.docker_settings import (
     ENV_ALLOWLIST,
@@ -32,10 +33,12 @@ from termagent.sandbox.docker_settings import (
     run_kwargs,
     sandbox_user,
 )
+from termagent.sandbox.docker_jobs import DockerJobs
 from termagent.sandbox.docker_stream import ExecStream
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
 from termagent.sandbox.git_scan import GitScan
+from termagent.sandbox.jobs import Job, JobRead
 from termagent.sandbox.watched_names import Snapshot, restore, snapshot
 from termagent.sandbox.workspace_guard import (
     GuardPlan,
@@ -129,6 +132,7 @@ class DockerSandbox(Sandbox):
         self.reaped: list[str] = []
         self.guard: GuardPlan | None = None
         self._git_scan: GitScan | None = None
+        self.jobs = DockerJobs(self._run_argv, limits.output_cap_bytes, limits.max_jobs)
 
     @property
     def container_id(self) -> str | None:
@@ -243,7 +247,7 @@ class DockerSandbox(Sandbox):
     def _open_exec(self, command: str, timeout_s: float, deliver: Callable[[str], None] | None) -> ExecStream:
         api = self._client.api
         cmd = ["bash", "-c", OUTER, "termagent", self.cwd, command, f"{timeout_s:g}", self._keeper,
-               f"{STATE_DIR}/cwd", INNER]
+               f"{STATE_DIR}/cwd", INNER, self._spared()]
         try:
             created = api.exec_create(self._container.id, cmd, user=self._user(), workdir=WORKSPACE,
                                       environment=with_traceparent(dict(ENV_ALLOWLIST)))
@@ -271,7 +275,7 @@ class DockerSandbox(Sandbox):
 
     def _kill_all_blocking(self) -> bool:
         try:
-            code, _ = self._container.exec_run(["bash", "-c", KILL_ALL, "termagent", self._keeper],
+            code, _ = self._container.exec_run(["bash", "-c", KILL_ALL, "termagent", self._keeper, self._spared()],
                                                user=self._user())
             return code == 0
         except Exception:
@@ -285,6 +289,38 @@ class DockerSandbox(Sandbox):
             self.cwd = WORKSPACE
         except Exception:
             pass
+
+    # ------------------------------------------------------------ background jobs (docker_jobs)
+
+    def _spared(self) -> str:
+        """Session ids of running jobs: the per-command reaper leaves their processes alone."""
+        return " ".join(str(sid) for sid in self.jobs.table.running_sids())
+
+    def _run_argv(self, argv: list[str]) -> tuple[int, bytes]:
+        code, out = self._container.exec_run(argv, user=self._user(), stderr=False, workdir=WORKSPACE,
+                                             environment=with_traceparent(dict(ENV_ALLOWLIST)))
+        return int(code if code is not None else -1), bytes(out or b"")
+
+    @property
+    def supports_jobs(self) -> bool:
+        return True
+
+    async def start_job(self, command: str) -> Job:
+        if self._container is None:
+            await self.start()
+        async with self._lock:
+            return await asyncio.to_thread(self.jobs.start, command, self.cwd)
+
+    async def read_job(self, job_id: str) -> JobRead:
+        async with self._lock:
+            return await asyncio.to_thread(self.jobs.read, job_id)
+
+    async def kill_job(self, job_id: str) -> JobRead:
+        async with self._lock:
+            return await asyncio.to_thread(self.jobs.kill, job_id)
+
+    def job_views(self) -> tuple[JobView, ...]:
+        return self.jobs.table.views()
 
     async def close(self) -> None:
         if self._container is not None:

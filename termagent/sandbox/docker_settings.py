@@ -105,6 +105,7 @@ class SandboxLimits:
     output_cap_bytes: int
     allow_root: bool = False
     allow_ptrace: bool = False
+    max_jobs: int = 4  # background jobs running at once (sandbox/jobs.py)
 
     @property
     def memory_bytes(self) -> int:
@@ -125,6 +126,7 @@ def limits_from_config(config: Config) -> SandboxLimits:
         output_cap_bytes=int(section["output_cap_bytes"]),
         allow_root=bool(section["allow_root"]),
         allow_ptrace=bool(section["allow_ptrace"]),
+        max_jobs=int(section.get("max_jobs", 4)),
     )
     parse_size(limits.memory)
     parse_size(limits.tmpfs_size)
