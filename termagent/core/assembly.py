@@ -77,7 +77,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     session_id, resumed = _session_id(store, workspace, options, config)
     bus.listen(lambda event: _trace(store, session_id, event))
     history = _history(store, session_id, resumed)
-    sandbox = _sandbox(config, workspace, session_id)
+    sandbox = _sandbox(config, workspace, session_id, options.trusted)
     checkpointer = Checkpointer(workspace, session_id, bool(config.get("checkpoints", "enabled")),
                                 on_warning=lambda message: bus.emit(Warning(message)),
                                 limits=_checkpoint_limits(config))
@@ -216,14 +216,14 @@ def _history(store: Store, session_id: str, resumed: bool) -> History:
     return history
 
 
-def _sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
+def _sandbox(config: Config, workspace: Path, session_id: str, trusted: bool) -> Sandbox:
     from termagent.sandbox import open_sandbox
 
     if config.get("sandbox", "backend") == "none":
         return open_sandbox(config, workspace, session_id)
     from termagent.sandbox.lazy import LazySandbox
 
-    return LazySandbox(lambda: open_sandbox(config, workspace, session_id))
+    return LazySandbox(lambda: open_sandbox(config, workspace, session_id, trusted))
 
 
 def _tools(config: Config) -> list[Tool]:

@@ -19,9 +19,13 @@ if TYPE_CHECKING:
 __all__ = ["ExecResult", "Sandbox", "SandboxUnavailable", "open_sandbox"]
 
 
-def open_sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
-    """The session's sandbox (not yet started) for `sandbox.backend`: "docker" or "none"."""
+def open_sandbox(config: Config, workspace: Path, session_id: str, trusted: bool = False) -> Sandbox:
+    """The session's sandbox (not yet started) for `sandbox.backend`: "docker" or "none".
+
+    `trusted`: the project is trusted, so its .termagent/sandbox/Dockerfile (if any) is the image.
+    """
     from termagent.sandbox.docker_settings import limits_from_config
+    from termagent.sandbox.project_image import with_project
 
     try:
         limits = limits_from_config(config)
@@ -35,5 +39,5 @@ def open_sandbox(config: Config, workspace: Path, session_id: str) -> Sandbox:
     if backend == "docker":
         from termagent.sandbox.docker_backend import DockerSandbox
 
-        return DockerSandbox(limits, workspace, session_id)
+        return DockerSandbox(with_project(limits, workspace, trusted), workspace, session_id)
     raise SandboxUnavailable(f"unknown sandbox backend {backend!r} (use docker or none)")

@@ -38,7 +38,10 @@ from termagent.sandbox.docker_stream import ExecStream
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
 from termagent.sandbox.git_scan import GitScan
+from termagent.sandbox.caches import CacheVolume
 from termagent.sandbox.jobs import Job, JobRead
+from termagent.sandbox.project_image import ImageChoice, choose_image
+from termagent.sandbox.run_extras import extend_run, finish_run
 from termagent.sandbox.watched_names import Snapshot, restore, snapshot
 from termagent.sandbox.workspace_guard import (
     GuardPlan,
@@ -132,6 +135,8 @@ class DockerSandbox(Sandbox):
         self.reaped: list[str] = []
         self.guard: GuardPlan | None = None
         self._git_scan: GitScan | None = None
+        self.image = ImageChoice(limits.image, "not started yet")
+        self.cache_volumes: tuple[CacheVolume, ...] = ()
         self.jobs = DockerJobs(self._run_argv, limits.output_cap_bytes, limits.max_jobs)
 
     @property
@@ -149,12 +154,13 @@ class DockerSandbox(Sandbox):
             raise SandboxUnavailable(str(exc)) from None
         client = connect_engine()
         self.reaped = reap_stale(client)
-        require_image(client, self.limits.image)
+        self.image = choose_image(client, self.limits, self.workspace)
         self._standins = tempfile.mkdtemp(prefix="termagent-standins-")
         self.guard, self._git_scan = plan_guard(self.workspace, Path(self._standins))
         labels = owner_labels(self.session_id, str(self.workspace))
         kwargs = run_kwargs(self.limits, self.workspace, labels, self.guard.read_only)
         try:
+            self.cache_volumes = extend_run(client, self.limits, self.workspace, kwargs, self.image.tag)
             container = client.containers.run(name=container_name(self.session_id), **kwargs)
         except Exception as exc:
             _remove_tree(self._standins)
@@ -163,6 +169,7 @@ class DockerSandbox(Sandbox):
         self._client, self._container = client, container
         try:
             self._keeper = self._find_keeper()
+            finish_run(container, self.cache_volumes)
         except Exception as exc:
             self._remove_quietly()
             raise SandboxUnavailable(f"sandbox container did not start: {_brief(exc)}") from None
@@ -341,7 +348,9 @@ class DockerSandbox(Sandbox):
     def describe(self) -> dict[str, Any]:
         return {
             "backend": "docker",
-            "image": self.limits.image,
+            "image": self.image.tag,
+            "image_reason": self.image.reason,
+            "caches": [volume.name for volume in self.cache_volumes] if self.limits.caches else "off",
             "container": self.container_id,
             "state": "running" if self._container is not None else "stopped",
             "workspace": str(self.workspace),
