@@ -181,7 +181,32 @@ async def test_host_jobs_run_beside_commands_and_die_with_the_session(workspace,
     job = await sandbox.start_job(f"echo begin; bash -c 'exec -a {marker} sleep 1000'")
     echo = await sandbox.exec("echo fg", 30)  # the sweep after a command spares the job
     assert echo.output == "fg\n"
-    seen, read = await read_until(sandbox, job.id, lambda text, _: "begin" in text)
+    _seen, read = await read_until(sandbox, job.id, lambda text, _: "begin" in text)
     assert read.job.running and host_processes_with(marker)
     await session.close("done")
     assert host_processes_with(marker) == []
+
+
+async def test_slash_jobs_lists_the_sessions_jobs_in_plain_mode(workspace, scripted_server, monkeypatch):
+    from tests.test_plain import drive
+
+    marker = f"slash-job-{secrets.token_hex(4)}"
+    scripted_server.add(reply(tool_use("bash", {"command": f"bash -c 'exec -a {marker} sleep 300'",
+                                                "run_in_background": True})), reply(text("it runs")))
+    session, _ = make_session(workspace, scripted_server, monkeypatch, interactive=True, allow=("bash",))
+    _code, out = await drive(session, ["start a job\r", "/jobs\r", "/quit\r"])
+    assert "background jobs (they end with the session):" in out
+    assert "job-1" in out and "running" in out and marker in out
+    assert host_processes_with(marker) == []  # /quit closed the session and its job
+
+
+@pytest.mark.docker
+async def test_jobs_survive_a_killed_job_agent(workspace, sandbox_factory):
+    sandbox = await sandbox_factory(workspace)
+    job = await sandbox.start_job("while :; do echo tick; sleep 0.2; done")
+    agent = sandbox._agent
+    assert agent is not None  # reads go through one long-lived exec, not an exec each
+    await sandbox.exec(f"kill -KILL {agent.sid}", 30)  # a command may kill it: it is the sandbox user's
+    _seen, read = await read_until(sandbox, job.id, lambda text, _: "tick" in text)
+    assert read.job.running and sandbox._agent is not agent  # fell back, then a fresh agent
+    assert (await sandbox.kill_job(job.id)).job.status == "killed"

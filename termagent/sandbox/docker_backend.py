@@ -33,6 +33,7 @@ from termagent.sandbox.docker_settings import (
     run_kwargs,
     sandbox_user,
 )
+from termagent.sandbox.docker_job_agent import AgentBroken, JobAgent
 from termagent.sandbox.docker_jobs import DockerJobs
 from termagent.sandbox.docker_stream import ExecStream
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
@@ -137,6 +138,7 @@ class DockerSandbox(Sandbox):
         self._git_scan: GitScan | None = None
         self.image = ImageChoice(limits.image, "not started yet")
         self.cache_volumes: tuple[CacheVolume, ...] = ()
+        self._agent: JobAgent | None = None
         self.jobs = DockerJobs(self._run_argv, limits.output_cap_bytes, limits.max_jobs)
 
     @property
@@ -289,7 +291,11 @@ class DockerSandbox(Sandbox):
             return False
 
     def _restart_blocking(self) -> None:
-        """Last resort (the container cannot even fork a killer): restart it."""
+        """Last resort (the container cannot even fork a killer): restart it (its jobs die too)."""
+        self.jobs.container_restarted()
+        if self._agent is not None:
+            self._agent.close()
+            self._agent = None
         try:
             self._container.restart(timeout=0)
             self._keeper = self._find_keeper()
@@ -300,12 +306,23 @@ class DockerSandbox(Sandbox):
     # ------------------------------------------------------------ background jobs (docker_jobs)
 
     def _spared(self) -> str:
-        """Session ids of running jobs: the per-command reaper leaves their processes alone."""
-        return " ".join(str(sid) for sid in self.jobs.table.running_sids())
+        """Session ids of running jobs and the job agent: the per-command reaper leaves them alone."""
+        agent = (self._agent.sid,) if self._agent is not None else ()
+        return " ".join(str(sid) for sid in (*agent, *self.jobs.table.running_sids()))
 
     def _run_argv(self, argv: list[str]) -> tuple[int, bytes]:
+        """Run a job script: through the job agent (no exec per call), else one exec."""
+        environment = dict(ENV_ALLOWLIST)
+        if self._agent is None:
+            with contextlib.suppress(Exception):
+                self._agent = JobAgent(self._client, self._container.id, self._user(), environment)
+        if self._agent is not None:
+            try:
+                return self._agent.run(argv)
+            except AgentBroken:
+                self._agent = None
         code, out = self._container.exec_run(argv, user=self._user(), stderr=False, workdir=WORKSPACE,
-                                             environment=with_traceparent(dict(ENV_ALLOWLIST)))
+                                             environment=environment)
         return int(code if code is not None else -1), bytes(out or b"")
 
     @property
@@ -337,6 +354,9 @@ class DockerSandbox(Sandbox):
             await asyncio.to_thread(_remove_tree, standins)
 
     def _remove_quietly(self) -> None:
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            agent.close()
         container, self._container = self._container, None
         if container is None:
             return

@@ -19,7 +19,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from termagent.sandbox.jobs import CHUNK_BYTES, KEEP_CHUNKS, STATUS_KILLED, Job, JobError, JobRead, JobTable, exited
+from termagent.sandbox.jobs import (
+    CHUNK_BYTES,
+    KEEP_CHUNKS,
+    STATUS_KILLED,
+    Job,
+    JobError,
+    JobRead,
+    JobTable,
+    exited,
+)
 from termagent.sandbox.output_cap import ELISION_MARKER
 
 JOBS_DIR = "/tmp/.termagent-jobs"
@@ -151,6 +160,12 @@ class DockerJobs:
         dropped = max(start - job.offset, 0)
         job = self.table.update(job, **changes)
         return JobRead(job, text, end - start, dropped, elided)
+
+    def container_restarted(self) -> None:
+        """The container was restarted: every job died with its processes and spool."""
+        for job in self.table.all():
+            if job.running:
+                self.table.update(job, status=STATUS_KILLED)
 
     def kill(self, job_id: str) -> JobRead:
         job = self.table.get(job_id)

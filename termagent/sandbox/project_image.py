@@ -25,7 +25,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from termagent.sandbox.docker_settings import LABEL_RECIPE, LABEL_TEST_RUN, LABEL_WORKSPACE, SandboxLimits
+from termagent.sandbox.docker_settings import (
+    LABEL_RECIPE,
+    LABEL_TEST_RUN,
+    LABEL_WORKSPACE,
+    SandboxLimits,
+)
 from termagent.sandbox.image import ImageBuildError
 
 if TYPE_CHECKING:

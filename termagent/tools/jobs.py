@@ -15,7 +15,15 @@ from typing import Any
 from termagent.protocol import RISK_EXEC, RISK_READ, ViewKind
 from termagent.sandbox.base import SandboxUnavailable
 from termagent.sandbox.jobs import JobError, JobRead, format_read, started_text
-from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, one_line, schema
+from termagent.tools.base import (
+    CallView,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    ToolSpec,
+    one_line,
+    schema,
+)
 
 ID_SCHEMA = {"id": {"type": "string", "description": "the job id bash returned, e.g. job-1"}}
 
