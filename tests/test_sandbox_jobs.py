@@ -210,3 +210,16 @@ async def test_jobs_survive_a_killed_job_agent(workspace, sandbox_factory):
     _seen, read = await read_until(sandbox, job.id, lambda text, _: "tick" in text)
     assert read.job.running and sandbox._agent is not agent  # fell back, then a fresh agent
     assert (await sandbox.kill_job(job.id)).job.status == "killed"
+
+
+async def test_host_job_kill_reaches_what_left_the_jobs_group(workspace, scripted_server, monkeypatch):
+    marker = f"host-escape-{secrets.token_hex(4)}"
+    session, _ = make_session(workspace, scripted_server, monkeypatch)
+    sandbox = session.sandbox
+    try:
+        job = await sandbox.start_job(f"setsid bash -c 'exec -a {marker} sleep 1000' & echo begin; sleep 1000")
+        await read_until(sandbox, job.id, lambda text, _: "begin" in text and bool(host_processes_with(marker)))
+        killed = await sandbox.kill_job(job.id)
+        assert killed.job.status == "killed" and host_processes_with(marker) == []
+    finally:
+        await session.close("done")

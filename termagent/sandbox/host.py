@@ -68,7 +68,8 @@ class HostSandbox(Sandbox):
         self._lock = asyncio.Lock()
         self.mark = f"{session_id}-{secrets.token_hex(8)}"
         self._groups: set[int] = set()
-        self.jobs = HostJobs(self._environment, str(self.workspace), limits.output_cap_bytes, limits.max_jobs)
+        self.jobs = HostJobs(self._environment, lambda marker: kill_marked(EXEC_MARKER, marker), str(self.workspace),
+                             limits.output_cap_bytes, limits.max_jobs)
 
     @property
     def supports_jobs(self) -> bool:

@@ -4,7 +4,8 @@ Each job is a bash in its own session (so the group kill at job_kill reaches all
 it) carrying the sandbox's session marker, so `HostSandbox.close` kills it and
 everything it forked even after it left its group: nothing outlives the session on the
 host either. Its own per-job marker differs from every foreground command's, so the
-sweep after a command spares it. Output is pumped into a bounded in-memory spool.
+sweep after a command spares it, and job_kill sweeps it (whatever left its group).
+Output is pumped into a bounded in-memory spool.
 """
 
 from __future__ import annotations
@@ -67,23 +68,28 @@ class Spool:
 class HostJobs:
     """The job half of a HostSandbox."""
 
-    def __init__(self, env: Callable[[str], dict[str, str]], fallback_cwd: str, cap: int, max_jobs: int) -> None:
+    def __init__(self, env: Callable[[str], dict[str, str]], kill_marked: Callable[[str], object],
+                 fallback_cwd: str, cap: int, max_jobs: int) -> None:
         self._env = env
+        self._kill_marked = kill_marked
         self._fallback = fallback_cwd
         self.cap = cap
         self.table = JobTable(max_jobs)
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._spools: dict[str, Spool] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
+        self._markers: dict[str, str] = {}  # per job: what its processes carry even outside its group
 
     async def start(self, command: str, cwd: str) -> Job:
         self.table.check_room()
         job_id = self.table.reserve()
+        marker = secrets.token_hex(8)
         proc = await asyncio.create_subprocess_exec(
             "bash", "-c", RUN, "termagent-job", cwd, self._fallback, command,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            cwd=self._fallback, env=self._env(secrets.token_hex(8)), start_new_session=True,
+            cwd=self._fallback, env=self._env(marker), start_new_session=True,
         )
+        self._markers[job_id] = marker
         spool = Spool()
         self._procs[job_id], self._spools[job_id] = proc, spool
         self._pumps[job_id] = asyncio.ensure_future(_pump(proc, spool))
@@ -106,10 +112,11 @@ class HostJobs:
         job = self.table.get(job_id)
         if job.running:
             kill_group(job.sid)
+            await asyncio.to_thread(self._kill_marked, self._markers[job.id])
             await asyncio.wait({self._pumps[job.id]}, timeout=2.0)
         final = self.read(job.id)
-        if final.job.running:
-            job = self.table.update(final.job, status=STATUS_KILLED)
+        if job.running:  # it ran until we killed it, however its exit then read
+            job = self.table.update(final.job, status=STATUS_KILLED, exit_code=None)
             return JobRead(job, final.output, final.new_bytes, final.dropped_bytes, final.elided_bytes)
         return final
 
