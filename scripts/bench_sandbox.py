@@ -4,10 +4,11 @@
 Prints the median latency of `true` through the warm session container (one exec,
 including the wrapper that tracks cwd, timeout and OOM), the median of a fresh
 `docker run --rm` with the same image per command, their ratio, and the median cost
-of starting and of closing a session sandbox. With the egress proxy image built, also
-the proxy's overhead: a 10 MB HTTP download through the squid sidecar from the allowlist
-sandbox against the same download straight from a container on the server's network
-(target <= 15 %), and what an allowlist session costs to start.
+of starting and of closing a session sandbox, the median latency of starting a
+background job and of one `job_output` read (target for both: <= 100 ms), and, with the
+egress proxy image built, the proxy's overhead: a 10 MB HTTP download through the squid
+sidecar from the allowlist sandbox against the same download straight from a container on
+the server's network (target <= 15 %), and what an allowlist session costs to start.
 
 Usage: .venv/bin/python scripts/bench_sandbox.py [--runs N] [--no-proxy]
 """
@@ -134,20 +135,39 @@ async def proxy_overhead(limits: object, workspace: Path, runs: int) -> tuple[fl
         network.remove()
 
 
+async def job_latency(sandbox: DockerSandbox, runs: int) -> tuple[list[float], list[float]]:
+    """Median cost of starting a background job, and of one job_output read of a chatty job."""
+    starts, reads = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        job = await sandbox.start_job("sleep 1000")
+        starts.append(time.perf_counter() - started)
+        await sandbox.kill_job(job.id)
+    chatty = await sandbox.start_job("while :; do echo tick; sleep 0.05; done")
+    for _ in range(runs):
+        started = time.perf_counter()
+        await sandbox.read_job(chatty.id)
+        reads.append(time.perf_counter() - started)
+    await sandbox.kill_job(chatty.id)
+    return starts, reads
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--no-proxy", action="store_true", help="skip the egress proxy measurement")
     args = parser.parse_args()
     runs = args.runs
-    # as root (CI), accept the root sandbox as the tests do
-    limits = dataclasses.replace(limits_from_config(Config(DEFAULTS)), allow_root=os.getuid() == 0)
+    allow_root = os.environ.get("TERMAGENT_SANDBOX_ALLOW_ROOT") == "1" or os.getuid() == 0  # as the tests do
+    overrides = {"sandbox": {"allow_root": allow_root, "caches": False}}  # no cache volumes left behind
+    limits = limits_from_config(Config(DEFAULTS).with_overrides(overrides))
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp)
         sandbox = DockerSandbox(limits, workspace, "bench-warm")
         await sandbox.start()
         try:
             warm = statistics.median(await warm_exec(sandbox, runs))
+            job_starts, job_reads = await job_latency(sandbox, runs)
         finally:
             await sandbox.close()
         cold = statistics.median(await asyncio.to_thread(cold_run, limits.image, workspace, max(5, runs // 3)))
@@ -157,6 +177,8 @@ async def main() -> None:
     print(f"ratio run/exec:                         {cold / warm:8.1f} x")
     print(f"session start (median):                 {statistics.median(starts) * 1000:8.1f} ms")
     print(f"session close (median):                 {statistics.median(closes) * 1000:8.1f} ms")
+    print(f"background job start (median):          {statistics.median(job_starts) * 1000:8.1f} ms  (target <= 100)")
+    print(f"job_output read (median):               {statistics.median(job_reads) * 1000:8.1f} ms  (target <= 100)")
     if args.no_proxy:
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--subagents", action="store_true", help="with show: include subagent transcripts")
     audit = sub.add_parser("audit", help="print the audit log of a session (default: newest)")
     audit.add_argument("id", nargs="?")
-    sandbox = sub.add_parser("sandbox", help="build the sandbox image or show its status")
-    sandbox.add_argument("action", choices=("build", "status"))
+    sandbox = sub.add_parser("sandbox", help="build the sandbox image, show its status, prune its caches")
+    sandbox.add_argument("action", choices=("build", "status", "prune"))
     sub.add_parser("replay", help="watch a bundled scripted session (no API key needed)")
     trace = sub.add_parser("trace", help="write a stored session as an OpenTelemetry trace (OTLP/JSON)")
     trace.add_argument("id", help="session id or unique prefix")
@@ -134,7 +134,7 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
         if args.command == "sandbox":
             from termagent.commands import sandbox_command
 
-            return sandbox_command(args, _config(args, workspace))
+            return sandbox_command(args, _config(args, workspace), workspace)
         if args.command == "help":
             from termagent.help_topics import help_command
 

@@ -109,10 +109,13 @@ def trace_command(args: argparse.Namespace, workspace: Path) -> int:
     return 0
 
 
-def sandbox_command(args: argparse.Namespace, config: Any) -> int:
+def sandbox_command(args: argparse.Namespace, config: Any, workspace: Path | None = None) -> int:
     from termagent.sandbox.base import SandboxUnavailable
     from termagent.sandbox.image import build_image, sandbox_status
+    from termagent.sandbox.maintenance import build_project, prune, status_lines
 
+    workspace = workspace or Path.cwd()
+    trusted = bool(getattr(args, "trusted", False))
     try:
         if args.action == "build":
             tag = build_image(config, progress=lambda line: say(line, file=sys.stderr))
@@ -120,10 +123,20 @@ def sandbox_command(args: argparse.Namespace, config: Any) -> int:
             from termagent.sandbox.proxy_image import build_proxy_image
 
             say(build_proxy_image(config, progress=lambda line: say(line, file=sys.stderr)))
+            project = build_project(config, workspace, trusted, lambda line: say(line, file=sys.stderr))
+            if project:
+                say(project)
+            return 0
+        if args.action == "prune":
+            for line in prune():
+                say(line)
             return 0
         status = sandbox_status(config)
         for key, value in status.items():
             say(f"{key}: {value}")
+        if status.get("engine") == "reachable":
+            for line in status_lines(config, workspace, trusted):
+                say(line)
         settings = config.section("sandbox")
         limits = ("memory", "pids", "cpus", "nofile", "tmpfs_size", "timeout_default_s", "timeout_max_s",
                   "output_cap_bytes")

@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
         # with backend "none": this machine is itself a throwaway container (a Harbor task, a CI
         # job), so auto mode may run anything here and writes outside the workspace are not special
         "disposable_host": False,
+        "max_jobs": 4,  # background jobs (bash run_in_background) running at once
+        "caches": True,  # per-project cache volumes for pip, npm, cargo, go, uv (termagent sandbox prune)
     },
     "subagents": {"max_turns": 20, "max_tokens": 400_000, "max_cost_usd": 1.0, "max_wall_s": 600.0},
     "compaction": {"enabled": True, "threshold": 0.7, "keep_recent_turns": 6},

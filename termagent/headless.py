@@ -168,6 +168,7 @@ def _payload(session: SessionLike, text: str, reason: str, detail: str,
         "denials": [dataclasses.asdict(denial) for denial in status.denials],
         "memory_changed": list(status.memory_changed),
         **({"mcp_servers": list(status.mcp_servers)} if status.mcp_servers else {}),
+        **({"jobs": [dataclasses.asdict(job) for job in status.jobs]} if status.jobs else {}),
     }
 
 

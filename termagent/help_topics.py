@@ -32,6 +32,12 @@ JSON_FIELDS: tuple[Field, ...] = (
     Field("denials", "one {tool, input, reason, decided_by} per refused action"),
 )
 
+# Printed only when the run had any (never in an early failure's object).
+CONDITIONAL_JSON_FIELDS: tuple[Field, ...] = (
+    Field("jobs", "one {id, command, status} per background job (bash run_in_background); status is "
+                  "running, exited N or killed, as of the model's last job_output"),
+)
+
 # Variables read outside the config layer (the config ones come from ENV_OVERRIDES).
 OTHER_ENVIRONMENT: tuple[Field, ...] = (
     Field("ANTHROPIC_API_KEY", "API key for the model (or ANTHROPIC_AUTH_TOKEN)"),
@@ -73,6 +79,8 @@ def json_output() -> str:
              "event as one JSON line, a session_finished event, then the same object with type=result.",
              "A run that fails before its session opens still prints the object (exit_reason set).", ""]
     lines += [f"  {field.name:<12} {field.meaning}" for field in JSON_FIELDS]
+    lines += ["", "Only when there are any:", ""]
+    lines += [f"  {field.name:<12} {field.meaning}" for field in CONDITIONAL_JSON_FIELDS]
     return "\n".join(lines)
 
 
@@ -132,6 +140,40 @@ def hooks() -> str:
     return hooks_help()
 
 
+def sandbox() -> str:
+    from termagent.sandbox.caches import CACHE_ENV, CACHE_MOUNTS
+    from termagent.sandbox.jobs import CHUNK_BYTES, KEEP_CHUNKS
+    from termagent.sandbox.project_image import DEFAULT_IMAGE, PROJECT_PREFIX, RECIPE_DIR
+
+    spool = CHUNK_BYTES * KEEP_CHUNKS // (1 << 20)
+    return "\n".join([
+        "Background jobs: bash with run_in_background=true starts the command in the session's sandbox and",
+        "returns a job id at once; job_output(id) returns what it printed since the last read (capped like",
+        f"bash output; at most the last {spool} MiB are kept) and whether it still runs; job_kill(id) kills its",
+        "process group and session. Jobs have no timeout, share the container's pids and memory limits and",
+        "its network namespace (a server on a port answers later commands), and end with the session.",
+        "[sandbox] max_jobs caps how many run at once. A background command gets the same permission check",
+        "as a foreground one. /jobs in the app lists them; headless json has `jobs`.",
+        "",
+        "Cache volumes ([sandbox] caches = true, the default): per-project Docker volumes, named",
+        "termagent-cache-<hash of the workspace path>-<kind> and labelled termagent.cache, mounted at:",
+        *[f"  {kind:<15} {target}" for kind, target in CACHE_MOUNTS],
+        "and pointed to by (only cache directories: never CARGO_HOME, which holds credentials):",
+        *[f"  {name}={value}" for name, value in CACHE_ENV.items()],
+        "They never hold the workspace; what one session's commands put there reaches later sessions of the",
+        "same project. termagent sandbox status lists them with sizes; termagent sandbox prune removes them",
+        "(and stale sandbox containers).",
+        "",
+        f"Image: {RECIPE_DIR}/Dockerfile in a trusted project is built offline (--network none, never",
+        f"pulling) FROM a local image such as {DEFAULT_IMAGE}, with that directory as the only context,",
+        f"tagged {PROJECT_PREFIX}<recipe hash> and rebuilt only when the recipe or its base changes; a failed",
+        "build is exit 5. Otherwise [sandbox] image (default shown by termagent sandbox status). Any image",
+        "runs with the same hardening: your uid, read-only root, no capabilities, no new privileges, our",
+        "seccomp profile, limits, no network; its ENTRYPOINT and HEALTHCHECK are overridden and an image that",
+        "declares a VOLUME is refused.",
+    ])
+
+
 TOPICS: dict[str, tuple[str, Callable[[], str]]] = {
     "exit-codes": ("what each exit code and exit_reason means", exit_codes),
     "json": ("the fields of --output json / stream-json", json_output),
@@ -139,6 +181,7 @@ TOPICS: dict[str, tuple[str, Callable[[], str]]] = {
     "environment": ("environment variables termagent reads", environment),
     "rules": ("allow / ask / deny rule syntax", rules),
     "hooks": ("lifecycle hooks: events, stdin, exit codes, answers", hooks),
+    "sandbox": ("background jobs, cache volumes, project images", sandbox),
 }
 
 

@@ -96,6 +96,11 @@ def remove_run_containers(client: Any) -> None:
             container.remove(force=True)
         except Exception:
             continue
+    for volume in client.volumes.list(filters={"label": f"{LABEL_TEST_RUN}={test_run()}"}):  # cache volumes
+        try:
+            volume.remove(force=True)
+        except Exception:
+            continue
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ import pytest
 
 from termagent.sandbox.base import SandboxUnavailable
 from termagent.sandbox.docker_backend import DockerSandbox
+from termagent.sandbox.caches import CACHE_ENV, CACHE_MOUNTS
 from termagent.sandbox.docker_settings import ENV_ALLOWLIST, LABEL_SESSION, limits_from_config
 from termagent.tools.bash import format_result
 from tests.docker_support import TEST_MEMORY, git, label_terms, make_config, make_workspace, run_labels
@@ -90,7 +91,9 @@ async def test_no_docker_socket_and_only_the_workspace_is_bound(shared_sandbox: 
     # Docker always binds its own per-container hosts/hostname/resolv.conf files, and
     # its init binary (init=True); the rest are workspace paths re-mounted read-only.
     outside = {bind for bind in host_binds if not bind.startswith("/workspace/")}
-    assert outside <= {"/workspace", "/usr/sbin/docker-init", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+    cache_mounts = {target for _, target in CACHE_MOUNTS}  # the project's cache volumes (sandbox/caches.py)
+    assert outside <= {"/workspace", "/usr/sbin/docker-init", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf",
+                       *cache_mounts}
     assert "/workspace" in host_binds
 
 
@@ -281,7 +284,7 @@ async def test_no_host_variables_or_api_key_inside(
         assert value not in result.output
     assert str(canary_home.home) not in result.output
     names = {line.split("=", 1)[0] for line in (await run(sandbox, "env")).output.splitlines() if "=" in line}
-    assert names <= set(ENV_ALLOWLIST) | {"PWD", "OLDPWD", "SHLVL", "_", "HOSTNAME"}, names
+    assert names <= set(ENV_ALLOWLIST) | set(CACHE_ENV) | {"PWD", "OLDPWD", "SHLVL", "_", "HOSTNAME"}, names
 
 
 async def test_host_credentials_are_not_visible(
@@ -289,7 +292,8 @@ async def test_host_credentials_are_not_visible(
 ) -> None:
     sandbox = await sandbox_factory(make_workspace(tmp_path / "ws"))
     result = await run(sandbox, "cat ~/.ssh/* ~/.aws/credentials ~/.netrc ~/.docker/config.json; "
-                                f"cat {canary_home.home}/.ssh/id_canary; echo sock=$SSH_AUTH_SOCK; ls -A ~ | wc -l")
+                                f"cat {canary_home.home}/.ssh/id_canary; echo sock=$SSH_AUTH_SOCK; "
+                                "ls -A ~ | grep -cvxE '[.]cache|[.]cargo'")  # only the cache mount points
     assert not any(secret in result.output for secret in canary_home.secrets())
     assert "sock=\n" in result.output
     assert result.output.rstrip().endswith("0")

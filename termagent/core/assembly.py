@@ -83,7 +83,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     session_id, resumed = _session_id(store, workspace, options, config)
     bus.listen(lambda event: _trace(store, session_id, event))
     history = _history(store, session_id, resumed)
-    sandbox = _sandbox(config, workspace, session_id, store)
+    sandbox = _sandbox(config, workspace, session_id, store, options.trusted)
     checkpointer = Checkpointer(workspace, session_id, bool(config.get("checkpoints", "enabled")),
                                 on_warning=lambda message: bus.emit(Warning(message)),
                                 limits=_checkpoint_limits(config))
@@ -260,22 +260,23 @@ def _history(store: Store, session_id: str, resumed: bool) -> History:
     return history
 
 
-def _sandbox(config: Config, workspace: Path, session_id: str, store: Store) -> Sandbox:
+def _sandbox(config: Config, workspace: Path, session_id: str, store: Store, trusted: bool) -> Sandbox:
     from termagent.sandbox import open_sandbox
 
     if config.get("sandbox", "backend") == "none":
         return open_sandbox(config, workspace, session_id)
     from termagent.sandbox.lazy import LazySandbox
 
-    return LazySandbox(lambda: open_sandbox(config, workspace, session_id, audit=store))
+    return LazySandbox(lambda: open_sandbox(config, workspace, session_id, trusted, audit=store))
 
 
 def _tools(config: Config) -> list[Tool]:
     from termagent.tools.artifacts import ReadArtifactTool
     from termagent.tools.bash import BashTool
+    from termagent.tools.jobs import job_tools
     from termagent.tools.registry import default_tools
 
-    return [*default_tools(config), BashTool(), ReadArtifactTool()]
+    return [*default_tools(config), BashTool(), ReadArtifactTool(), *job_tools()]
 
 
 def _policy(config: Config, options: SessionOptions, workspace: Path,

@@ -127,6 +127,7 @@ class Session:
             limits=limits,
             context_tokens=self.loop.last_prompt_tokens, context_window=self.loop.context_window,
             sandbox=self._sandbox_name(), modes=runner.policy.modes,
+            jobs=self.sandbox.job_views() if self.sandbox is not None else (),
             denials=tuple(DenialView(d.tool, d.gist, d.reason, d.decided_by) for d in runner.denials),
             tool_calls=tuple(ToolCallView(r.name, r.ok, r.duration_s) for r in runner.records),
             memory_changed=tuple(change.to_dict() for change in self.memory_changes),

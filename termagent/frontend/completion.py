@@ -43,6 +43,7 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("transcript", "[n]", "a subagent's full transcript"),
     SlashCommand("mcp", "", "MCP servers, their status and the prompts they offer"),
     SlashCommand("skills", "", "list the skills (/NAME runs one)"),
+    SlashCommand("jobs", "", "background jobs the model started (bash run_in_background)"),
     SlashCommand("quit", "", "leave termagent"),
 )
 

@@ -115,6 +115,7 @@ class SlashCommands:
             "model": self.model, "mode": self.mode, "sessions": self.sessions, "resume": self.resume,
             "agents": self.agents, "diff": self.diff, "quit": self.quit, "exit": self.quit,
             "undo": self.undo, "transcript": self.transcript, "mcp": self.mcp, "skills": self.skills,
+            "jobs": self.jobs,
         }
 
     @property
@@ -298,6 +299,17 @@ class SlashCommands:
         prompts = self.session.mcp_prompts()
         if prompts:
             lines += ["prompts (send one as /NAME [text]):"] + [f"  /{name}  {what}" for name, what in prompts.items()]
+        self.say("\n".join(lines))
+
+    async def jobs(self, _: str) -> None:
+        """The session's background jobs; a status is as of the model's last job_output."""
+        jobs = self.session.status().jobs
+        if not jobs:
+            self.say("no background jobs in this session (the model starts them with bash run_in_background)")
+            return
+        width = max(len(job.id) for job in jobs)
+        lines = ["background jobs (they end with the session):"]
+        lines += [f"  {job.id.ljust(width)}  {job.status:<10}  {job.command}" for job in jobs]
         self.say("\n".join(lines))
 
     async def undo(self, _: str) -> None:

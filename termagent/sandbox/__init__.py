@@ -19,12 +19,15 @@ if TYPE_CHECKING:
 __all__ = ["ExecResult", "Sandbox", "SandboxUnavailable", "open_sandbox"]
 
 
-def open_sandbox(config: Config, workspace: Path, session_id: str, audit: Any = None) -> Sandbox:
+def open_sandbox(config: Config, workspace: Path, session_id: str, trusted: bool = False,
+                 audit: Any = None) -> Sandbox:
     """The session's sandbox (not yet started) for `sandbox.backend`: "docker" or "none".
 
+    `trusted`: the project is trusted, so its .termagent/sandbox/Dockerfile (if any) is the image.
     `audit` (a store with record_audit) receives a row per connection the egress proxy handled.
     """
     from termagent.sandbox.docker_settings import limits_from_config
+    from termagent.sandbox.project_image import with_project
 
     try:
         limits = limits_from_config(config)
@@ -39,5 +42,6 @@ def open_sandbox(config: Config, workspace: Path, session_id: str, audit: Any = 
         from termagent.sandbox.docker_backend import DockerSandbox
         from termagent.sandbox.network import audit_writer
 
-        return DockerSandbox(limits, workspace, session_id, audit_writer(audit, session_id))
+        return DockerSandbox(with_project(limits, workspace, trusted), workspace, session_id,
+                             audit_writer(audit, session_id))
     raise SandboxUnavailable(f"unknown sandbox backend {backend!r} (use docker or none)")

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from termagent.protocol import JobView
+    from termagent.sandbox.jobs import Job, JobRead
 
 
 class SandboxUnavailable(Exception):
@@ -52,6 +56,31 @@ class Sandbox(ABC):
         on_output: Callable[[str], None] | None = None,
     ) -> ExecResult:
         """Run one command in the session's cwd; a `cd` carries over to the next call."""
+
+    @property
+    def supports_jobs(self) -> bool:
+        """Whether `bash` may run commands in the background here (see sandbox/jobs.py)."""
+        return False
+
+    async def start_job(self, command: str) -> Job:
+        """Start `command` in the background in the session's cwd; raise JobError."""
+        from termagent.sandbox.jobs import JobError
+
+        raise JobError("unsupported", f"the {self.name} sandbox cannot run background jobs")
+
+    async def read_job(self, job_id: str) -> JobRead:
+        """The job's output since the last read (capped) and its status; raise JobError."""
+        from termagent.sandbox.jobs import JobError
+
+        raise JobError("unknown_job", f"there is no background job {job_id!r}")
+
+    async def kill_job(self, job_id: str) -> JobRead:
+        """Kill the job's whole process group (and session); its last output; raise JobError."""
+        return await self.read_job(job_id)
+
+    def job_views(self) -> tuple[JobView, ...]:
+        """The session's jobs (id, command, status) in start order, for status()."""
+        return ()
 
     @abstractmethod
     async def close(self) -> None:

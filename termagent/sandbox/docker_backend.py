@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from termagent.protocol import JobView
 from termagent.sandbox.base import ExecResult, Sandbox, SandboxUnavailable
 from termagent.sandbox.docker_settings import (
     ENV_ALLOWLIST,
@@ -32,11 +33,17 @@ from termagent.sandbox.docker_settings import (
     run_kwargs,
     sandbox_user,
 )
+from termagent.sandbox.docker_job_agent import AgentBroken, JobAgent
+from termagent.sandbox.docker_jobs import DockerJobs
 from termagent.sandbox.docker_stream import ExecStream
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.reaper import owner_labels, reap_stale
 from termagent.sandbox.git_scan import GitScan
 from termagent.sandbox.network import AuditWriter, Egress
+from termagent.sandbox.caches import CacheVolume
+from termagent.sandbox.jobs import Job, JobRead
+from termagent.sandbox.project_image import ImageChoice, choose_image
+from termagent.sandbox.run_extras import extend_run, finish_run
 from termagent.sandbox.watched_names import Snapshot, restore, snapshot
 from termagent.sandbox.workspace_guard import (
     GuardPlan,
@@ -132,6 +139,10 @@ class DockerSandbox(Sandbox):
         self.guard: GuardPlan | None = None
         self._git_scan: GitScan | None = None
         self._egress = Egress(limits.egress, session_id, {}, egress_audit)
+        self.image = ImageChoice(limits.image, "not started yet")
+        self.cache_volumes: tuple[CacheVolume, ...] = ()
+        self._agent: JobAgent | None = None
+        self.jobs = DockerJobs(self._run_argv, limits.output_cap_bytes, limits.max_jobs)
 
     @property
     def container_id(self) -> str | None:
@@ -148,7 +159,7 @@ class DockerSandbox(Sandbox):
             raise SandboxUnavailable(str(exc)) from None
         client = connect_engine()
         self.reaped = reap_stale(client)
-        require_image(client, self.limits.image)
+        self.image = choose_image(client, self.limits, self.workspace)
         self._standins = tempfile.mkdtemp(prefix="termagent-standins-")
         self.guard, self._git_scan = plan_guard(self.workspace, Path(self._standins))
         labels = owner_labels(self.session_id, str(self.workspace))
@@ -156,6 +167,7 @@ class DockerSandbox(Sandbox):
         try:
             self._egress.start(client)  # allowlist mode: networks and the proxy sidecar; else nothing
             kwargs = self._egress.container_kwargs(run_kwargs(self.limits, self.workspace, labels, self.guard.read_only))
+            self.cache_volumes = extend_run(client, self.limits, self.workspace, kwargs, self.image.tag)
             container = client.containers.run(name=container_name(self.session_id), **kwargs)
         except Exception as exc:
             self._egress.close()
@@ -167,6 +179,7 @@ class DockerSandbox(Sandbox):
         self._client, self._container = client, container
         try:
             self._keeper = self._find_keeper()
+            finish_run(container, self.cache_volumes)
         except Exception as exc:
             self._remove_quietly()
             self._egress.close()
@@ -253,7 +266,7 @@ class DockerSandbox(Sandbox):
     def _open_exec(self, command: str, timeout_s: float, deliver: Callable[[str], None] | None) -> ExecStream:
         api = self._client.api
         cmd = ["bash", "-c", OUTER, "termagent", self.cwd, command, f"{timeout_s:g}", self._keeper,
-               f"{STATE_DIR}/cwd", INNER]
+               f"{STATE_DIR}/cwd", INNER, self._spared()]
         try:
             created = api.exec_create(self._container.id, cmd, user=self._user(), workdir=WORKSPACE,
                                       environment=with_traceparent({**ENV_ALLOWLIST, **self._egress.env}))
@@ -281,20 +294,67 @@ class DockerSandbox(Sandbox):
 
     def _kill_all_blocking(self) -> bool:
         try:
-            code, _ = self._container.exec_run(["bash", "-c", KILL_ALL, "termagent", self._keeper],
+            code, _ = self._container.exec_run(["bash", "-c", KILL_ALL, "termagent", self._keeper, self._spared()],
                                                user=self._user())
             return code == 0
         except Exception:
             return False
 
     def _restart_blocking(self) -> None:
-        """Last resort (the container cannot even fork a killer): restart it."""
+        """Last resort (the container cannot even fork a killer): restart it (its jobs die too)."""
+        self.jobs.container_restarted()
+        if self._agent is not None:
+            self._agent.close()
+            self._agent = None
         try:
             self._container.restart(timeout=0)
             self._keeper = self._find_keeper()
             self.cwd = WORKSPACE
         except Exception:
             pass
+
+    # ------------------------------------------------------------ background jobs (docker_jobs)
+
+    def _spared(self) -> str:
+        """Session ids of running jobs and the job agent: the per-command reaper leaves them alone."""
+        agent = (self._agent.sid,) if self._agent is not None else ()
+        return " ".join(str(sid) for sid in (*agent, *self.jobs.table.running_sids()))
+
+    def _run_argv(self, argv: list[str]) -> tuple[int, bytes]:
+        """Run a job script: through the job agent (no exec per call), else one exec."""
+        environment = dict(ENV_ALLOWLIST)
+        if self._agent is None:
+            with contextlib.suppress(Exception):
+                self._agent = JobAgent(self._client, self._container.id, self._user(), environment)
+        if self._agent is not None:
+            try:
+                return self._agent.run(argv)
+            except AgentBroken:
+                self._agent = None
+        code, out = self._container.exec_run(argv, user=self._user(), stderr=False, workdir=WORKSPACE,
+                                             environment=environment)
+        return int(code if code is not None else -1), bytes(out or b"")
+
+    @property
+    def supports_jobs(self) -> bool:
+        return True
+
+    async def start_job(self, command: str) -> Job:
+        if self._container is None:
+            await self.start()
+        async with self._lock:
+            return await asyncio.to_thread(self.jobs.start, command, self.cwd)
+
+    async def read_job(self, job_id: str) -> JobRead:
+        async with self._lock:
+            return await asyncio.to_thread(self.jobs.read, job_id)
+
+    async def kill_job(self, job_id: str) -> JobRead:
+        async with self._lock:
+            return await asyncio.to_thread(self.jobs.kill, job_id)
+
+    def job_views(self) -> tuple[JobView, ...]:
+        return self.jobs.table.views()
 
     async def close(self) -> None:
         if self._container is not None:
@@ -305,6 +365,9 @@ class DockerSandbox(Sandbox):
             await asyncio.to_thread(_remove_tree, standins)
 
     def _remove_quietly(self) -> None:
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            agent.close()
         container, self._container = self._container, None
         if container is None:
             return
@@ -316,7 +379,9 @@ class DockerSandbox(Sandbox):
     def describe(self) -> dict[str, Any]:
         return {
             "backend": "docker",
-            "image": self.limits.image,
+            "image": self.image.tag,
+            "image_reason": self.image.reason,
+            "caches": [volume.name for volume in self.cache_volumes] if self.limits.caches else "off",
             "container": self.container_id,
             "state": "running" if self._container is not None else "stopped",
             "workspace": str(self.workspace),

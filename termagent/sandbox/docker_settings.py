@@ -108,6 +108,9 @@ class SandboxLimits:
     allow_root: bool = False
     allow_ptrace: bool = False
     egress: EgressPolicy = EgressPolicy()
+    max_jobs: int = 4  # background jobs running at once (sandbox/jobs.py)
+    caches: bool = True  # per-project cache volumes (sandbox/caches.py)
+    project_recipe: str = ""  # a trusted project's .termagent/sandbox directory (sandbox/project_image.py)
 
     @property
     def memory_bytes(self) -> int:
@@ -129,6 +132,8 @@ def limits_from_config(config: Config) -> SandboxLimits:
         allow_root=bool(section["allow_root"]),
         allow_ptrace=bool(section["allow_ptrace"]),
         egress=policy_from_settings(section["network"]),
+        max_jobs=int(section.get("max_jobs", 4)),
+        caches=bool(section.get("caches", True)),
     )
     parse_size(limits.memory)
     parse_size(limits.tmpfs_size)

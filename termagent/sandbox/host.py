@@ -28,7 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from termagent.protocol import JobView
 from termagent.sandbox.base import ExecResult, Sandbox
+from termagent.sandbox.host_jobs import HostJobs
+from termagent.sandbox.jobs import Job, JobRead
 from termagent.sandbox.docker_settings import SandboxLimits
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.wrapper import INNER
@@ -65,6 +68,25 @@ class HostSandbox(Sandbox):
         self._lock = asyncio.Lock()
         self.mark = f"{session_id}-{secrets.token_hex(8)}"
         self._groups: set[int] = set()
+        self.jobs = HostJobs(self._environment, lambda marker: kill_marked(EXEC_MARKER, marker), str(self.workspace),
+                             limits.output_cap_bytes, limits.max_jobs)
+
+    @property
+    def supports_jobs(self) -> bool:
+        return True
+
+    async def start_job(self, command: str) -> Job:
+        await self.start()
+        return await self.jobs.start(command, self.cwd)
+
+    async def read_job(self, job_id: str) -> JobRead:
+        return self.jobs.read(job_id)
+
+    async def kill_job(self, job_id: str) -> JobRead:
+        return await self.jobs.kill(job_id)
+
+    def job_views(self) -> tuple[JobView, ...]:
+        return self.jobs.table.views()
 
     async def start(self) -> None:
         if self._state_dir is None:
@@ -129,7 +151,8 @@ class HostSandbox(Sandbox):
         return with_traceparent({**host_environment(), **marks})
 
     async def close(self) -> None:
-        """Kill what the session's commands left running, then drop the state directory."""
+        """Kill what the session's commands and jobs left running, then drop the state directory."""
+        await self.jobs.close()
         for pgid in sorted(self._groups):
             _kill_group(pgid)
         self._groups.clear()

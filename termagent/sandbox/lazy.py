@@ -8,9 +8,13 @@ with exit code 5 instead of letting the model flail.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from termagent.sandbox.base import ExecResult, Sandbox, SandboxUnavailable
+
+if TYPE_CHECKING:
+    from termagent.protocol import JobView
+    from termagent.sandbox.jobs import Job, JobRead
 
 
 class LazySandbox(Sandbox):
@@ -57,6 +61,28 @@ class LazySandbox(Sandbox):
         except SandboxUnavailable as exc:
             self.failure = str(exc)
             raise
+
+    @property
+    def supports_jobs(self) -> bool:
+        return True  # the Docker sandbox runs jobs; fixed before it has even started (tool set)
+
+    async def _started(self) -> Sandbox:
+        self.used = True
+        await self.start()
+        assert self._inner is not None
+        return self._inner
+
+    async def start_job(self, command: str) -> Job:
+        return await (await self._started()).start_job(command)
+
+    async def read_job(self, job_id: str) -> JobRead:
+        return await (await self._started()).read_job(job_id)
+
+    async def kill_job(self, job_id: str) -> JobRead:
+        return await (await self._started()).kill_job(job_id)
+
+    def job_views(self) -> tuple[JobView, ...]:
+        return self._inner.job_views() if self._inner is not None else ()
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():

@@ -30,18 +30,24 @@ set --
 eval "$ta_cmd"
 """
 
-# Kills every process but init ($1 of the container), the keeper and this shell.
+# Kills every process but init ($1 of the container), the keeper, this shell and the
+# processes of the sessions listed in $ta_spare (background jobs termagent started).
 REAP = r"""
 ta_reap() {
-    local round pid p stat state found
+    local round pid p stat state found rest
+    local -a fields
     for round in 1 2 3 4 5 6 7 8 9 10; do
         found=0
         for p in /proc/[0-9]*; do
             pid=${p#/proc/}
             if [ "$pid" = 1 ] || [ "$pid" = "$ta_keep" ] || [ "$pid" = "$$" ]; then continue; fi
             stat=; { read -r stat <"$p/stat"; } 2>/dev/null
-            state=${stat##*) }; state=${state%% *}
+            rest=${stat##*) }; state=${rest%% *}
             [ "$state" = Z ] && continue
+            if [ -n "$ta_spare" ]; then
+                fields=($rest)
+                case " $ta_spare " in *" ${fields[3]} "*) continue ;; esac
+            fi
             kill -KILL "$pid" 2>/dev/null && found=1
         done
         [ "$found" = 0 ] && return 0
@@ -49,7 +55,8 @@ ta_reap() {
 }
 """
 
-# $1 = cwd, $2 = command, $3 = timeout (s), $4 = keeper pid, $5 = state file, $6 = INNER.
+# $1 = cwd, $2 = command, $3 = timeout (s), $4 = keeper pid, $5 = state file, $6 = INNER,
+# $7 = the session ids of running background jobs (spared by the reaper).
 # The watchdog starts first: once the command runs, a fork bomb may leave no pid for it.
 OUTER = (
     REAP
@@ -64,6 +71,7 @@ ta_oom() {
     done
 }
 ta_keep=$4
+ta_spare=$7
 : >"$5" 2>/dev/null
 ta_oom; ta_oom0=$ta_oom_n
 : >"$5.pgid" 2>/dev/null
@@ -86,8 +94,8 @@ exit "$ta_rc"
 """
 )
 
-# Host-side last resort after the in-container watchdog failed: $1 = keeper pid.
-KILL_ALL = REAP + 'ta_keep=$1\nta_reap\n'
+# Host-side sweep after the in-container watchdog failed: $1 = keeper pid, $2 = job sids to spare.
+KILL_ALL = REAP + 'ta_keep=$1\nta_spare=$2\nta_reap\n'
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from termagent.protocol import RISK_EXEC, Subject, ViewKind
 from termagent.sandbox.base import SandboxUnavailable
 from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, one_line, schema
+from termagent.tools.jobs import start_background
 
 if TYPE_CHECKING:
     from termagent.sandbox.base import ExecResult
@@ -29,7 +30,10 @@ DESCRIPTION = (
     "over). stdin is /dev/null, so interactive programs (less, vim, read, prompts) get EOF: pass "
     "non-interactive flags. Output is capped: the head and tail are kept and the middle is elided. "
     "Every command has a timeout (timeout_s) after which its whole process group is killed; background "
-    "processes do not survive the command. Memory, processes and file size (1 GiB per file) are limited. "
+    "processes (`cmd &`) do not survive the command. For a dev server, watcher or other long-running "
+    "process set run_in_background: the call returns at once with a job id, the job keeps running "
+    "(no timeout) until job_kill or the session ends, later commands can reach its ports, and "
+    "job_output reads what it printed. Memory, processes and file size (1 GiB per file) are limited. "
     "Do NOT use it to read, list or search files (use read_file, list_files, grep), to edit files "
     "(use edit_file / write_file), or for long verbose runs such as a full test suite (use delegate "
     "with the test_runner agent, which returns a short summary)."
@@ -48,6 +52,11 @@ class BashTool:
                     "minimum": 1,
                     "description": "seconds before the command is killed (default and maximum come from config)",
                 },
+                "run_in_background": {
+                    "type": "boolean",
+                    "description": "start the command as a background job and return its id at once "
+                                   "(read it with job_output, stop it with job_kill)",
+                },
             },
             ["command"],
         ),
@@ -57,6 +66,8 @@ class BashTool:
 
     def describe(self, args: dict[str, Any], root: Path) -> CallView:
         command = str(args.get("command", ""))
+        if args.get("run_in_background"):
+            return CallView("[background] " + one_line(command), command, ViewKind.COMMAND)
         return CallView(one_line(command), command, ViewKind.COMMAND)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
@@ -64,6 +75,8 @@ class BashTool:
         _check_command(command)
         if ctx.sandbox is None:
             raise ToolError("sandbox_unavailable", "no sandbox in this session: commands cannot run")
+        if args.get("run_in_background"):
+            return await start_background(command, ctx)
         timeout_s, note = _timeout(args.get("timeout_s"), ctx)
         if ctx.before_change is not None:
             await ctx.before_change("")
