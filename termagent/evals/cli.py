@@ -113,6 +113,9 @@ def _run(args: argparse.Namespace, cases: list[Any], scripts: dict[str, dict[str
     from termagent.evals.runner import run_cases
     from termagent.evals.scoring import CaseResult, totals
 
+    from termagent.model.client import warm_import
+
+    warm_import()  # the SDK import overlaps with loading the first workspaces
     settings = _settings(args)
     skipped = {c.name: "needs the Docker sandbox (run without --sandbox none)" for c in cases
                if c.needs_docker and settings.sandbox == "none"}

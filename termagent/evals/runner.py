@@ -170,6 +170,7 @@ async def _drive(case: Case, index: int, settings: Settings, store: Any, root: P
     from termagent.headless import run_headless
     from termagent.model.client import ModelClient
 
+    begun = time.monotonic()
     config = run_config(case, root, settings)
     options = session_options(root, False, allow=case.allow, deny=case.deny, trusted=case.trusted)
     with model_endpoint(url):
@@ -177,7 +178,6 @@ async def _drive(case: Case, index: int, settings: Settings, store: Any, root: P
         judge_client = ModelClient(config) if case.judge else None
     observer = Observer()
     session.bus.listen(observer)
-    begun = time.monotonic()
     outcome = await run_headless(session, case.task, "json", io.StringIO(), io.StringIO())
     session_s = time.monotonic() - begun
     payload = outcome.payload
