@@ -102,7 +102,8 @@ def _run_dict(run: RunResult) -> dict[str, Any]:
             "checks": [asdict(c) for c in run.checks], "judge_score": run.judge_score,
             "judge_reasons": run.judge_reasons, "exit_code": run.exit_code, "exit_reason": run.exit_reason,
             "turns": run.turns, "tokens": run.tokens, "cost_usd": round(run.cost_usd, 6),
-            "wall_s": round(run.wall_s, 3), "session_s": round(run.session_s, 3), "tool_calls": run.tool_calls,
+            "wall_s": round(run.wall_s, 3), "session_s": round(run.session_s, 3),
+            "judge_s": round(run.judge_s, 3), "checks_s": round(run.checks_s, 3), "tool_calls": run.tool_calls,
             "error": run.error}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import io
 import os
 import queue
@@ -45,6 +46,7 @@ class Settings:
     mode: str | None = None
     sandbox: str | None = None
     keep: bool = False  # keep every run's workspace (failed runs' are always kept)
+    scripted_delay_s: float = 0.0  # offline: pause between streamed events, to stand in for model latency
 
 
 @dataclass(frozen=True)
@@ -133,27 +135,44 @@ class _Checker:
             await self.sandbox.close()
 
 
-async def run_once(case: Case, index: int, settings: Settings, store: Any, script: dict[str, Any] | None) -> Progress:
+@dataclass(frozen=True)
+class Shared:
+    """What the workers of one eval share: the prepared workspaces and the clean-up queue."""
+
+    templates: Any
+    janitor: "queue.Queue[Callable[[], None] | None]"
+
+
+def _janitor(jobs: "queue.Queue[Callable[[], None] | None]") -> None:
+    """Removes finished runs' workspaces and stops their servers off the runs' critical path."""
+    while (job := jobs.get()) is not None:
+        job()
+
+
+async def run_once(case: Case, index: int, settings: Settings, store: Any, script: dict[str, Any] | None,
+                   shared: Shared) -> Progress:
     """One run, start to finish; anything the harness itself cannot do becomes the run's error."""
-    from termagent.evals.workspace import WorkspaceError, prepare, remove
+    from termagent.evals.workspace import WorkspaceError, remove
 
     started = time.monotonic()
     try:
-        prepared = prepare(case)
+        prepared = shared.templates.fresh(case)
     except WorkspaceError as exc:
         return Progress(case.name, index, RunResult(case.name, index, None, (), error=str(exc)), None)
-    result = await _session_run(case, index, settings, store, script, prepared.root, prepared.base_commit, started)
+    result = await _session_run(case, index, settings, store, script, prepared.root, prepared.base_commit, started,
+                                shared)
     keep = settings.keep or result.score < 0.8
     if not keep:
-        remove(prepared)
+        shared.janitor.put(lambda: remove(prepared))
+    result = dataclasses.replace(result, wall_s=time.monotonic() - started)
     return Progress(case.name, index, result, prepared.root if keep else None)
 
 
 async def _session_run(case: Case, index: int, settings: Settings, store: Any, script: dict[str, Any] | None,
-                       root: Path, base: str, started: float) -> RunResult:
+                       root: Path, base: str, started: float, shared: Shared) -> RunResult:
     from termagent.evals.scripted import start_server
 
-    server = start_server(script) if script is not None else None
+    server = start_server(script, settings.scripted_delay_s) if script is not None else None
     try:
         return await _drive(case, index, settings, store, root, base, started, server.url if server else None)
     except Exception as exc:  # the run failed in the harness: a failed run with the reason, never a crash
@@ -161,7 +180,7 @@ async def _session_run(case: Case, index: int, settings: Settings, store: Any, s
                          wall_s=time.monotonic() - started)
     finally:
         if server is not None:
-            server.stop()
+            shared.janitor.put(server.stop)
 
 
 async def _drive(case: Case, index: int, settings: Settings, store: Any, root: Path, base: str, started: float,
@@ -181,6 +200,7 @@ async def _drive(case: Case, index: int, settings: Settings, store: Any, root: P
     outcome = await run_headless(session, case.task, "json", io.StringIO(), io.StringIO())
     session_s = time.monotonic() - begun
     payload = outcome.payload
+    checked = time.monotonic()
     checker = _Checker(config, root, session.session_id)
     obs = Observation(root, payload, outcome.exit_code, tuple(observer.calls.values()), observer.compacted, base,
                       checker)
@@ -188,14 +208,17 @@ async def _drive(case: Case, index: int, settings: Settings, store: Any, root: P
         checks = tuple(await run_checks(case.checks, obs))
     finally:
         await checker.close()
+    judged = time.monotonic()
+    checks_s = judged - checked
     score, reasons, judge_cost, judge_tokens = await _judge(case, judge_client, checks, root, base, payload)
+    judge_s = time.monotonic() - judged
     usage = payload.get("usage", {})
     return RunResult(
         case.name, index, payload.get("session_id"), checks, score, reasons, outcome.exit_code,
         outcome.exit_reason, int(payload.get("turns", 0)),
         int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0)) + judge_tokens,
-        float(payload.get("cost_usd", 0.0)) + judge_cost, time.monotonic() - started, session_s,
-        len(obs.calls))
+        float(payload.get("cost_usd", 0.0)) + judge_cost, time.monotonic() - started, session_s, judge_s,
+        checks_s, len(obs.calls))
 
 
 async def _judge(case: Case, client: Any, checks: tuple[CheckResult, ...], root: Path, base: str,
@@ -217,7 +240,7 @@ async def _judge(case: Case, client: Any, checks: tuple[CheckResult, ...], root:
 
 
 def _worker(jobs: "queue.Queue[tuple[Case, int]]", settings: Settings, scripts: dict[str, dict[str, Any]],
-            done: Callable[[Progress], None]) -> None:
+            done: Callable[[Progress], None], shared: Shared) -> None:
     from termagent.store.db import Store
 
     async def loop() -> None:
@@ -228,7 +251,7 @@ def _worker(jobs: "queue.Queue[tuple[Case, int]]", settings: Settings, scripts: 
                     case, index = jobs.get_nowait()
                 except queue.Empty:
                     return
-                done(await run_once(case, index, settings, store, scripts.get(case.name)))
+                done(await run_once(case, index, settings, store, scripts.get(case.name), shared))
         finally:
             store.close()
 
@@ -250,10 +273,20 @@ def run_cases(cases: list[Case], settings: Settings, scripts: dict[str, dict[str
             results[progress.case].append(progress.result)
             on_progress(progress)
 
-    threads = [threading.Thread(target=_worker, args=(jobs, settings, scripts, done), name=f"eval-worker-{n}",
+    from termagent.evals.workspace import Templates
+
+    shared = Shared(Templates(), queue.Queue())
+    janitor = threading.Thread(target=_janitor, args=(shared.janitor,), name="eval-janitor", daemon=True)
+    janitor.start()
+    threads = [threading.Thread(target=_worker, args=(jobs, settings, scripts, done, shared), name=f"eval-worker-{n}",
                                 daemon=True) for n in range(max(1, settings.workers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        shared.janitor.put(None)
+        janitor.join()
+        shared.templates.close()
     return [CaseResult(c.name, c.tags, tuple(sorted(results[c.name], key=lambda r: r.index))) for c in cases]

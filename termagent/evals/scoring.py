@@ -50,7 +50,9 @@ class RunResult:
     tokens: int = 0
     cost_usd: float = 0.0
     wall_s: float = 0.0
-    session_s: float = 0.0  # the part of wall_s spent inside the session itself
+    session_s: float = 0.0  # the part of wall_s spent building and running the session
+    judge_s: float = 0.0  # the part spent waiting for the judge model
+    checks_s: float = 0.0  # the part spent on the checks (mostly the case's own check commands)
     tool_calls: int = 0
     error: str = ""  # the harness could not run it at all (setup failed, no model)
 

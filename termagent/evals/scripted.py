@@ -81,9 +81,9 @@ def load_script(path: Path) -> dict[str, Any]:
     return data
 
 
-def start_server(script: dict[str, Any]) -> ScriptedServer:
+def start_server(script: dict[str, Any], delay_s: float = 0.0) -> ScriptedServer:
     from termagent.core.door import load_prompt
 
-    server = ScriptedServer(responder=Router(script, load_prompt("compaction")))
+    server = ScriptedServer(responder=Router(script, load_prompt("compaction")), chunk_delay_s=delay_s)
     server.start()
     return server

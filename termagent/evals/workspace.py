@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +106,37 @@ def final_diff(root: Path, base: str) -> str:
 
 def remove(prepared: Prepared) -> None:
     shutil.rmtree(prepared.holder, ignore_errors=True)
+
+
+class Templates:
+    """Each case's starting state is prepared once (copy, git init, setup, base commit), and
+    every run gets its own plain copy of it, repository included: the same fresh tree for
+    every run, without paying git and the setup commands per run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._case_locks: dict[str, threading.Lock] = {}
+        self._made: dict[str, Prepared | WorkspaceError] = {}
+
+    def fresh(self, case: Case) -> Prepared:
+        with self._lock:
+            case_lock = self._case_locks.setdefault(case.name, threading.Lock())
+        with case_lock:
+            made = self._made.get(case.name)
+            if made is None:
+                try:
+                    made = prepare(case)
+                except WorkspaceError as exc:
+                    made = exc
+                self._made[case.name] = made
+        if isinstance(made, WorkspaceError):
+            raise made
+        holder = Path(tempfile.mkdtemp(prefix=f"termagent-eval-{case.name[:40]}-"))
+        shutil.copytree(made.root, holder / "workspace", symlinks=True)
+        return Prepared(holder / "workspace", holder, made.base_commit)
+
+    def close(self) -> None:
+        for made in self._made.values():
+            if isinstance(made, Prepared):
+                remove(made)
+        self._made.clear()
