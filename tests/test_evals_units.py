@@ -192,3 +192,37 @@ def test_junit_marks_a_regression_as_a_failure(tmp_path):
     root = ET.fromstring(junit(after, totals(after, 1.0), comparison))
     failure = next(root.iter("testcase")).find("failure")
     assert failure is not None and "median dropped" in failure.get("message", "")
+
+
+def git(cwd: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args], cwd=cwd, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_a_git_ref_workspace_is_that_commit_copied_into_a_fresh_repo(tmp_path):
+    from termagent.evals.workspace import WorkspaceError, prepare, remove
+
+    repo = tmp_path / "repo"
+    (repo / "evals").mkdir(parents=True)
+    git(repo, "init", "-q")
+    (repo / "app.py").write_text("VERSION = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    (repo / "app.py").write_text("VERSION = 2\n")  # uncommitted: not part of the ref
+    case_file = write(repo / "evals", 'name = "g"\ntask = "t"\nworkspace = "git:HEAD"\nsetup = ["echo made > made.txt"]\n')
+    prepared = prepare(load_case(case_file))
+    try:
+        assert (prepared.root / "app.py").read_text() == "VERSION = 1\n"
+        assert (prepared.root / "made.txt").read_text() == "made\n"
+        assert git(prepared.root, "status", "--porcelain") == ""  # the base commit holds the setup's work
+        assert git(prepared.root, "rev-parse", "HEAD").strip() == prepared.base_commit
+    finally:
+        remove(prepared)
+    bad = write(repo / "evals", 'name = "b"\ntask = "t"\nworkspace = "git:no-such-ref"\n', "bad.toml")
+    with pytest.raises(WorkspaceError, match="bad.toml.*git:no-such-ref"):
+        prepare(load_case(bad))
+    failing = write(repo / "evals", 'name = "f"\ntask = "t"\nsetup = ["exit 7"]\n', "f.toml")
+    with pytest.raises(WorkspaceError, match="f.toml: setup command 'exit 7' exited 7"):
+        prepare(load_case(failing))

@@ -201,13 +201,8 @@ async def _drive(case: Case, index: int, settings: Settings, store: Any, root: P
     session_s = time.monotonic() - begun
     payload = outcome.payload
     checked = time.monotonic()
-    checker = _Checker(config, root, session.session_id)
-    obs = Observation(root, payload, outcome.exit_code, tuple(observer.calls.values()), observer.compacted, base,
-                      checker)
-    try:
-        checks = tuple(await run_checks(case.checks, obs))
-    finally:
-        await checker.close()
+    obs = Observation(root, payload, outcome.exit_code, tuple(observer.calls.values()), observer.compacted, base)
+    checks = await _checks(case, obs, _Checker(config, root, session.session_id))
     judged = time.monotonic()
     checks_s = judged - checked
     score, reasons, judge_cost, judge_tokens = await _judge(case, judge_client, checks, root, base, payload)
@@ -219,6 +214,14 @@ async def _drive(case: Case, index: int, settings: Settings, store: Any, root: P
         int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0)) + judge_tokens,
         float(payload.get("cost_usd", 0.0)) + judge_cost, time.monotonic() - started, session_s, judge_s,
         checks_s, len(obs.calls))
+
+
+async def _checks(case: Case, obs: Observation, checker: _Checker) -> tuple[CheckResult, ...]:
+    """The case's checks, with check commands in a sandbox like the session's (closed afterwards)."""
+    try:
+        return tuple(await run_checks(case.checks, dataclasses.replace(obs, run_command=checker)))
+    finally:
+        await checker.close()
 
 
 async def _judge(case: Case, client: Any, checks: tuple[CheckResult, ...], root: Path, base: str,

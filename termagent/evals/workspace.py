@@ -47,9 +47,10 @@ def _git(root: Path, *args: str, input_bytes: bytes | None = None, env_extra: di
 
 def _copy_fixture(case: Case, dest: Path) -> None:
     spec = case.workspace
-    if spec.startswith("git:"):
+    if spec.startswith("git:"):  # the whole tree of REF in the repository holding the case file
         ref = spec[4:]
-        archive = _git(case.base_dir, "archive", "--format=tar", ref, check=False)
+        top = _git(case.base_dir, "rev-parse", "--show-toplevel", check=False).stdout.decode().strip()
+        archive = _git(Path(top or case.base_dir), "archive", "--format=tar", ref, check=False)
         if archive.returncode != 0:
             raise WorkspaceError(f"{case.source}: workspace {spec!r}: git archive failed: "
                                  f"{archive.stderr.decode('utf-8', 'replace').strip()[:300]}")
