@@ -9,9 +9,8 @@ the median over its runs; < 0.5 fail, 0.5 to < 0.8 soft fail, >= 0.8 pass.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from termagent.evals.checks import TOOL_CHECKS, CheckResult
 
@@ -117,7 +116,6 @@ class Totals:
     cost_usd: float
     turns: int
     wall_s: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def totals(cases: list[CaseResult], wall_s: float) -> Totals:
