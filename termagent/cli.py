@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     from termagent.mcp.cli import add_subcommand as add_mcp_subcommand
 
     add_mcp_subcommand(sub)
+    from termagent.evals.cli import add_subcommand as add_eval_subcommand
+
+    add_eval_subcommand(sub)
     return parser
 
 
@@ -119,6 +122,10 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             from termagent.acp.cli import dispatch as acp_dispatch
 
             return acp_dispatch(args, workspace)
+        if args.command == "eval":
+            from termagent.evals.cli import eval_command
+
+            return eval_command(args, workspace)
         if args.command == "trace":
             from termagent.commands import trace_command
 
