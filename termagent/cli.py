@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     from termagent.mcp.cli import add_subcommand as add_mcp_subcommand
 
     add_mcp_subcommand(sub)
+    from termagent.batch.cli import add_subcommand as add_batch_subcommand
+
+    add_batch_subcommand(sub)
     return parser
 
 
@@ -116,6 +119,10 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             from termagent.acp.cli import dispatch as acp_dispatch
 
             return acp_dispatch(args, workspace)
+        if args.command == "batch":
+            from termagent.batch.cli import dispatch as batch_dispatch
+
+            return batch_dispatch(args)
         if args.command == "trace":
             from termagent.commands import trace_command
 

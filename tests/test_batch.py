@@ -1,0 +1,184 @@
+"""`termagent batch` as a person runs it: the real console process, real children, real git
+copies and one real scripted model server serving every task's session."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from termagent.testing.scripted_server import ScriptedServer, reply, stall, text, tool_use
+from tests.batch_support import (
+    API_KEY,
+    TaskScripts,
+    batch_argv,
+    batch_env,
+    denied_script,
+    edit_script,
+    make_project,
+    make_remote,
+    read_results,
+    write_tasks,
+)
+
+pytestmark = pytest.mark.e2e
+DONE = ("t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t10")
+
+
+def twelve_tasks(root: Path, scripts: TaskScripts) -> Path:
+    """Nine edits (copies of a directory and clones of a git ref), a denial, a missing
+    workspace and a task stopped by its own turn limit."""
+    project, (url, ref) = make_project(root), make_remote(root)
+    lines: list[dict[str, Any]] = []
+    for n in range(1, 13):
+        tid = f"t{n:02d}"
+        workspace: Any = str(project) if n % 3 else {"git": url, "ref": ref}
+        line = {"id": tid, "task": f"fix the spelling in notes.txt [task {tid}]", "workspace": workspace,
+                "mode": "accept-edits"}
+        scripts.add(tid, edit_script(tid))
+        if tid == "t09":
+            scripts.add(tid, denied_script(tid))
+        if tid == "t11":
+            line["workspace"] = str(root / "no-such-dir")
+        if tid == "t12":
+            line["max_turns"] = 1
+        lines.append(line)
+    return write_tasks(root / "tasks.jsonl", lines)
+
+
+def run_batch(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(batch_argv("batch", *args), env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def scripts() -> TaskScripts:
+    return TaskScripts()
+
+
+@pytest.fixture
+def server(scripts: TaskScripts):
+    with ScriptedServer(responder=scripts) as server:
+        yield server
+
+
+def test_twelve_tasks_on_three_workers_then_a_rerun_skips_them(tmp_path, scripts, server):
+    tasks = twelve_tasks(tmp_path, scripts)
+    out = tmp_path / "out" / "RESULTS.jsonl"
+    env = batch_env(server.url)
+    first = run_batch(env, str(tasks), "--out", str(out), "--workers", "3", "--sandbox", "none")
+    assert first.returncode == 1, first.stderr  # some tasks did not finish `done`
+    results = read_results(out)
+    assert sorted(results) == [f"t{n:02d}" for n in range(1, 13)]
+    for tid in DONE:
+        line = results[tid]
+        assert (line["exit_reason"], line["exit_code"], line["result"]) == ("done", 0, f"{tid} fixed"), line
+        assert f"-colour\n+color {tid}\n" in line["diff"] and line["diff_stat"]["files"] == 1
+        assert line["session_id"] and line["turns"] == 3 and line["cost_usd"] > 0
+        assert {"prepare_s", "agent_s", "diff_s", "total_s"} <= set(line["timings"])
+    assert (results["t09"]["exit_reason"], results["t09"]["exit_code"]) == ("denied", 4)
+    assert results["t09"]["denials"] and results["t09"]["diff"] == ""
+    assert (results["t11"]["exit_reason"], results["t11"]["exit_code"]) == ("usage_error", 2)
+    assert "no-such-dir does not exist" in results["t11"]["detail"]
+    assert (results["t12"]["exit_reason"], results["t12"]["exit_code"]) == ("max_turns", 1)
+    assert (tmp_path / "project" / "notes.txt").read_text() == "colour\n"  # every task worked on a copy
+    assert not (tmp_path / "project" / ".git").exists()
+    for path in (tasks, out):
+        assert API_KEY not in path.read_text()
+    assert "12 tasks: 9 done, 3 failed, 0 without a result" in first.stderr
+
+    sessions, written = dict(scripts.attempts), out.read_bytes()
+    again = run_batch(env, str(tasks), "--out", str(out), "--workers", "3", "--sandbox", "none")
+    assert again.returncode == 1, again.stderr
+    assert "12 of 12 tasks already have a result" in again.stderr
+    assert out.read_bytes() == written and dict(scripts.attempts) == sessions  # nothing ran again
+
+
+def test_the_batch_cost_cap_stops_new_starts(tmp_path, scripts, server):
+    tasks = twelve_tasks(tmp_path, scripts)
+    out = tmp_path / "RESULTS.jsonl"
+    result = run_batch(batch_env(server.url), str(tasks), "--out", str(out), "--workers", "3", "--sandbox", "none",
+                       "--max-cost-usd", "0.000001")
+    assert result.returncode == 1, result.stderr
+    results = read_results(out)
+    assert sorted(results) == ["t01", "t02", "t03"]  # the three started at once; none after the first cost
+    assert all(line["exit_reason"] == "done" for line in results.values())
+    assert "reached --max-cost-usd" in result.stderr and "9 without a result" in result.stderr
+    assert set(scripts.attempts) == {"t01", "t02", "t03"}
+
+
+def test_sigint_mid_batch_keeps_the_finished_results(tmp_path, scripts, server):
+    tasks = twelve_tasks(tmp_path, scripts)
+    for tid in ("t04", "t05", "t06"):  # these hold their first model request until the server stops
+        scripts.add(tid, lambda attempt: [stall()])
+    out, work = tmp_path / "RESULTS.jsonl", tmp_path / "work"
+    work.mkdir()
+    log = (tmp_path / "batch.log").open("w")
+    proc = subprocess.Popen(batch_argv("batch", str(tasks), "--out", str(out), "--workers", "3", "--sandbox",
+                                       "none", "--work-dir", str(work)),
+                            env=batch_env(server.url), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        running = lambda: all(scripts.attempts[t] for t in ("t04", "t05", "t06"))  # noqa: E731
+        assert scripts.wait_for(lambda: running() and len(read_results(out)) == 3, timeout_s=300)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    stderr = (tmp_path / "batch.log").read_text()
+    results = read_results(out)  # every line parses: nothing half-written
+    assert sorted(results) == ["t01", "t02", "t03"] and "interrupted" in stderr
+    assert all(line["exit_reason"] == "done" for line in results.values())
+    assert set(scripts.attempts) == {"t01", "t02", "t03", "t04", "t05", "t06"}  # nothing started after ^C
+    assert _children_in(work) == [] and list(work.iterdir()) == []  # children gone, copies removed
+
+
+def _children_in(work: Path) -> list[int]:
+    """Processes whose command line names a copy under `work` (the task children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(work) in cmdline and "--task" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_bad_task_file_names_every_bad_line_and_runs_nothing(tmp_path, scripts, server):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"id": "a", "task": "x", "workspace": "."}\n'
+                     "not json\n"
+                     '{"id": "a", "task": "y", "workspace": "."}\n'
+                     '{"id": "b", "task": "z", "workspace": ".", "max_cost": 1}\n')
+    out = tmp_path / "RESULTS.jsonl"
+    result = run_batch(batch_env(server.url), str(tasks), "--out", str(out))
+    assert result.returncode == 2
+    for fragment in ("line 2: not valid JSON", "line 3: id 'a' is already used on line 1",
+                     "line 4: unknown key(s) 'max_cost'"):
+        assert fragment in result.stderr
+    assert not out.exists() and not scripts.attempts
+
+
+@pytest.mark.docker
+def test_a_task_in_the_docker_sandbox(tmp_path, scripts, server, docker_client):
+    project = make_project(tmp_path)
+    scripts.add("d1", lambda attempt: [reply(tool_use("bash", {"command": "echo sandboxed > from-sandbox.txt"})),
+                                       reply(text("d1 ran it"))])
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [{"id": "d1", "task": "run it [task d1]", "workspace": str(project),
+                                                    "mode": "auto"}])
+    out = tmp_path / "RESULTS.jsonl"
+    result = run_batch(batch_env(server.url), str(tasks), "--out", str(out), "--sandbox", "docker")
+    assert result.returncode == 0, result.stderr
+    line = read_results(out)["d1"]
+    assert line["exit_reason"] == "done" and line["tool_calls"][0]["ok"] is True
+    assert "+++ b/from-sandbox.txt" in line["diff"] and "+sandboxed" in line["diff"]
+    assert not (project / "from-sandbox.txt").exists()
