@@ -143,3 +143,43 @@ def batch_env(server_url: str) -> dict[str, str]:
 
 def batch_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "termagent", *args]
+
+
+DONE = ("t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t10")
+
+
+def twelve_tasks(root: Path, scripts: TaskScripts) -> Path:
+    """Nine edits (copies of a directory and clones of a git ref), a denial, a missing
+    workspace and a task stopped by its own turn limit."""
+    project, (url, ref) = make_project(root), make_remote(root)
+    lines: list[dict[str, Any]] = []
+    for n in range(1, 13):
+        tid = f"t{n:02d}"
+        workspace: Any = str(project) if n % 3 else {"git": url, "ref": ref}
+        line = {"id": tid, "task": f"fix the spelling in notes.txt [task {tid}]", "workspace": workspace,
+                "mode": "accept-edits"}
+        scripts.add(tid, edit_script(tid))
+        if tid == "t09":
+            scripts.add(tid, denied_script(tid))
+        if tid == "t11":
+            line["workspace"] = str(root / "no-such-dir")
+        if tid == "t12":
+            line["max_turns"] = 1
+        lines.append(line)
+    return write_tasks(root / "tasks.jsonl", lines)
+
+
+def check_twelve(results: dict[str, dict[str, Any]]) -> None:
+    """What the twelve tasks must have produced, wherever they ran."""
+    assert sorted(results) == [f"t{n:02d}" for n in range(1, 13)]
+    for tid in DONE:
+        line = results[tid]
+        assert (line["exit_reason"], line["exit_code"], line["result"]) == ("done", 0, f"{tid} fixed"), line
+        assert f"-colour\n+color {tid}\n" in line["diff"] and line["diff_stat"]["files"] == 1
+        assert line["session_id"] and line["turns"] == 3 and line["cost_usd"] > 0
+        assert {"prepare_s", "agent_s", "diff_s", "total_s"} <= set(line["timings"])
+    assert (results["t09"]["exit_reason"], results["t09"]["exit_code"]) == ("denied", 4)
+    assert results["t09"]["denials"] and results["t09"]["diff"] == ""
+    assert (results["t11"]["exit_reason"], results["t11"]["exit_code"]) == ("usage_error", 2)
+    assert "no-such-dir does not exist" in results["t11"]["detail"]
+    assert (results["t12"]["exit_reason"], results["t12"]["exit_code"]) == ("max_turns", 1)

@@ -3,57 +3,37 @@ copies and one real scripted model server serving every task's session."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from termagent.testing.scripted_server import ScriptedServer, reply, stall, text, tool_use
+from termagent.testing.scripted_server import (
+    ScriptedServer,
+    reply,
+    stall,
+    text,
+    tool_use,
+)
 from tests.batch_support import (
     API_KEY,
     TaskScripts,
     batch_argv,
     batch_env,
-    denied_script,
-    edit_script,
+    check_twelve,
     make_project,
-    make_remote,
     read_results,
+    twelve_tasks,
     write_tasks,
 )
 
 pytestmark = pytest.mark.e2e
-DONE = ("t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t10")
-
-
-def twelve_tasks(root: Path, scripts: TaskScripts) -> Path:
-    """Nine edits (copies of a directory and clones of a git ref), a denial, a missing
-    workspace and a task stopped by its own turn limit."""
-    project, (url, ref) = make_project(root), make_remote(root)
-    lines: list[dict[str, Any]] = []
-    for n in range(1, 13):
-        tid = f"t{n:02d}"
-        workspace: Any = str(project) if n % 3 else {"git": url, "ref": ref}
-        line = {"id": tid, "task": f"fix the spelling in notes.txt [task {tid}]", "workspace": workspace,
-                "mode": "accept-edits"}
-        scripts.add(tid, edit_script(tid))
-        if tid == "t09":
-            scripts.add(tid, denied_script(tid))
-        if tid == "t11":
-            line["workspace"] = str(root / "no-such-dir")
-        if tid == "t12":
-            line["max_turns"] = 1
-        lines.append(line)
-    return write_tasks(root / "tasks.jsonl", lines)
 
 
 def run_batch(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(batch_argv("batch", *args), env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(batch_argv("batch", *args), env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
 
 
 @pytest.fixture
@@ -73,19 +53,7 @@ def test_twelve_tasks_on_three_workers_then_a_rerun_skips_them(tmp_path, scripts
     env = batch_env(server.url)
     first = run_batch(env, str(tasks), "--out", str(out), "--workers", "3", "--sandbox", "none")
     assert first.returncode == 1, first.stderr  # some tasks did not finish `done`
-    results = read_results(out)
-    assert sorted(results) == [f"t{n:02d}" for n in range(1, 13)]
-    for tid in DONE:
-        line = results[tid]
-        assert (line["exit_reason"], line["exit_code"], line["result"]) == ("done", 0, f"{tid} fixed"), line
-        assert f"-colour\n+color {tid}\n" in line["diff"] and line["diff_stat"]["files"] == 1
-        assert line["session_id"] and line["turns"] == 3 and line["cost_usd"] > 0
-        assert {"prepare_s", "agent_s", "diff_s", "total_s"} <= set(line["timings"])
-    assert (results["t09"]["exit_reason"], results["t09"]["exit_code"]) == ("denied", 4)
-    assert results["t09"]["denials"] and results["t09"]["diff"] == ""
-    assert (results["t11"]["exit_reason"], results["t11"]["exit_code"]) == ("usage_error", 2)
-    assert "no-such-dir does not exist" in results["t11"]["detail"]
-    assert (results["t12"]["exit_reason"], results["t12"]["exit_code"]) == ("max_turns", 1)
+    check_twelve(read_results(out))
     assert (tmp_path / "project" / "notes.txt").read_text() == "colour\n"  # every task worked on a copy
     assert not (tmp_path / "project" / ".git").exists()
     for path in (tasks, out):
@@ -123,7 +91,7 @@ def test_sigint_mid_batch_keeps_the_finished_results(tmp_path, scripts, server):
                                        "none", "--work-dir", str(work)),
                             env=batch_env(server.url), stdout=log, stderr=subprocess.STDOUT)
     try:
-        running = lambda: all(scripts.attempts[t] for t in ("t04", "t05", "t06"))  # noqa: E731
+        running = lambda: all(scripts.attempts[t] for t in ("t04", "t05", "t06"))
         assert scripts.wait_for(lambda: running() and len(read_results(out)) == 3, timeout_s=300)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 130

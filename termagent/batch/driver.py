@@ -17,7 +17,13 @@ from termagent.batch.progress import Progress
 from termagent.batch.results import ResultLog
 from termagent.batch.run_one import failure
 from termagent.batch.tasks import Task
-from termagent.exits import EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_OK, ExitReason, code_for_reason
+from termagent.exits import (
+    EXIT_INTERRUPTED,
+    EXIT_LIMIT,
+    EXIT_OK,
+    ExitReason,
+    code_for_reason,
+)
 
 
 @dataclass

@@ -84,7 +84,7 @@ class LocalPool:
 def _outcome(state: BatchState, future: Future[dict[str, Any]], task: Task) -> dict[str, Any]:
     try:
         return future.result()
-    except Exception as exc:  # a bug in the runner must cost one task, not the batch
+    except Exception as exc:  # noqa: BLE001 - a bug in the runner must cost one task, not the batch
         return state.crashed(task, f"batch: the task's runner failed: {type(exc).__name__}: {exc}")
 
 

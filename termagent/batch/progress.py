@@ -44,7 +44,7 @@ class Progress:
             else:
                 self.failed += 1
         if not self.tty and recorded:
-            detail = "" if line.get("exit_reason") == "done" else f" ({_short(line.get('detail'))})"
+            detail = "" if line.get("exit_reason") == "done" else f" ({_why(line)})"
             total_s = (line.get("timings") or {}).get("total_s", 0.0)
             self._write(f"batch: [{self.finished}/{self.total}] {_short(line.get('id'))} {line.get('exit_reason')}"
                         f"{detail} {total_s:.1f}s ${float(line.get('cost_usd') or 0.0):.4f}\n")
@@ -75,6 +75,13 @@ class Progress:
             self.stream.flush()
         except (OSError, ValueError):
             pass
+
+
+def _why(line: dict[str, Any]) -> str:
+    denials = line.get("denials") or []
+    if not line.get("detail") and denials:
+        return f"{len(denials)} action(s) denied, first: {_short(denials[0].get('tool'))}"
+    return _short(line.get("detail"))
 
 
 def _short(value: Any, limit: int = 120) -> str:

@@ -9,6 +9,7 @@ a result (run_task scrubs them). Ray is imported only here, and only for `--ray`
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ def _connect(address: str | None) -> Any:
         raise RayUnavailable("--ray needs Ray on this machine: pip install 'termagent[ray]'") from None
     env_vars = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
     try:
-        ray.init(address=address or None, runtime_env={"env_vars": env_vars}, logging_level="warning",
+        ray.init(address=address or None, runtime_env={"env_vars": env_vars}, logging_level=logging.WARNING,
                  log_to_driver=False, configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise RayUnavailable(f"cannot reach the Ray cluster at {address or 'auto'}: {_first_line(exc)}") from None

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ class AgentRun:
 def run_task(task: Task, options: RunOptions,
              on_start: Callable[[subprocess.Popen[str]], None] | None = None) -> dict[str, Any]:
     """The task's result line. KeyboardInterrupt (a Ray cancel) stops the child and propagates."""
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     clock = [time.monotonic()]
     timings: dict[str, Any] = {"started_at": started_at}
     root = Path(tempfile.mkdtemp(prefix=f"termagent-batch-{_slug(task.id)}-", dir=options.work_dir))
@@ -116,7 +116,8 @@ def run_agent(task: Task, options: RunOptions, copy: Path,
     """Run the child to its end, or to the harness timeout (then SIGINT, then SIGKILL)."""
     proc = subprocess.Popen(command_for(task, options, copy), cwd=copy, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                            errors="replace", start_new_session=True, preexec_fn=_die_with_parent())
+                            errors="replace", start_new_session=True,
+                            preexec_fn=_die_with_parent())  # noqa: PLW1509 - one prctl call, libc loaded before the fork
     if on_start is not None:
         on_start(proc)
     try:

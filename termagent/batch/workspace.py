@@ -101,7 +101,7 @@ def _clone(url: str, ref: str | None, dest: Path) -> None:
         argv += ["-c", f"protocol.{name}.allow=always"]
     argv += ["clone", "--quiet", "--no-checkout", "--no-recurse-submodules", "--", url, str(dest)]
     try:
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=CLONE_TIMEOUT_S,
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=CLONE_TIMEOUT_S, check=False,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise WorkspaceError(f"git clone {url} timed out after {CLONE_TIMEOUT_S:.0f}s") from None
