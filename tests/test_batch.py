@@ -3,6 +3,7 @@ copies and one real scripted model server serving every task's session."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.batch_support import (
     batch_env,
     check_twelve,
     make_project,
+    make_remote,
     read_results,
     twelve_tasks,
     write_tasks,
@@ -150,3 +152,41 @@ def test_a_task_in_the_docker_sandbox(tmp_path, scripts, server, docker_client):
     assert line["exit_reason"] == "done" and line["tool_calls"][0]["ok"] is True
     assert "+++ b/from-sandbox.txt" in line["diff"] and "+sandboxed" in line["diff"]
     assert not (project / "from-sandbox.txt").exists()
+
+
+def test_a_large_diff_goes_to_a_patch_file_and_a_cut_line_is_mended(tmp_path):
+    from termagent.batch.results import ResultLog
+
+    out = tmp_path / "RESULTS.jsonl"
+    out.write_text('{"id": "a", "exit_reason": "done"}\n{"id": "cut", "exit_rea')  # a crash mid-write
+    warnings: list[str] = []
+    log = ResultLog(out, inline_limit=1000, warn=warnings.append)
+    assert set(log.load()) == {"a"} and "RESULTS.jsonl:2" in warnings[0]
+    big = "+" + "x" * 2000 + "\n"
+    line = log.append({"id": "org/repo", "exit_reason": "done", "diff": big})
+    log.append({"id": "small", "exit_reason": "done", "diff": "+y\n"})
+    rows = out.read_text().splitlines()
+    assert rows[1] == '{"id": "cut", "exit_rea' and [json.loads(r)["id"] for r in rows[2:]] == ["org/repo", "small"]
+    assert line["diff"] is None and (tmp_path / line["diff_file"]).read_text() == big
+    assert line["diff_file"].startswith("RESULTS.patches/org_repo-")
+    assert ResultLog(out).load()["small"]["diff"] == "+y\n"
+
+
+def test_a_missing_ref_is_that_task_failing_with_the_reason(tmp_path):
+    from termagent.batch.run_one import RunOptions, run_task
+    from termagent.batch.tasks import Task, Workspace
+
+    url, _ = make_remote(tmp_path)
+    task = Task("x", "do it", Workspace(git=url, ref="no-such-branch"))
+    line = run_task(task, RunOptions(work_dir=str(tmp_path)))
+    assert (line["exit_reason"], line["exit_code"]) == ("usage_error", 2)
+    assert "'no-such-branch' is not a branch, tag or commit" in line["detail"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("termagent-batch-")] == []
+
+
+def test_result_lines_never_carry_the_api_key(monkeypatch):
+    from termagent.batch.run_one import scrub
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    line = scrub({"id": "a", "detail": f"stderr: key={API_KEY}", "diff": f"+{API_KEY}\n"})
+    assert API_KEY not in json.dumps(line) and line["detail"] == "stderr: key=[redacted]"
