@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from termagent.testing.scripted_server import ScriptedServer, reply, text  # noqa: E402
+from termagent.testing.scripted_server import ScriptedServer, reply, text
 
 RAY = Path(sys.executable).parent / "ray"
 

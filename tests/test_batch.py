@@ -190,3 +190,16 @@ def test_result_lines_never_carry_the_api_key(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
     line = scrub({"id": "a", "detail": f"stderr: key={API_KEY}", "diff": f"+{API_KEY}\n"})
     assert API_KEY not in json.dumps(line) and line["detail"] == "stderr: key=[redacted]"
+
+
+def test_on_a_terminal_the_bar_counts_done_failed_and_spend():
+    import io
+
+    from termagent.batch.progress import Progress
+
+    screen = io.StringIO()
+    progress = Progress(3, [{"id": "old", "exit_reason": "done", "cost_usd": 0.5}], stream=screen, tty=True)
+    progress.started("b")
+    progress.finished_task({"id": "b", "exit_reason": "denied", "cost_usd": 0.25, "denials": [{"tool": "bash"}]})
+    last = screen.getvalue().rsplit("\r", 1)[-1]
+    assert "2/3" in last and "done 1" in last and "failed 1" in last and "running 0" in last and "$0.7500" in last

@@ -64,6 +64,9 @@ def dispatch(args: argparse.Namespace) -> int:
         return _usage(str(exc))
     backend = _backend(args)
     state = _state(args, tasks)
+    problem = state.log.check_writable()
+    if problem:
+        return _usage(problem)
     _on_interrupt(state)
     try:
         backend.run(state)

@@ -56,6 +56,17 @@ class ResultLog:
                 self.results[line["id"]] = line
         return self.results
 
+    def check_writable(self) -> str:
+        """Why results could not be appended here ('' when they can), asked before any task runs."""
+        if self.path.is_dir():
+            return f"--out {self.path} is a directory; name a file"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        except OSError as exc:
+            return f"cannot write results to {self.path}: {exc.strerror or exc}"
+        return ""
+
     def spent_usd(self) -> float:
         return sum(float(line.get("cost_usd") or 0.0) for line in self.results.values())
 
