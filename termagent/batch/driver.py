@@ -59,7 +59,7 @@ class BatchState:
 
     def record(self, result: dict[str, Any]) -> None:
         """Append a finished task's line, unless the batch's own interrupt cut it short."""
-        if self.stop.is_set() and result.get("exit_reason") == ExitReason.INTERRUPTED:
+        if self.stop.is_set() and (result.get("exit_reason") == ExitReason.INTERRUPTED or result.get("exit_signal")):
             self.progress.finished_task(result, recorded=False)
             return
         self.progress.finished_task(self.log.append(result))

@@ -43,10 +43,12 @@ class LocalPool:
         self.workers = max(1, workers)
         self._children: dict[int, subprocess.Popen[str]] = {}
         self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
 
     def run(self, state: BatchState) -> None:
         running: dict[Future[dict[str, Any]], Task] = {}
         interrupted_at: float | None = None
+        self._stop = state.stop
         with ThreadPoolExecutor(self.workers, thread_name_prefix="batch-task") as pool:
             while True:
                 while len(running) < self.workers and state.may_start():
@@ -64,6 +66,8 @@ class LocalPool:
         with self._lock:
             self._children = {pid: p for pid, p in self._children.items() if p.poll() is None}
             self._children[proc.pid] = proc
+        if self._stop is not None and self._stop.is_set():  # its copy was still being made at the interrupt
+            _signal(proc, signal.SIGINT)
 
     def _escalate(self, state: BatchState, interrupted_at: float | None) -> float | None:
         """SIGINT every child once on the first interrupt; SIGKILL past the grace or on a second."""

@@ -174,7 +174,10 @@ def _parse(out: str, err: str, returncode: int | None) -> dict[str, Any]:
         break
     tail = err.strip()[-STDERR_TAIL:]
     reason = ExitReason.INTERRUPTED if returncode in (130, -signal.SIGINT) else ExitReason.INTERNAL_ERROR
-    return failure(reason, f"termagent exited with {returncode} and no result" + (f"; stderr: {tail}" if tail else ""))
+    payload = failure(reason, f"termagent exited with {returncode} and no result" + (f"; stderr: {tail}" if tail else ""))
+    if returncode is not None and returncode < 0:
+        payload["exit_signal"] = -returncode  # killed: by the batch's interrupt, or by e.g. the OOM killer
+    return payload
 
 
 def _diff(copy: Path, baseline: str) -> dict[str, Any]:
