@@ -122,34 +122,36 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=24)
     parser.add_argument("--configs", default="1,2,4,ray")
     args = parser.parse_args()
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp, \
             ScriptedServer(responder=lambda request: reply(text("hello"))) as server:
         root = Path(tmp)
         env = env_for(server, root)
         tasks = write_tasks(root, args.tasks)
         bare = statistics.median(bare_run(env, root / "project") for _ in range(3))
+        print(f"{args.tasks} tasks, {os.cpu_count()} CPUs; one bare `termagent --task` run: {bare:.2f}s (median of 3)")
+        print(f"{'config':<14}{'wall s':>8}{'tasks/min':>11}{'speed-up':>10}{'prepare s':>11}{'diff s':>8}"
+              f"{'agent s':>9}{'per task s':>12}", flush=True)
+        base: float | None = None
         for config in args.configs.split(","):
-            out = root / f"results-{config}.jsonl"
-            if config == "ray":
-                address, temp = start_ray(env, 4)
-                try:
-                    wall = run_batch(env, tasks, out, "--ray", address, "--ray-memory-gib", "0.2")
-                finally:
-                    stop_ray(temp)
-            else:
-                wall = run_batch(env, tasks, out, "--workers", config)
-            rows.append({"config": config if config == "ray" else f"{config} worker(s)", "wall_s": wall,
-                         **overheads(out)})
-    base = rows[0]["wall_s"]
-    print(f"{args.tasks} tasks, {os.cpu_count()} CPUs; one bare `termagent --task` run: {bare:.2f}s (median of 3)")
-    print(f"{'config':<14}{'wall s':>8}{'tasks/min':>11}{'speed-up':>10}{'prepare s':>11}{'diff s':>8}"
-          f"{'agent s':>9}{'per task s':>12}")
-    for row in rows:
-        print(f"{row['config']:<14}{row['wall_s']:>8.1f}{60 * args.tasks / row['wall_s']:>11.1f}"
-              f"{base / row['wall_s']:>10.2f}{row['prepare_s']:>11.3f}{row['diff_s']:>8.3f}{row['agent_s']:>9.2f}"
-              f"{row['total_s']:>12.2f}")
+            row = measure(env, tasks, root / f"results-{config}.jsonl", config)
+            base = base or row["wall_s"]
+            print(f"{row['config']:<14}{row['wall_s']:>8.1f}{60 * args.tasks / row['wall_s']:>11.1f}"
+                  f"{base / row['wall_s']:>10.2f}{row['prepare_s']:>11.3f}{row['diff_s']:>8.3f}"
+                  f"{row['agent_s']:>9.2f}{row['total_s']:>12.2f}", flush=True)
     print("prepare + diff is the harness's own work per task (medians); agent s is the child's whole run")
+
+
+def measure(env: dict[str, str], tasks: Path, out: Path, config: str) -> dict[str, Any]:
+    """One configuration's wall time and median per-task timings."""
+    if config == "ray":
+        address, temp = start_ray(env, 4)
+        try:
+            wall = run_batch(env, tasks, out, "--ray", address, "--ray-memory-gib", "0.2")
+        finally:
+            stop_ray(temp)
+    else:
+        wall = run_batch(env, tasks, out, "--workers", config)
+    return {"config": config if config == "ray" else f"{config} worker(s)", "wall_s": wall, **overheads(out)}
 
 
 if __name__ == "__main__":
