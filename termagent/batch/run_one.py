@@ -85,7 +85,7 @@ def run_task(task: Task, options: RunOptions,
         _lap(timings, "agent_s", clock)
         diff = _diff(copy, baseline)
         _lap(timings, "diff_s", clock)
-        return _result(task, run, diff, timings)
+        return _result(task, run, {**diff, **({"copy": str(copy)} if options.keep_workspaces else {})}, timings)
     finally:
         if not options.keep_workspaces:
             shutil.rmtree(root, ignore_errors=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def _copy(source: Path, dest: Path) -> None:
     if not source.is_dir():
         raise WorkspaceError(f"workspace {source} is not a directory" if source.exists()
                              else f"workspace {source} does not exist")
-    shutil.copytree(source, dest, symlinks=True)
+    shutil.copytree(source, dest, symlinks=True, ignore=_skip_inside(dest))
     if (dest / ".git").is_dir() and not (dest / ".git").is_symlink():
         return
     if os.path.lexists(dest / ".git"):  # a worktree's or submodule's pointer: it would write to the source repo
@@ -90,6 +91,16 @@ def _copy(source: Path, dest: Path) -> None:
     plumbing = Plumbing(info, identity=True)
     plumbing.stage_worktree()
     plumbing.run("commit", "--quiet", "--allow-empty", "--no-verify", "-m", "termagent batch: the workspace as given")
+
+
+def _skip_inside(dest: Path) -> Callable[[str, list[str]], set[str]]:
+    """An ignore hook that leaves out the batch's own work dir when it lies inside the source."""
+    target = dest.resolve()
+
+    def skip(directory: str, names: list[str]) -> set[str]:
+        return {name for name in names if target.is_relative_to(Path(directory, name).resolve())}
+
+    return skip
 
 
 def _clone(url: str, ref: str | None, dest: Path) -> None:
