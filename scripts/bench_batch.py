@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -106,9 +107,10 @@ def stop_ray(temp: str) -> None:
                 os.kill(pid, signum)
             except OSError:
                 pass
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 5
         while pids() and time.monotonic() < deadline:
             time.sleep(0.2)
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def overheads(out: Path) -> dict[str, float]:

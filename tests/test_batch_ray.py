@@ -57,7 +57,7 @@ def _processes_naming(text: str) -> list[int]:
     return pids
 
 
-def _end(pids_of, deadline_s: float = 20.0) -> None:
+def _end(pids_of, deadline_s: float = 5.0) -> None:
     for pid in pids_of():
         _kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + deadline_s
