@@ -105,11 +105,12 @@ def test_the_twelve_tasks_on_ray_and_a_lost_worker_is_retried(tmp_path, ray_clus
     tasks.write_text("\n".join([retry, *lines]) + "\n")
     edits = edit_script("r1")
     scripts.add("r1", lambda attempt: [stall()] if attempt == 1 else edits(attempt))
-    out = tmp_path / "RESULTS.jsonl"
+    out, work = tmp_path / "RESULTS.jsonl", tmp_path / "work"  # a lost worker leaves its copy behind: keep it here
+    work.mkdir()
     with ScriptedServer(responder=scripts) as server:
         log = (tmp_path / "batch.log").open("w")
         proc = subprocess.Popen(batch_argv("batch", str(tasks), "--out", str(out), "--ray", ray_cluster,
-                                           "--ray-memory-gib", "0.2", "--sandbox", "none"),
+                                           "--ray-memory-gib", "0.2", "--sandbox", "none", "--work-dir", str(work)),
                                 env=batch_env(server.url), stdout=log, stderr=subprocess.STDOUT)
         try:
             assert scripts.wait_for(lambda: scripts.attempts["r1"] == 1, timeout_s=300)
