@@ -11,6 +11,6 @@ fi
 stamp=.venv/.termagent-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[test]'
+    .venv/bin/python -m pip install --quiet -e '.[test,ray]'  # ray: termagent batch --ray and its tests
     touch "$stamp"
 fi

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     from termagent.evals.cli import add_subcommand as add_eval_subcommand
 
     add_eval_subcommand(sub)
+    from termagent.batch.cli import add_subcommand as add_batch_subcommand
+
+    add_batch_subcommand(sub)
     return parser
 
 
@@ -126,6 +129,10 @@ def _dispatch(args: argparse.Namespace, workspace: Path) -> int:
             from termagent.evals.cli import eval_command
 
             return eval_command(args, workspace)
+        if args.command == "batch":
+            from termagent.batch.cli import dispatch as batch_dispatch
+
+            return batch_dispatch(args)
         if args.command == "trace":
             from termagent.commands import trace_command
 
