@@ -68,6 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console entry point. A one-shot run from the command line (`--task`, `hook run`)
+    goes to the warm worker when one can take it (termagent/worker), else runs here."""
+    if argv is None:
+        from termagent.worker.client import delegate
+
+        code = delegate(sys.argv[1:])
+        if code is not None:
+            return code
+    return run(argv)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parse and run one command in this process."""
     parser = build_parser()
     args = parser.parse_args(argv)
     workspace = (args.workspace or Path.cwd()).resolve()
