@@ -229,10 +229,10 @@ def _headless(args: argparse.Namespace, workspace: Path) -> int:
     task = sys.stdin.read() if args.task == "-" else args.task
     if not task.strip():
         return _fail(args, 2, "usage_error", "--task needs a task (got an empty one)")
+    config = _config(args, workspace)  # a config error is reported before anything imports the SDK
     from termagent.model.client import warm_import
 
     warm_import()
-    config = _config(args, workspace)
     return _run_session(args, workspace, config, lambda session: _headless_run(session, task, args.output))
 
 
