@@ -77,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console entry point. A one-shot run from the command line (`--task`, `hook run`)
+    goes to the warm worker when one can take it (termagent/worker), else runs here."""
+    if argv is None:
+        from termagent.worker.client import delegate
+
+        code = delegate(sys.argv[1:])
+        if code is not None:
+            return code
+    return run(argv)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parse and run one command in this process."""
     parser = build_parser()
     args = parser.parse_args(argv)
     workspace = (args.workspace or Path.cwd()).resolve()
@@ -248,10 +261,10 @@ def _headless(args: argparse.Namespace, workspace: Path) -> int:
     task = sys.stdin.read() if args.task == "-" else args.task
     if not task.strip():
         return _fail(args, 2, "usage_error", "--task needs a task (got an empty one)")
+    config = _config(args, workspace)  # a config error is reported before anything imports the SDK
     from termagent.model.client import warm_import
 
     warm_import()
-    config = _config(args, workspace)
     return _run_session(args, workspace, config, lambda session: _headless_run(session, task, args.output))
 
 

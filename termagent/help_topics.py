@@ -47,6 +47,9 @@ OTHER_ENVIRONMENT: tuple[Field, ...] = (
     Field("TERMAGENT_STATE_DIR", "where the session store lives (default: the user state dir)"),
     Field("TERMAGENT_THEME", "a Textual theme for the full-screen app, e.g. textual-light, nord"),
     Field("TERMAGENT_SANDBOXES_DIR", "sandbox image recipes (default: the ones shipped in the package)"),
+    Field("TERMAGENT_WORKER", "0 runs --task and git hooks in their own process instead of the warm worker"),
+    Field("TERMAGENT_WORKER_IDLE_S", "seconds without a task before the warm worker exits (default 600)"),
+    Field("TERMAGENT_RUNTIME_DIR", "where the worker's socket lives (default: $XDG_RUNTIME_DIR/termagent)"),
     Field("TERMAGENT_SKIP_HOOKS", "1 skips termagent's git hooks once"),
     Field("CLAUDE_CONFIG_DIR", "Claude Code's ~/.claude, where skills/ and commands/ are also read from"),
     Field("TERMAGENT_HARBOR_CACHE", "where the Harbor adapter keeps the wheels it ships into task containers "

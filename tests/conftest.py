@@ -41,6 +41,7 @@ def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
         monkeypatch.setenv(var, str(root / sub))
     for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TERMAGENT_WORKER", "0")  # one-shot runs stay in-process; tests/test_worker.py opts in
     return root
 
 

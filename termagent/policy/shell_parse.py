@@ -17,9 +17,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import bashlex  # type: ignore[import-untyped]
-import bashlex.errors  # type: ignore[import-untyped]
-
 from termagent.policy.shell_arrays import fix_array_assignment
 
 MAX_PARSE_CHARS = 65_536
@@ -107,7 +104,13 @@ def parse(text: str) -> Script:
 
 
 def _parse_trees(text: str) -> tuple[str, list[Any]]:
-    """bashlex, plus one fix: it wants a quoted here-doc delimiter (<<'EOF') quoted at the end too."""
+    """bashlex, plus one fix: it wants a quoted here-doc delimiter (<<'EOF') quoted at the end too.
+
+    bashlex builds its LR parse table at import (0.3-0.8 s of CPU here), so it is imported
+    on the first command to parse, not by every session that never runs one."""
+    import bashlex  # type: ignore[import-untyped]
+    import bashlex.errors  # type: ignore[import-untyped]
+
     source = text
     for _ in range(32):
         try:

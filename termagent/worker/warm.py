@@ -1,0 +1,59 @@
+"""Warm-up before serving: import what a task imports, and stream one scripted reply
+through the real SDK over loopback, so each task's first request pays for neither the
+imports nor the SDK's lazily built parsers (pydantic builds a model's validator on its
+first use, about 0.4 s of CPU for the stream events).
+
+Runs before the first fork with a dummy key against termagent's own scripted server on
+127.0.0.1; nothing of a user's session is involved, and every thread it starts has ended
+before the worker forks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib
+import threading
+from collections.abc import Callable
+
+PRELOAD = ("anthropic", "termagent.cli", "termagent.headless", "termagent.core.assembly", "termagent.store.db",
+           "termagent.policy.decide", "termagent.hooks.run", "termagent.hooks.review", "termagent.hooks.commit_msg",
+           "termagent.hooks.pre_push", "termagent.model.client", "termagent.sandbox.docker_backend", "docker")
+
+
+def warm_up(log: Callable[[str], None]) -> None:
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - a missing optional part only costs its tasks the import
+            log(f"preload {name} failed: {exc!r}")
+    try:
+        from termagent.policy.shell_parse import parse
+
+        parse("true")  # builds bashlex's parse table
+        asyncio.run(_stream_once())
+    except Exception as exc:  # noqa: BLE001 - a failed warm-up costs speed, never a task
+        log(f"warm-up failed: {exc!r}")
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread():
+            thread.join(timeout=5)
+    gc.collect()
+    gc.freeze()  # forked tasks then do not copy these pages merely by collecting them
+
+
+async def _stream_once() -> None:
+    import anthropic
+
+    from termagent.testing.scripted_server import ScriptedServer, reply, text, tool_use
+
+    steps = [reply(text("warm"), tool_use("read_file", {"path": "warm"}))]
+    with ScriptedServer(steps) as server:
+        client = anthropic.AsyncAnthropic(api_key="warm-up", base_url=server.url, max_retries=0)
+        try:
+            stream = await client.messages.create(model="warm-up", max_tokens=16, stream=True,
+                                                  messages=[{"role": "user", "content": "warm"}])
+            async with stream:
+                async for _event in stream:
+                    pass
+        finally:
+            await client.close()

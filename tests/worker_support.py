@@ -1,0 +1,79 @@
+"""Helpers for the worker tests: real `python -m termagent` processes, each test with its own
+runtime dir (so its own worker), and ways to find and wait on that worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DEADLINE_S = 120.0  # generous: a cold worker imports the SDK on a loaded 2-core machine
+
+
+@dataclass
+class Runner:
+    runtime: Path
+    env: dict[str, str]
+
+    @property
+    def report(self) -> Path:
+        return Path(self.env["TERMAGENT_WORKER_REPORT"])
+
+    def run(self, args: list[str], cwd: Path, env: dict[str, str] | None = None,
+            **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "termagent", *args], cwd=cwd, env=env or self.env,
+                              capture_output=True, text=True, timeout=DEADLINE_S, stdin=subprocess.DEVNULL,
+                              **kwargs)  # type: ignore[call-overload]
+
+    def popen(self, args: list[str], cwd: Path) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "termagent", *args], cwd=cwd, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL)
+
+    def reports(self) -> list[dict[str, float]]:
+        """One line per task a worker ran (the client writes it); none for in-process runs."""
+        if not self.report.exists():
+            return []
+        return [json.loads(line) for line in self.report.read_text().splitlines() if line.strip()]
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for log in self.runtime.glob("worker-*.log"):
+            pids += [int(pid) for pid in re.findall(r"\(pid (\d+)\)", log.read_text())]
+        return pids
+
+    def sockets(self) -> list[Path]:
+        return sorted(self.runtime.glob("worker-*.sock"))
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (workers are not our children)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_until(condition, what: str, deadline_s: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def stop_workers(runner: Runner) -> None:
+    for pid in runner.worker_pids():
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            wait_until(lambda: not alive(pid), f"worker {pid} to stop", 30)
