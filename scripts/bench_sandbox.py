@@ -30,7 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from termagent.config import DEFAULTS, Config
-from termagent.sandbox.docker_backend import DockerSandbox, connect_engine
+from termagent.sandbox.docker_backend import DockerSandbox
+from termagent.sandbox.engine import connect_engine
 from termagent.sandbox.docker_settings import limits_from_config
 from termagent.sandbox.egress_policy import policy_from_settings
 

@@ -60,7 +60,7 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
     """A docker client whose engine answered and which has the sandbox image."""
-    from termagent.sandbox.docker_backend import connect_engine, require_image
+    from termagent.sandbox.engine import connect_engine, require_image
 
     try:
         client = connect_engine()

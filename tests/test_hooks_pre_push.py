@@ -25,7 +25,7 @@ OK_SUMMARY = "status: ok\nfindings:\n- 1 test passed\nfiles:\nnext steps:\n- non
 def backend() -> str:
     """docker when a real engine and the sandbox image answer, else the host."""
     try:
-        from termagent.sandbox.docker_backend import connect_engine, require_image
+        from termagent.sandbox.engine import connect_engine, require_image
 
         require_image(connect_engine(), DEFAULTS["sandbox"]["image"])
         return "docker"

@@ -183,7 +183,7 @@ def commit_message(obs: Observation, pattern: str) -> tuple[bool, str]:
 
 def rewind(obs: Observation, arg: tuple[int, tuple[tuple[str, str], ...], tuple[str, ...]]) -> tuple[bool, str]:
     """Rewind the session to checkpoint N (as `termagent rewind --to N` does), then look."""
-    from termagent.git.checkpoints import CheckpointError
+    from termagent.git.refs import CheckpointError
     from termagent.git.rewind import rewind as do_rewind
     from termagent.gitsafe import GitError
 

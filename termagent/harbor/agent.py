@@ -35,7 +35,8 @@ from harbor.environments.base import BaseEnvironment
 from harbor.models.agent.context import AgentContext
 
 import termagent
-from termagent.harbor import results, wheelhouse
+import termagent.harbor.results as results
+import termagent.harbor.wheelhouse as wheelhouse
 
 PREFIX = PurePosixPath("/installed-agent/termagent")
 LAUNCHER = PREFIX / "bin" / "termagent"

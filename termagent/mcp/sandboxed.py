@@ -26,7 +26,8 @@ class SandboxedServer:
 
     def start_blocking(self, env_names: list[str]) -> list[str]:
         """Start the container; returns the argv prefix that runs a command inside it."""
-        from termagent.sandbox.docker_backend import connect_engine, container_name, require_image
+        from termagent.sandbox.docker_backend import container_name
+        from termagent.sandbox.engine import connect_engine, require_image
         from termagent.sandbox.docker_settings import WORKSPACE, limits_from_config, run_kwargs
         from termagent.sandbox.reaper import owner_labels
 

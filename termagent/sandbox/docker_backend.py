@@ -24,6 +24,8 @@ from typing import Any
 
 from termagent.protocol import JobView
 from termagent.sandbox.base import ExecResult, Sandbox, SandboxUnavailable
+from termagent.sandbox.engine import brief as _brief
+from termagent.sandbox.engine import connect_engine
 from termagent.sandbox.docker_settings import (
     ENV_ALLOWLIST,
     STATE_DIR,
@@ -55,41 +57,9 @@ from termagent.sandbox.workspace_guard import (
 from termagent.sandbox.wrapper import INNER, KILL_ALL, OUTER, parse_report
 from termagent.tracecontext import with_traceparent
 
-ENGINE_HINT = (
-    "Start it with: sudo dockerd & (or scripts/start-dockerd.sh), "
-    "or run with --sandbox none to run commands unsandboxed on the host."
-)
 # The in-container watchdog fires at the timeout; the host steps in only if it failed.
 HOST_GRACE_S = 5.0
 DRAIN_AFTER_KILL_S = 5.0
-
-
-def connect_engine() -> Any:
-    """A docker client that has answered a ping, or SandboxUnavailable saying how to fix it."""
-    try:
-        import docker
-    except ImportError as exc:
-        raise SandboxUnavailable(f"the docker Python SDK is not installed ({exc}). {ENGINE_HINT}") from None
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        raise SandboxUnavailable(f"Docker engine not reachable ({_brief(exc)}). {ENGINE_HINT}") from None
-    return client
-
-
-def require_image(client: Any, image: str) -> Any:
-    import docker.errors
-
-    try:
-        return client.images.get(image)
-    except docker.errors.ImageNotFound:
-        raise SandboxUnavailable(
-            f"sandbox image {image} not found. Build it with: termagent sandbox build "
-            "(offline, from the host's apt sources)."
-        ) from None
-    except docker.errors.APIError as exc:
-        raise SandboxUnavailable(f"Docker engine error looking up image {image}: {_brief(exc)}") from None
 
 
 def container_name(session_id: str) -> str:
@@ -113,11 +83,6 @@ def _remove_tree(path: str) -> None:
             with contextlib.suppress(OSError):
                 os.chmod(os.path.join(root, name), 0o755)
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _brief(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
 
 
 class DockerSandbox(Sandbox):

@@ -68,7 +68,7 @@ def _image_recipe(client: Any, tag: str) -> str | None:
 
 def build_image(config: Config, progress: Callable[[str], None], force: bool = False) -> str:
     """Build the configured image unless one with the current recipe exists; returns a summary."""
-    from termagent.sandbox.docker_backend import connect_engine
+    from termagent.sandbox.engine import connect_engine
 
     tag = str(config.get("sandbox", "image"))
     root = sandboxes_dir()
@@ -110,7 +110,7 @@ def sandbox_status(config: Config) -> dict[str, Any]:
     except ImageBuildError:
         status["recipe"] = None
     try:
-        from termagent.sandbox.docker_backend import connect_engine
+        from termagent.sandbox.engine import connect_engine
 
         client = connect_engine()
     except SandboxUnavailable as exc:

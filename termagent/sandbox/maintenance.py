@@ -20,7 +20,7 @@ def status_lines(config: Config, workspace: Path, trusted: bool) -> list[str]:
     """What a session in `workspace` would run, and the cache volumes (with sizes)."""
     from termagent.sandbox.base import SandboxUnavailable
     from termagent.sandbox.caches import cache_volumes
-    from termagent.sandbox.docker_backend import connect_engine
+    from termagent.sandbox.engine import connect_engine
     from termagent.sandbox.project_image import describe_choice
 
     choice = describe_choice(config, workspace, trusted)
@@ -43,7 +43,7 @@ def status_lines(config: Config, workspace: Path, trusted: bool) -> list[str]:
 
 def prune() -> list[str]:
     """Remove stale session containers, then every cache volume no live sandbox uses."""
-    from termagent.sandbox.docker_backend import connect_engine
+    from termagent.sandbox.engine import connect_engine
     from termagent.sandbox.reaper import reap_stale
 
     client = connect_engine()
@@ -59,7 +59,7 @@ def prune() -> list[str]:
 def build_project(config: Config, workspace: Path, trusted: bool,
                   progress: Callable[[str], None]) -> str:
     """After `termagent sandbox build`: build the trusted project's recipe too ('' when there is none)."""
-    from termagent.sandbox.docker_backend import connect_engine
+    from termagent.sandbox.engine import connect_engine
     from termagent.sandbox.docker_settings import limits_from_config
     from termagent.sandbox.project_image import choose_image, with_project
 

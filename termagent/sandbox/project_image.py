@@ -107,7 +107,7 @@ def base_images(client: Any, dockerfile: Path) -> list[str]:
 def choose_image(client: Any, limits: SandboxLimits, workspace: Path,
                  progress: Callable[[str], None] | None = None, build: bool = True) -> ImageChoice:
     """The image this workspace's sandbox runs; builds the project recipe when needed and `build`."""
-    from termagent.sandbox.docker_backend import require_image
+    from termagent.sandbox.engine import require_image
 
     if limits.project_recipe:
         choice = project_image(client, Path(limits.project_recipe), workspace, progress, build)
@@ -180,7 +180,7 @@ def harden_run(kwargs: dict[str, Any], tag: str) -> None:
 def describe_choice(config: Config, workspace: Path, trusted: bool) -> dict[str, Any]:
     """For `termagent sandbox status`: the image a session here would run, and why (never builds)."""
     from termagent.sandbox.base import SandboxUnavailable
-    from termagent.sandbox.docker_backend import connect_engine
+    from termagent.sandbox.engine import connect_engine
     from termagent.sandbox.docker_settings import limits_from_config
 
     limits = with_project(limits_from_config(config), workspace, trusted)

@@ -33,7 +33,7 @@ def build_proxy_image(config: Config, progress: Callable[[str], None], client: A
     """Build the proxy image unless the current recipe's exists; returns a summary line."""
     import docker.errors
 
-    from termagent.sandbox.docker_backend import connect_engine
+    from termagent.sandbox.engine import connect_engine
 
     client = client or connect_engine()
     base = str(config.get("sandbox", "image"))
