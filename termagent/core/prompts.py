@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from termagent.tools.workspace import through_link
+
 MEMORY_FILES = ("AGENTS.md", "TERMAGENT.md")
 MEMORY_CAP_BYTES = 64 * 1024
 
@@ -30,19 +32,9 @@ def load_prompt(name: str, workspace: Path | None = None, allow_override: bool =
     """`name` like "system" or "subagents/explorer"; a trusted project may override it."""
     if workspace is not None and allow_override:
         override = workspace / ".termagent" / "prompts" / f"{name}.md"
-        if override.is_file() and not _through_link(workspace, override):
+        if override.is_file() and not through_link(workspace, override):
             return override.read_text(encoding="utf-8")
     return resources.files("termagent").joinpath(f"prompts/{name}.md").read_text(encoding="utf-8")
-
-
-def _through_link(workspace: Path, path: Path) -> bool:
-    """True when any part of `path` below the workspace is a symlink (it could point anywhere)."""
-    current = path
-    while current != workspace and current != current.parent:
-        if current.is_symlink():
-            return True
-        current = current.parent
-    return False
 
 
 def project_memory(workspace: Path, cap_bytes: int = MEMORY_CAP_BYTES) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from termagent.extensions.frontmatter import FrontMatterError, flag_field, list_field, read_text, split, text_field
+from termagent.tools.workspace import through_link
 
 PROJECT_DIRS = (".agents/skills", ".termagent/skills", ".claude/skills")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -82,7 +83,7 @@ def discover_skills(workspace: Path, trusted: bool, user_dirs: tuple[Path, ...] 
             continue
         if not trusted:
             found.warnings.append(f"ignoring skills in {root}: this project is not trusted (--trust-project)")
-        elif _linked_below(workspace, root):
+        elif through_link(workspace, root):
             found.warnings.append(f"ignoring skills in {root}: it is reached through a symlink")
         else:
             _scan(root, "project", found)
@@ -173,16 +174,6 @@ def prefix_listing(skills: SkillSet, cap: int = DESCRIPTION_CAP, budget: int = L
 
 def _exists(path: Path) -> bool:
     return path.is_dir() or path.is_symlink()
-
-
-def _linked_below(workspace: Path, path: Path) -> bool:
-    """True when any part of `path` below the workspace is a symlink."""
-    current = path
-    while current != workspace and current != current.parent:
-        if current.is_symlink():
-            return True
-        current = current.parent
-    return False
 
 
 def _as_text(value: Any) -> str:

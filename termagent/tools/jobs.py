@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from termagent.protocol import RISK_EXEC, RISK_READ, ViewKind
-from termagent.sandbox.base import SandboxUnavailable
+from termagent.sandbox.base import Sandbox, SandboxUnavailable
 from termagent.sandbox.jobs import JobError, JobRead, format_read, started_text
 from termagent.tools.base import (
     CallView,
@@ -44,7 +44,7 @@ async def start_background(command: str, ctx: ToolContext) -> ToolResult:
     return ToolResult(output=started_text(job))
 
 
-def _sandbox(ctx: ToolContext) -> Any:
+def _sandbox(ctx: ToolContext) -> Sandbox:
     if ctx.sandbox is None:
         raise ToolError("sandbox_unavailable", "no sandbox in this session: commands cannot run")
     return ctx.sandbox
@@ -54,7 +54,26 @@ def _result(read: JobRead) -> ToolResult:
     return ToolResult(output=format_read(read))
 
 
-class JobOutputTool:
+class _JobTool:
+    """One job, named by id: shown as the id, its errors as structured tool errors."""
+
+    def describe(self, args: dict[str, Any], root: Path) -> CallView:
+        job_id = str(args.get("id", ""))
+        return CallView(one_line(job_id), job_id, ViewKind.TEXT)
+
+    async def act(self, sandbox: Sandbox, job_id: str) -> JobRead:
+        raise NotImplementedError
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        try:
+            return _result(await self.act(_sandbox(ctx), str(args.get("id", ""))))
+        except JobError as exc:
+            raise ToolError(exc.kind, str(exc)) from None
+        except SandboxUnavailable as exc:
+            raise ToolError("sandbox_unavailable", str(exc)) from None
+
+
+class JobOutputTool(_JobTool):
     spec = ToolSpec(
         name="job_output",
         description=(
@@ -68,20 +87,11 @@ class JobOutputTool:
         risk=RISK_READ,
     )
 
-    def describe(self, args: dict[str, Any], root: Path) -> CallView:
-        job_id = str(args.get("id", ""))
-        return CallView(one_line(job_id), job_id, ViewKind.TEXT)
-
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        try:
-            return _result(await _sandbox(ctx).read_job(str(args.get("id", ""))))
-        except JobError as exc:
-            raise ToolError(exc.kind, str(exc)) from None
-        except SandboxUnavailable as exc:
-            raise ToolError("sandbox_unavailable", str(exc)) from None
+    async def act(self, sandbox: Sandbox, job_id: str) -> JobRead:
+        return await sandbox.read_job(job_id)
 
 
-class JobKillTool:
+class JobKillTool(_JobTool):
     spec = ToolSpec(
         name="job_kill",
         description=(
@@ -93,17 +103,8 @@ class JobKillTool:
         risk=RISK_EXEC,
     )
 
-    def describe(self, args: dict[str, Any], root: Path) -> CallView:
-        job_id = str(args.get("id", ""))
-        return CallView(one_line(job_id), job_id, ViewKind.TEXT)
-
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        try:
-            return _result(await _sandbox(ctx).kill_job(str(args.get("id", ""))))
-        except JobError as exc:
-            raise ToolError(exc.kind, str(exc)) from None
-        except SandboxUnavailable as exc:
-            raise ToolError("sandbox_unavailable", str(exc)) from None
+    async def act(self, sandbox: Sandbox, job_id: str) -> JobRead:
+        return await sandbox.kill_job(job_id)
 
 
 def job_tools() -> list[Any]:

@@ -195,3 +195,14 @@ def _read_plain(path: Path) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
+
+
+def through_link(workspace: Path, path: Path) -> bool:
+    """True when any part of `path` below the workspace is a symlink (it could point anywhere),
+    so a file the project supplies (a prompt override, a skill) is read only through real folders."""
+    current = path
+    while current != workspace and current != current.parent:
+        if current.is_symlink():
+            return True
+        current = current.parent
+    return False
