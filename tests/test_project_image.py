@@ -127,7 +127,8 @@ async def test_a_failed_build_or_a_remote_base_or_a_volume_is_a_clear_error(tmp_
 async def test_a_failed_project_build_ends_a_session_with_exit_5(tmp_path, scripted_server, monkeypatch,
                                                                  docker_client):
     ws = project(tmp_path, "FROM termagent-sandbox:latest\nRUN exit 3\n")
-    scripted_server.add(reply(tool_use("bash", {"command": "true"})), reply(text("never reached")))
+    scripted_server.add(reply(tool_use("bash", {"command": "true"})))
+    scripted_server.add_spare(reply(text("never reached")))
     session, _ = make_session(ws, scripted_server, monkeypatch, trusted=True,
                               overrides={"sandbox": {"backend": "docker"}, "permissions": {"mode": "auto"}})
     err = io.StringIO()

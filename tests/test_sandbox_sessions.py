@@ -88,7 +88,8 @@ async def test_infinite_loop_is_killed_at_the_timeout_and_the_session_goes_on(wo
 
 
 async def test_missing_image_ends_the_session_with_exit_5(workspace, scripted_server, monkeypatch, docker_client):
-    scripted_server.add(reply(tool_use("bash", {"command": "true"})), reply(text("never reached")))
+    scripted_server.add(reply(tool_use("bash", {"command": "true"})))
+    scripted_server.add_spare(reply(text("never reached")))
     overrides = {**DOCKER, "sandbox": {**DOCKER["sandbox"], "image": "termagent-no-such-image:latest"}}
     session, _ = make_session(workspace, scripted_server, monkeypatch, overrides=overrides)
     err = io.StringIO()
