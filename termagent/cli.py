@@ -247,13 +247,14 @@ def _trusted(args: argparse.Namespace, workspace: Path) -> bool:
     if is_trusted(workspace):
         return True
     if args.task is None and args.command is None and sys.stdin.isatty() and sys.stdout.isatty():
-        answer = input(f"{workspace} holds settings (.termagent/ rules, prompts, agents; skills; commands) "
+        answer = input(f"{workspace} holds settings (.termagent/ rules, prompts, agents; skills; commands; "
+                       ".mcp.json servers; Claude Code hooks) "
                        "you have not trusted, or that changed since you did. Apply them? [y/N] ")
         if answer.strip().lower() in ("y", "yes"):
             trust(workspace)
             return True
-    say("termagent: warning: ignoring this project's .termagent/ settings, skills and commands until you "
-        "trust them (--trust-project)", file=sys.stderr)
+    say("termagent: warning: ignoring this project's .termagent/ settings, skills, commands, MCP servers and "
+        "hooks until you trust them (--trust-project)", file=sys.stderr)
     return False
 
 

@@ -15,13 +15,14 @@ from pathlib import Path
 from termagent.store.db import state_dir
 
 
-# Outside .termagent/, the folders other agents' users bring along (skills, slash commands):
-# trusted with the rest, so adding a skill to a trusted repository asks again.
+# Outside .termagent/, what other agents' users bring along (skills, slash commands, Claude
+# Code's MCP servers): trusted with the rest, so adding one to a trusted repository asks again.
 EXTENSION_DIRS = (".agents/skills", ".claude/skills", ".claude/commands")
+EXTENSION_FILES = (".mcp.json",)  # its stdio servers are programs that would run on this machine
 
 
 def project_settings_hash(workspace: Path) -> str:
-    """Hash of everything under .termagent/ (and the extension folders) that changes
+    """Hash of everything under .termagent/ (and the extension folders and files) that changes
     behaviour, and of the project's Claude Code hooks (lifecycle.settings.trust_material);
     '' when there is none. Without extension folders or hooks the hash is what it always
     was, so existing trust records stay valid."""
@@ -30,6 +31,8 @@ def project_settings_hash(workspace: Path) -> str:
     root = workspace / ".termagent"
     entries = _files(root, follow_link=True)
     extensions = [path for relative in EXTENSION_DIRS for path in _files(workspace / relative, follow_link=False)]
+    extensions += [workspace / name for name in EXTENSION_FILES
+                   if (workspace / name).is_file() or (workspace / name).is_symlink()]
     hooks = trust_material(workspace)
     if not entries and not extensions and not hooks:
         return ""  # the sandbox creates an empty .termagent to mount read-only: nothing to trust

@@ -122,3 +122,24 @@ def test_sandbox_status_exits_5_when_the_engine_is_down(tmp_path, env):
     result = run(["sandbox", "status"], tmp_path, _engine_down(env, tmp_path))
     assert result.returncode == 5
     assert "engine: unreachable" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_a_repository_whose_only_setting_is_mcp_json_starts_no_server_until_trusted(tmp_path, env,
+                                                                                   scripted_server):
+    """An .mcp.json stdio server is a program run on this machine: a cloned repository with
+    nothing but that file must not be 'trusted because there is nothing to trust'."""
+    marker = tmp_path.parent / f"{tmp_path.name}-server-ran"
+    (tmp_path / ".mcp.json").write_text(json.dumps(
+        {"mcpServers": {"planted": {"command": "touch", "args": [str(marker)]}}}))
+    scripted_server.add(reply(text("nothing to do")))
+    result = run(["--task", "just answer", "--sandbox", "none"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert "MCP servers" in result.stderr and "--trust-project" in result.stderr
+    assert not marker.exists()
+
+    from termagent.trust import is_trusted, trust
+
+    trust(tmp_path)
+    assert is_trusted(tmp_path)
+    (tmp_path / ".mcp.json").write_text(json.dumps({"mcpServers": {"other": {"command": "true"}}}))
+    assert not is_trusted(tmp_path)  # a changed server list asks again
