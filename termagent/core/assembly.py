@@ -45,7 +45,7 @@ from termagent.tools.registry import ToolRegistry
 from termagent.tools.workspace import ReadLedger
 
 if TYPE_CHECKING:
-    from termagent.git.checkpoints import CheckpointLimits
+    from termagent.git.checkpoints import Checkpointer, CheckpointLimits
     from termagent.lifecycle.dispatch import Lifecycle
     from termagent.mcp.attach import McpHandle
     from termagent.policy.decide import Policy
@@ -105,9 +105,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     memory = render_memory(memory_read)
     memory_changes, record_memory = _memory_watch(store, workspace, session_id, memory_read, warnings)
     warnings.extend(extensions.warnings)
-    limits = config.section("limits")
-    budget = Budget(Limits(int(limits["max_turns"]), float(limits["max_cost_usd"]),
-                           int(limits["max_tokens"]), float(limits["max_wall_s"])))
+    budget = _budget(config)
     denials: list[Denial] = []
     halt = _halt_when_sandbox_fails(sandbox)
     registry = ToolRegistry(tools)
@@ -117,10 +115,7 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     registry.extend([DelegateTool(definitions, host)])
     mcp = _mcp(config, workspace, options, registry, policy, session_id, bus.emit, warnings)
     runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials, hooks=hooks)
-    system = load_prompt("system", workspace, options.trusted)
-    if config.get("sandbox", "backend") == "docker":  # the model and the person are told which hosts it may reach
-        system = with_network_note(system, config.get("sandbox", "network"))
-        warnings += network_warnings(config.get("sandbox", "network"))
+    system = _system_prompt(config, workspace, options, warnings)
     prefix = StablePrefix((system, memory, prefix_listing(extensions.skills)), tuple(registry.api_tools()))
     compactor = Compactor(config, store, workspace, lambda name, args: registry.describe(name, args, workspace),
                           options.trusted, before_compact=hooks.pre_compact if hooks else None)
@@ -130,6 +125,33 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
                      before_request=[*_first(mcp), halt, *([hooks.before_request] if hooks else []),
                                      watcher.before_request, compactor.before_request],
                      on_stop=hooks.stop if hooks else None)
+    _add_state_warnings(warnings, config, checkpointer, policy)
+    return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
+                   checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
+                   closers=[checkpointer.aclose, watcher.aclose, record_memory, *_mcp_closer(mcp),
+                            *([hooks.aclose] if hooks else [])], flushers=_telemetry(bus, config),
+                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp, lifecycle=hooks,
+                   extensions=extensions, skill_scope=scope)
+
+
+def _budget(config: Config) -> Budget:
+    limits = config.section("limits")
+    return Budget(Limits(int(limits["max_turns"]), float(limits["max_cost_usd"]),
+                         int(limits["max_tokens"]), float(limits["max_wall_s"])))
+
+
+def _system_prompt(config: Config, workspace: Path, options: SessionOptions, warnings: list[str]) -> str:
+    """The system prompt; with the egress allowlist, the model and the person are told which
+    hosts it may reach."""
+    system = load_prompt("system", workspace, options.trusted)
+    if config.get("sandbox", "backend") == "docker":
+        system = with_network_note(system, config.get("sandbox", "network"))
+        warnings += network_warnings(config.get("sandbox", "network"))
+    return system
+
+
+def _add_state_warnings(warnings: list[str], config: Config, checkpointer: "Checkpointer", policy: "Policy") -> None:
+    """What a person must know before the first turn: no undo, no sandbox, no auto mode."""
     if not checkpointer.enabled:
         warnings.append(checkpointer.disabled_reason)
     if config.get("sandbox", "backend") == "none":
@@ -138,12 +160,6 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
         from termagent.policy.decide import UNSANDBOXED_AUTO
 
         warnings.insert(1, UNSANDBOXED_AUTO)
-    return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
-                   checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
-                   closers=[checkpointer.aclose, watcher.aclose, record_memory, *_mcp_closer(mcp),
-                            *([hooks.aclose] if hooks else [])], flushers=_telemetry(bus, config),
-                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp, lifecycle=hooks,
-                   extensions=extensions, skill_scope=scope)
 
 
 def _memory_watch(store: Store, workspace: Path, session_id: str, files: list[MemoryFile],
