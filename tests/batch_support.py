@@ -183,3 +183,17 @@ def check_twelve(results: dict[str, dict[str, Any]]) -> None:
     assert (results["t11"]["exit_reason"], results["t11"]["exit_code"]) == ("usage_error", 2)
     assert "no-such-dir does not exist" in results["t11"]["detail"]
     assert (results["t12"]["exit_reason"], results["t12"]["exit_code"]) == ("max_turns", 1)
+
+
+def processes_naming(*words: str) -> list[int]:
+    """Pids of live processes whose command line contains every one of `words`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if all(word in cmdline for word in words):
+                pids.append(int(entry.name))
+    return pids

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +24,7 @@ from tests.batch_support import (
     check_twelve,
     make_project,
     make_remote,
+    processes_naming,
     read_results,
     twelve_tasks,
     write_tasks,
@@ -106,21 +106,7 @@ def test_sigint_mid_batch_keeps_the_finished_results(tmp_path, scripts, server):
     assert sorted(results) == ["t01", "t02", "t03"] and "interrupted" in stderr
     assert all(line["exit_reason"] == "done" for line in results.values())
     assert set(scripts.attempts) == {"t01", "t02", "t03", "t04", "t05", "t06"}  # nothing started after ^C
-    assert _children_in(work) == [] and list(work.iterdir()) == []  # children gone, copies removed
-
-
-def _children_in(work: Path) -> list[int]:
-    """Processes whose command line names a copy under `work` (the task children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if str(work) in cmdline and "--task" in cmdline:
-                found.append(int(entry.name))
-    return found
+    assert processes_naming(str(work), "--task") == [] and list(work.iterdir()) == []  # children gone, copies removed
 
 
 def test_a_bad_task_file_names_every_bad_line_and_runs_nothing(tmp_path, scripts, server):

@@ -30,6 +30,7 @@ from tests.batch_support import (
     batch_env,
     check_twelve,
     edit_script,
+    processes_naming,
     read_results,
     twelve_tasks,
 )
@@ -42,19 +43,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _processes_naming(text: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline:
-                pids.append(int(entry.name))
-    return pids
 
 
 def _end(pids_of, deadline_s: float = 5.0) -> None:
@@ -92,7 +80,7 @@ def ray_cluster(isolated_state) -> Iterator[str]:
         subprocess.run(argv, env=env, check=True, capture_output=True, timeout=300)
         yield f"127.0.0.1:{port}"
     finally:
-        _end(lambda: _processes_naming(temp))
+        _end(lambda: processes_naming(temp))
         subprocess.run(["rm", "-rf", temp], check=False)
 
 
@@ -114,7 +102,7 @@ def test_the_twelve_tasks_on_ray_and_a_lost_worker_is_retried(tmp_path, ray_clus
                                 env=batch_env(server.url), stdout=log, stderr=subprocess.STDOUT)
         try:
             assert scripts.wait_for(lambda: scripts.attempts["r1"] == 1, timeout_s=300)
-            child = _processes_naming("termagent-batch-r1-")
+            child = processes_naming("termagent-batch-r1-")
             assert len(child) == 1
             worker = int(Path(f"/proc/{child[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
             os.kill(worker, signal.SIGKILL)  # the Ray worker running r1; its termagent child dies with it
@@ -128,6 +116,6 @@ def test_the_twelve_tasks_on_ray_and_a_lost_worker_is_retried(tmp_path, ray_clus
     assert results.pop("r1")["result"] == "r1 fixed" and scripts.attempts["r1"] == 2, stderr
     check_twelve(results)
     assert all(scripts.attempts[tid] == 1 for tid in results if tid != "t11")  # t11 never reached the model
-    assert not _processes_naming("termagent-batch-r1-")
+    assert not processes_naming("termagent-batch-r1-")
     for path in (tasks, out):
         assert API_KEY not in path.read_text()
