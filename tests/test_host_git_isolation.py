@@ -234,3 +234,25 @@ def test_old_sessions_are_pruned_but_the_persons_own_objects_stay(tmp_path: Path
     assert prune_sessions(info, "s0", keep_sessions=20, keep_days=14, now=time.time() + 15 * 86_400) == [*left - {"s0"}]
     assert [s for s, _, _ in sessions_with_checkpoints(repo)] == ["s0"]
     git(repo, "cat-file", "-e", dropped)
+
+
+def test_the_running_session_takes_one_of_the_kept_places_even_when_its_checkpoints_are_oldest(tmp_path: Path) -> None:
+    """keep_sessions=2 means two sessions in all: the running one and the newest other one."""
+    from termagent.git.checkpoints import sessions_with_checkpoints
+    from termagent.git.plumbing import repo_info
+    from termagent.git.prune import prune_sessions
+    from termagent.git.refs import REF_ROOT
+
+    repo = make_repo(tmp_path / "ws")
+    for i in range(4):
+        (repo / "edit.txt").write_text(f"version {i}\n")
+        Checkpointer(repo, f"s{i}").snapshot_sync("x")
+    ref = f"{REF_ROOT}/s0/1"
+    tree = git(repo, "rev-parse", f"{ref}^{{tree}}").strip()
+    older = subprocess.run(["git", "commit-tree", tree, "-m", "[change] x"], cwd=repo, check=True, text=True,
+                           capture_output=True, env={**os.environ, "GIT_COMMITTER_DATE": "@1000000000 +0000"}
+                           ).stdout.strip()
+    git(repo, "update-ref", ref, older)  # the running session s0 began long before the others
+    removed = prune_sessions(repo_info(repo), "s0", keep_sessions=2, keep_days=1e6)
+    left = {s for s, _, _ in sessions_with_checkpoints(repo)}
+    assert len(removed) == 2 and "s0" in left and len(left) == 2

@@ -20,18 +20,20 @@ DAY_S = 86_400
 def prune_sessions(info: RepoInfo, current: str, keep_sessions: int, keep_days: float,
                    now: float | None = None) -> list[str]:
     """Delete the refs (and private index) of every session that is not among the newest
-    `keep_sessions` or whose newest checkpoint is older than `keep_days`; the running
-    session `current` always stays. Returns the ids of the sessions removed."""
+    `keep_sessions` or whose newest checkpoint is older than `keep_days`. The running
+    session `current` always stays and takes one of the `keep_sessions` places whatever
+    its checkpoints' age: it is the newest session there is, even when its first
+    checkpoint is older than another session's last. Returns the ids of the sessions removed."""
     p = Plumbing(info)
     newest: dict[str, float] = {}
     refs: dict[str, list[str]] = {}
     for checkpoint in read_checkpoints(p):
         newest[checkpoint.session_id] = max(newest.get(checkpoint.session_id, 0.0), checkpoint.created)
         refs.setdefault(checkpoint.session_id, []).append(checkpoint.ref)
-    ranked = sorted(newest, key=lambda session: -newest[session])
+    others = sorted((s for s in newest if s != current), key=lambda session: -newest[session])
     cutoff = (time.time() if now is None else now) - keep_days * DAY_S
-    doomed = [session for i, session in enumerate(ranked)
-              if session != current and (i >= keep_sessions or newest[session] < cutoff)]
+    doomed = [session for i, session in enumerate(others)
+              if i >= keep_sessions - 1 or newest[session] < cutoff]
     commands = "".join(f"delete {ref}\n" for session in doomed for ref in refs[session])
     if commands:
         p.run("update-ref", "--stdin", input=commands)
