@@ -102,7 +102,7 @@ def test_the_twelve_tasks_on_ray_and_a_lost_worker_is_retried(tmp_path, ray_clus
                                 env=batch_env(server.url), stdout=log, stderr=subprocess.STDOUT)
         try:
             assert scripts.wait_for(lambda: scripts.attempts["r1"] == 1, timeout_s=300)
-            child = processes_naming("termagent-batch-r1-")
+            child = processes_naming(f"{work}/termagent-batch-r1-")  # this run's task only: a parallel run has its own
             assert len(child) == 1
             worker = int(Path(f"/proc/{child[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
             os.kill(worker, signal.SIGKILL)  # the Ray worker running r1; its termagent child dies with it
@@ -116,6 +116,6 @@ def test_the_twelve_tasks_on_ray_and_a_lost_worker_is_retried(tmp_path, ray_clus
     assert results.pop("r1")["result"] == "r1 fixed" and scripts.attempts["r1"] == 2, stderr
     check_twelve(results)
     assert all(scripts.attempts[tid] == 1 for tid in results if tid != "t11")  # t11 never reached the model
-    assert not processes_naming("termagent-batch-r1-")
+    assert not processes_naming(f"{work}/termagent-batch-r1-")
     for path in (tasks, out):
         assert API_KEY not in path.read_text()
