@@ -26,6 +26,7 @@ from termagent.protocol import (
     CallView,
     Error,
     Event,
+    ImageData,
     Interrupt,
     ModeChanged,
     ModelChanged,
@@ -121,7 +122,7 @@ class SessionBridge:
 
     # ------------------------------------------------------------ operations
 
-    async def prompt(self, text: str) -> str:
+    async def prompt(self, text: str, images: tuple[ImageData, ...] = ()) -> str:
         """Run one turn; returns its termagent stop reason once all its updates are out."""
         if self._turn is not None:
             raise RequestError.invalid_request({"message": "a prompt is already running in this session"})
@@ -135,7 +136,7 @@ class SessionBridge:
         self._turn = self._loop.create_future()
         self._turn_started = False
         try:
-            self.session.submit(SubmitTurn(expand_typed(self.session, text)))
+            self.session.submit(SubmitTurn(expand_typed(self.session, text) if text else "", images))
             return await self._turn
         finally:
             self._turn = None
