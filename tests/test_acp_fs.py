@@ -3,6 +3,7 @@ drives the real process over pipes, the scripted model server records what the m
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -32,10 +33,15 @@ class EditorClient(RecordingClient):
         self.reads: list[str] = []
         self.writes: list[tuple[str, str, str | None]] = []  # path, new text, what the disk held then
         self.failing = False
+        self.holding = False
+        self.held = asyncio.Event()
 
     async def read_text_file(self, path: str, session_id: str, limit: int | None = None, line: int | None = None,
                              **kwargs: Any) -> schema.ReadTextFileResponse:
         self.reads.append(path)
+        if self.holding:
+            self.held.set()
+            await asyncio.Event().wait()
         if self.failing:
             raise RequestError.internal_error({"message": "buffer is locked by a merge dialog"})
         if path in self.buffers:
@@ -102,6 +108,9 @@ async def test_an_edit_is_written_by_the_editor_after_a_checkpoint_and_rewinds(t
     assert client.writes == [(str(notes), "the color red\n", "the colour red\n"),
                              (str(tmp_path / "new.txt"), "made by the agent\n", None)]
     assert "Edited notes.txt" in sent(scripted_server) and "Created new.txt" in sent(scripted_server)
+    edit = client.of("tool_call")[1]
+    diff = [u for u in client.of("tool_call_update") if u.tool_call_id == edit.tool_call_id and u.status][-1].content[0]
+    assert (diff.path, diff.old_text, diff.new_text) == (str(notes), "the colour red\n", "the color red\n")
     assert [c.reason for c in list_checkpoints(tmp_path, sid)] == ["before changing notes.txt",
                                                                     "before changing new.txt"]
     rewind(tmp_path, sid, 1)
@@ -180,3 +189,57 @@ async def test_an_image_the_model_cannot_take_is_an_invalid_params_error(tmp_pat
             await conn.prompt(session_id=sid, prompt=[text_block("look"), image_block(data, mime)])
     assert refused.value.code == -32602 and reason in json.dumps(refused.value.data)
     assert scripted_server.requests == []
+
+
+async def test_cancelling_while_the_editor_holds_a_read_ends_the_turn(tmp_path, agent_env, scripted_server):
+    (tmp_path / "notes.txt").write_text("hello\n")
+    scripted_server.add(reply(tool_use("read_file", {"path": "notes.txt"})), reply(text("after the cancel")))
+    async with editor_agent(tmp_path, agent_env) as (conn, client):
+        sid = await new_session(conn, tmp_path)
+        client.holding = True  # the editor is stuck in a dialog and does not answer the read
+        running = asyncio.ensure_future(conn.prompt(session_id=sid, prompt=[text_block("read notes")]))
+        await asyncio.wait_for(client.held.wait(), 60)
+        await conn.cancel(session_id=sid)
+        assert (await asyncio.wait_for(running, 60)).stop_reason == "cancelled"
+        client.holding = False
+        assert (await conn.prompt(session_id=sid, prompt=[text_block("go on")])).stop_reason == "end_turn"
+    assert "go on" in sent(scripted_server)
+
+
+class LoopNotingEditor:
+    """The connection's side of fs calls, noting which event loop ran each one."""
+
+    def __init__(self, answer: bool = True) -> None:
+        self.loops: list[Any] = []
+        self.answer = answer
+
+    async def read_text_file(self, session_id: str, path: str, **kwargs: Any) -> schema.ReadTextFileResponse:
+        self.loops.append(asyncio.get_running_loop())
+        if not self.answer:
+            await asyncio.Event().wait()
+        return schema.ReadTextFileResponse(content=f"buffer of {Path(path).name}")
+
+
+def client_files(editor: LoopNotingEditor) -> Any:
+    from termagent.acp.files import FsChoice
+
+    return FsChoice(read=True, write=True).factory(editor)("session-1")
+
+
+async def test_a_read_from_another_thread_runs_on_the_connections_loop(tmp_path):
+    (tmp_path / "a.txt").write_text("disk\n")
+    editor = LoopNotingEditor()
+    files = client_files(editor)
+    content = await asyncio.to_thread(asyncio.run, files.read(tmp_path, tmp_path / "a.txt", 1000))
+    assert content.data == b"buffer of a.txt" and editor.loops == [asyncio.get_running_loop()]
+
+
+async def test_an_editor_that_never_answers_is_a_tool_error(tmp_path, monkeypatch):
+    from termagent.acp import files as acp_files
+    from termagent.tools.errors import ToolError
+
+    monkeypatch.setattr(acp_files, "FS_TIMEOUT_S", 0.05)  # the editor below never answers: always reached
+    (tmp_path / "a.txt").write_text("disk\n")
+    with pytest.raises(ToolError) as failed:
+        await client_files(LoopNotingEditor(answer=False)).read(tmp_path, tmp_path / "a.txt", 1000)
+    assert failed.value.type == "editor_timeout" and "did not answer" in failed.value.message

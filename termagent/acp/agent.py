@@ -121,8 +121,9 @@ class TermagentAgent:
         return bridge
 
     async def _open(self, cwd: str, resume: str | None, mcp_servers: list[Any] | None) -> SessionBridge:
-        session = self._session(Path(cwd), resume)
-        bridge = SessionBridge(session, self.client)
+        fs = FsChoice.offered(self.client_capabilities)
+        session = self._session(Path(cwd), resume, fs)
+        bridge = SessionBridge(session, self.client, fs)
         specs = mcp.specs_from_acp(mcp_servers)
         self.mcp_servers[bridge.id] = specs
         await bridge.start(replay=resume is not None)
@@ -132,7 +133,7 @@ class TermagentAgent:
         await bridge.announce_commands()
         return bridge
 
-    def _session(self, cwd: Path, resume: str | None) -> SessionLike:
+    def _session(self, cwd: Path, resume: str | None, fs: FsChoice) -> SessionLike:
         """Open like `--resume` does; any refusal (no key, unknown session, bad config) is a JSON-RPC error."""
         if not cwd.is_absolute() or not cwd.is_dir():
             raise RequestError.invalid_params({"cwd": f"{cwd} is not an absolute path to a directory"})
@@ -141,7 +142,7 @@ class TermagentAgent:
             config = self._config(workspace)
             choices = session_options(workspace, True, resume=resume, allow=self.settings.allow,
                                       deny=self.settings.deny, trusted=self._trusted(workspace),
-                                      files=FsChoice.offered(self.client_capabilities).factory(self.client))
+                                      files=fs.factory(self.client))
             return open_session(config, choices, self.store)
         except RequestError:
             raise

@@ -122,6 +122,17 @@ class ClientFiles:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(there(), self._loop))
 
 
+def editor_path(workspace: Path, path: str) -> str | None:
+    """The absolute path to ask the editor for, when `path` is a file inside the workspace; else None."""
+    from termagent.tools.workspace import resolve_in_workspace
+
+    try:
+        resolved = resolve_in_workspace(workspace, path)
+    except ToolError:
+        return None
+    return str(resolved) if resolved != workspace.resolve() else None
+
+
 def _said(exc: RequestError) -> str:
     """The editor's own words, when it sent any beyond the JSON-RPC code's name."""
     data = exc.data
