@@ -152,6 +152,8 @@ class Message:
         data: dict[str, Any] = {"type": self.type}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, tuple) and any(dataclasses.is_dataclass(v) for v in value):
+                value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]  # type: ignore[arg-type]
             data[f.name] = value.to_dict() if isinstance(value, Message) else value
         return data
 
@@ -177,10 +179,48 @@ class Operation(Message):
     pass
 
 
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")  # what the model API takes
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # the API's limit per image, decoded
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """An image the person sent with a turn: base64 text, as the API and ACP both carry it."""
+
+    media_type: str
+    data: str
+
+    def problem(self) -> str | None:
+        """Why the model could not take this image; None when it can."""
+        import base64
+        import binascii
+
+        if self.media_type not in IMAGE_MEDIA_TYPES:
+            return f"{self.media_type or 'an unnamed type'} is not an image type the model takes " \
+                   f"({', '.join(IMAGE_MEDIA_TYPES)})"
+        try:
+            size = len(base64.b64decode(self.data, validate=True))
+        except (binascii.Error, ValueError):
+            return "the image data is not base64"
+        if size > MAX_IMAGE_BYTES:
+            return f"the image is {size / 1_048_576:.1f} MB; the model takes at most {MAX_IMAGE_BYTES // 1_048_576} MB"
+        return None
+
+    def to_block(self) -> dict[str, Any]:
+        """The image as an API content block."""
+        return {"type": "image", "source": {"type": "base64", "media_type": self.media_type, "data": self.data}}
+
+
 @dataclass(frozen=True)
 class SubmitTurn(Operation):
     type: ClassVar[str] = "submit_turn"
     text: str
+    images: tuple[ImageData, ...] = ()  # sent after the text, in the order given
+
+    def __post_init__(self) -> None:
+        if any(isinstance(image, dict) for image in self.images):  # rebuilt by from_dict
+            object.__setattr__(self, "images", tuple(ImageData(**i) if isinstance(i, dict) else i
+                                                     for i in self.images))
 
 
 @dataclass(frozen=True)

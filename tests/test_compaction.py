@@ -383,3 +383,17 @@ async def test_a_step_too_big_for_the_window_is_not_sent_and_the_next_turn_recov
     second = scripted_server.requests[-1]
     assert sent_tokens(second) <= 8_192 and marker not in request_text(second.body)
     assert TRIM_MARK in request_text(second.body)  # the big output became an artifact, not lost
+
+
+def test_an_image_counts_as_a_fixed_size_not_as_its_base64():
+    from termagent.core.history import IMAGE_CHARS, request_chars
+    from termagent.protocol import ImageData
+
+    screenshot = ImageData("image/png", "A" * 3_000_000).to_block()
+    said = {"role": "user", "content": [{"type": "text", "text": "what is wrong here?"}]}
+    with_image = {"role": "user", "content": [*said["content"], screenshot]}
+    in_a_result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                                                "content": [{"type": "text", "text": "shot"}, screenshot]}]}
+    plain = request_chars([said])
+    assert plain + IMAGE_CHARS <= request_chars([with_image]) < plain + IMAGE_CHARS + 100
+    assert request_chars([in_a_result]) < IMAGE_CHARS + 200

@@ -11,7 +11,8 @@ from acp import PROTOCOL_VERSION, RequestError, schema
 
 from termagent.acp import mcp, options
 from termagent.acp.bridge import SessionBridge
-from termagent.acp.translate import prompt_text
+from termagent.acp.files import FsChoice
+from termagent.acp.translate import BadPrompt, prompt_parts
 from termagent.core.door import SessionLike, open_session, session_options
 
 log = logging.getLogger("termagent.acp")
@@ -49,7 +50,7 @@ class TermagentAgent:
         warm_import()  # the SDK loads while the editor sets up its session, not during the first prompt
         capabilities = schema.AgentCapabilities(
             load_session=True,
-            prompt_capabilities=schema.PromptCapabilities(image=False, audio=False, embedded_context=True),
+            prompt_capabilities=schema.PromptCapabilities(image=True, audio=False, embedded_context=True),
             mcp_capabilities=schema.McpCapabilities(http=True, sse=True))
         return schema.InitializeResponse(protocol_version=min(protocol_version, PROTOCOL_VERSION),
                                          agent_capabilities=capabilities,
@@ -74,12 +75,15 @@ class TermagentAgent:
 
     async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> schema.PromptResponse:
         bridge = self._bridge(session_id)
-        text, warnings = prompt_text(prompt)
-        for warning in warnings:
+        try:
+            parts = prompt_parts(prompt)
+        except BadPrompt as exc:
+            raise RequestError.invalid_params({"prompt": str(exc)}) from None
+        for warning in parts.warnings:
             log.warning("%s", warning)
-        if not text.strip():
-            raise RequestError.invalid_params({"prompt": "the prompt has no text termagent can take"})
-        stop = await bridge.prompt(text)
+        if not parts.text.strip() and not parts.images:
+            raise RequestError.invalid_params({"prompt": "the prompt has no text or image termagent can take"})
+        stop = await bridge.prompt(parts.text, parts.images)
         return schema.PromptResponse(stop_reason=_STOPS.get(stop, "end_turn"))
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
@@ -117,8 +121,9 @@ class TermagentAgent:
         return bridge
 
     async def _open(self, cwd: str, resume: str | None, mcp_servers: list[Any] | None) -> SessionBridge:
-        session = self._session(Path(cwd), resume)
-        bridge = SessionBridge(session, self.client)
+        fs = FsChoice.offered(self.client_capabilities)
+        session = self._session(Path(cwd), resume, fs)
+        bridge = SessionBridge(session, self.client, fs)
         specs = mcp.specs_from_acp(mcp_servers)
         self.mcp_servers[bridge.id] = specs
         await bridge.start(replay=resume is not None)
@@ -128,7 +133,7 @@ class TermagentAgent:
         await bridge.announce_commands()
         return bridge
 
-    def _session(self, cwd: Path, resume: str | None) -> SessionLike:
+    def _session(self, cwd: Path, resume: str | None, fs: FsChoice) -> SessionLike:
         """Open like `--resume` does; any refusal (no key, unknown session, bad config) is a JSON-RPC error."""
         if not cwd.is_absolute() or not cwd.is_dir():
             raise RequestError.invalid_params({"cwd": f"{cwd} is not an absolute path to a directory"})
@@ -136,7 +141,8 @@ class TermagentAgent:
         try:
             config = self._config(workspace)
             choices = session_options(workspace, True, resume=resume, allow=self.settings.allow,
-                                      deny=self.settings.deny, trusted=self._trusted(workspace))
+                                      deny=self.settings.deny, trusted=self._trusted(workspace),
+                                      files=fs.factory(self.client))
             return open_session(config, choices, self.store)
         except RequestError:
             raise

@@ -16,6 +16,7 @@ from acp import RequestError, helpers, schema
 
 from termagent.acp import commands, permissions, translate
 from termagent.acp.commands import ACP_COMMANDS
+from termagent.acp.files import FS_TIMEOUT_S, FsChoice, editor_path
 from termagent.core.door import SessionLike
 from termagent.frontend.slash import expand_typed
 from termagent.protocol import (
@@ -26,6 +27,7 @@ from termagent.protocol import (
     CallView,
     Error,
     Event,
+    ImageData,
     Interrupt,
     ModeChanged,
     ModelChanged,
@@ -62,8 +64,8 @@ class _Call:
 
 
 class SessionBridge:
-    def __init__(self, session: SessionLike, client: Any) -> None:
-        self.session, self.client = session, client
+    def __init__(self, session: SessionLike, client: Any, fs: FsChoice = FsChoice()) -> None:
+        self.session, self.client, self.fs = session, client, fs
         self.id = session.session_id
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
@@ -121,7 +123,7 @@ class SessionBridge:
 
     # ------------------------------------------------------------ operations
 
-    async def prompt(self, text: str) -> str:
+    async def prompt(self, text: str, images: tuple[ImageData, ...] = ()) -> str:
         """Run one turn; returns its termagent stop reason once all its updates are out."""
         if self._turn is not None:
             raise RequestError.invalid_request({"message": "a prompt is already running in this session"})
@@ -135,7 +137,7 @@ class SessionBridge:
         self._turn = self._loop.create_future()
         self._turn_started = False
         try:
-            self.session.submit(SubmitTurn(expand_typed(self.session, text)))
+            self.session.submit(SubmitTurn(expand_typed(self.session, text) if text else "", images))
             return await self._turn
         finally:
             self._turn = None
@@ -212,7 +214,7 @@ class SessionBridge:
             view = self.session.describe_call(event.name, event.input)
             call = _Call(key, view, event.input, event.risk, event.command)
             if view.writes:
-                call.before = translate.read_text(self.session.workspace, view.path)
+                call.before = await self._text(view.path)
             self._calls[key] = call
             prefix = f"[{agent}] " if agent else ""
             await self._send(translate.start_update(event, view, self.session.workspace, key, prefix))
@@ -228,7 +230,7 @@ class SessionBridge:
         self._calls.pop(key, None)
         content = []
         if event.ok and call.view.writes:
-            after = translate.read_text(self.session.workspace, call.view.path)
+            after = await self._text(call.view.path)
             content = translate.diff_content(self.session.workspace, call.view.path, call.before, after)
         content = content or self._output(call, event.output)
         await self._send(helpers.update_tool_call(key, status="completed" if event.ok else "failed",
@@ -277,6 +279,21 @@ class SessionBridge:
             if diff:
                 return diff
         return translate.text_content(event.detail or event.summary)
+
+    async def _text(self, path: str) -> str | None:
+        """A file's text for a diff: the editor's buffer when it offers reads (workspace files
+        only: nothing outside is ever asked for), else the disk."""
+        target = editor_path(self.session.workspace, path) if self.fs.read else None
+        if target is None:
+            return translate.read_text(self.session.workspace, path)
+        try:
+            response = await asyncio.wait_for(self.client.read_text_file(session_id=self.id, path=target),
+                                              FS_TIMEOUT_S)
+            return str(response.content)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - no buffer (a new file) or a failing editor: the disk then
+            return translate.read_text(self.session.workspace, path)
 
     async def _send(self, update: Any) -> None:
         await self.client.session_update(session_id=self.id, update=update)

@@ -7,13 +7,14 @@ touch), never from its name, so a new tool shows sensibly without touching this 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from acp import helpers, schema
 
 from termagent.frontend.records import as_blocks, result_text
-from termagent.protocol import CallView, Risk, ToolCallStarted, ViewKind
+from termagent.protocol import CallView, ImageData, Risk, ToolCallStarted, ViewKind
 
 Describe = Callable[[str, dict[str, Any]], CallView]
 OUTPUT_CAP = 20_000  # characters of tool output shown in the editor; the model saw it all
@@ -98,6 +99,10 @@ def replay_updates(messages: list[dict[str, Any]], describe: Describe, workspace
                 chunk = helpers.text_block(str(block["text"]))
                 updates.append(helpers.update_user_message(chunk) if role == "user"
                                else helpers.update_agent_message(chunk))
+            elif kind == "image" and role == "user" and isinstance(block.get("source"), dict):
+                source = block["source"]  # the person's own image, kept whole in the store: shown again
+                updates.append(helpers.update_user_message(helpers.image_block(str(source.get("data", "")),
+                                                                               str(source.get("media_type", "")))))
             elif kind == "tool_use":
                 updates.append(_replayed_call(block, describe, workspace))
             elif kind == "tool_result":
@@ -116,27 +121,47 @@ def _replayed_call(block: dict[str, Any], describe: Describe, workspace: Path) -
                                    locations=locations(workspace, view.paths), raw_input=args)
 
 
-def prompt_text(blocks: list[Any]) -> tuple[str, list[str]]:
-    """An ACP prompt as the turn's text, plus a warning for each part termagent cannot take.
+@dataclass(frozen=True)
+class PromptParts:
+    """An ACP prompt as a turn: its text, its images, and a warning per part left out."""
 
-    Embedded resources (an editor's selection or open file) go in as tagged context, so
-    the model sees exactly what the editor sent; links become @mentions of the path."""
+    text: str
+    images: tuple[ImageData, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+class BadPrompt(ValueError):
+    """A prompt part termagent refuses rather than drops (an image the model cannot take)."""
+
+
+def prompt_parts(blocks: list[Any]) -> PromptParts:
+    """Embedded resources (an editor's selection or open file) go in as tagged context, so
+    the model sees exactly what the editor sent; links become @mentions of the path; images
+    go to the model as images, and one it cannot take refuses the whole prompt (BadPrompt)."""
     parts: list[str] = []
+    images: list[ImageData] = []
     warnings: list[str] = []
-    for block in blocks:
+    for number, block in enumerate(blocks, 1):
         if isinstance(block, schema.TextContentBlock):
             parts.append(block.text)
+        elif isinstance(block, schema.ImageContentBlock):
+            image = ImageData(block.mime_type, block.data)
+            problem = image.problem()
+            if problem:
+                raise BadPrompt(f"prompt block {number}: {problem}")
+            images.append(image)
         elif isinstance(block, schema.EmbeddedResourceContentBlock):
             resource = block.resource
             if isinstance(resource, schema.TextResourceContents):
                 parts.append(f'<context uri="{resource.uri}">\n{resource.text}\n</context>')
             else:
-                warnings.append(f"binary resource {resource.uri} was left out (termagent takes text only)")
+                warnings.append(f"binary resource {resource.uri} was left out (termagent takes text and images)")
         elif isinstance(block, schema.ResourceContentBlock):
             parts.append(f"@{_uri_path(block.uri)}")
         else:
-            warnings.append(f"a {getattr(block, 'type', 'non-text')} block was left out (termagent takes text only)")
-    return "\n\n".join(parts), warnings
+            warnings.append(f"a {getattr(block, 'type', 'non-text')} block was left out "
+                            "(termagent takes text and images)")
+    return PromptParts("\n\n".join(parts), tuple(images), tuple(warnings))
 
 
 def _uri_path(uri: str) -> str:

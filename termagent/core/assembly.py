@@ -41,6 +41,7 @@ from termagent.sandbox.egress_policy import network_warnings, with_network_note
 from termagent.store.db import Store
 from termagent.tools.base import Tool, ToolContext
 from termagent.tools.delegate import DelegateTool
+from termagent.tools.fileaccess import FileAccessFactory, local_files
 from termagent.tools.registry import ToolRegistry
 from termagent.tools.workspace import ReadLedger
 
@@ -62,6 +63,7 @@ class SessionOptions:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     trusted: bool = False
+    files: FileAccessFactory = local_files  # the session id -> where file tools read and write (the disk, an editor)
 
 
 class ResumeError(Exception):
@@ -94,7 +96,8 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     bus.listen(scope.on_event)
     ctx = ToolContext(root=workspace, ledger=ledger, config=config, session_id=session_id, sandbox=sandbox,
                       artifacts=store, before_change=checkpointer, activity=watcher.agent_activity,
-                      warn=lambda message: bus.emit(Warning(message)), readable_roots=extensions.skills.folders())
+                      warn=lambda message: bus.emit(Warning(message)), readable_roots=extensions.skills.folders(),
+                      files=options.files(session_id))
     tools = _tools(config) + skill_tools(extensions, scope.use)
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
     subjects = {t.spec.name: t.spec.subject for t in tools} | {DelegateTool.NAME: DelegateTool.SUBJECT}

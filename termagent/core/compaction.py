@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from termagent.core.history import History
+from termagent.core.history import History, request_chars
 from termagent.core.loop import STOP_API, HaltTurn
 from termagent.core.prompts import load_prompt, project_memory
 from termagent.core.spans import Cut, Describe, choose_cut, clip, pinned_texts, render_span, touched_files
@@ -85,7 +85,7 @@ class ContextMeter:
             size = len(json.dumps(prefix.system(), ensure_ascii=False)) + len(
                 json.dumps(list(prefix.tools), ensure_ascii=False))
             self._prefix_chars = (id(prefix), size)
-        return self._prefix_chars[1] + len(json.dumps(history.for_request(), ensure_ascii=False))
+        return self._prefix_chars[1] + request_chars(history.for_request())
 
     def tokens(self, chars: int) -> int:
         return int(chars * self.ratio)

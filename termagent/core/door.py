@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from termagent.core.describe import clip
 from termagent.core.prompts import load_prompt
-from termagent.protocol import CallView, Compact, Event, Operation, SessionStatus, SetMode, SetModel
+from termagent.tools.errors import ToolError
+from termagent.tools.fileaccess import (
+    Check,
+    FileAccess,
+    FileContent,
+    check_on_disk,
+    current_bytes,
+    local_files,
+    on_disk,
+    text_of,
+)
+from termagent.protocol import CallView, Compact, Event, ImageData, Operation, SessionStatus, SetMode, SetModel
 
 if TYPE_CHECKING:
     from termagent.config import Config
@@ -23,7 +34,8 @@ if TYPE_CHECKING:
     from termagent.extensions.skills import Skill
     from termagent.store.db import Store
 
-__all__ = ["SessionLike", "EventSource", "clip", "load_prompt", "open_session", "session_options"]
+__all__ = ["SessionLike", "EventSource", "Check", "FileAccess", "FileContent", "ToolError", "check_on_disk", "clip",
+           "current_bytes", "local_files", "on_disk", "text_of", "load_prompt", "open_session", "session_options"]
 
 
 def session_options(workspace: Path, interactive: bool, **choices: Any) -> "SessionOptions":
@@ -93,7 +105,7 @@ class SessionLike(Protocol):
 
     async def serve(self) -> None: ...
 
-    async def run_turn(self, text: str) -> "TurnOutcome": ...
+    async def run_turn(self, text: str, images: tuple[ImageData, ...] = ()) -> "TurnOutcome": ...
 
     async def run_subagent(self, agent: str, task: str) -> Any: ...
 

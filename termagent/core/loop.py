@@ -24,6 +24,7 @@ from termagent.protocol import (
     AssistantMessage,
     AssistantTextDelta,
     Error,
+    ImageData,
     Event,
     ModelRequestStarted,
     ModelRetrying,
@@ -84,11 +85,11 @@ class AgentLoop:
     def session_id(self) -> str:
         return self.history.session_id
 
-    async def run_turn(self, user_text: str) -> TurnOutcome:
+    async def run_turn(self, user_text: str, images: tuple[ImageData, ...] = ()) -> TurnOutcome:
         self.turn_number += 1
         self.budget.start_task()
         self.emit(TurnStarted(self.turn_number, user_text))
-        self.history.add_user_text(user_text)
+        self.history.add_user_text(user_text, tuple(image.to_block() for image in images))
         try:
             outcome = await self._steps()
         except asyncio.CancelledError:

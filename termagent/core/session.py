@@ -25,6 +25,7 @@ from termagent.protocol import (
     CallView,
     Compact,
     DenialView,
+    ImageData,
     Interrupt,
     ModeChanged,
     ModelChanged,
@@ -73,7 +74,7 @@ class Session:
     outcomes: list[TurnOutcome] = field(default_factory=list)
     _ops: "asyncio.Queue[Operation]" = field(default_factory=asyncio.Queue)
     _turn: "asyncio.Task[TurnOutcome] | None" = None
-    _pending_turns: list[str] = field(default_factory=list)
+    _pending_turns: list[SubmitTurn] = field(default_factory=list)
     _pending_settings: list[SetModel] = field(default_factory=list)
     _closed: bool = False
     _sandbox_check: "asyncio.Task[None] | None" = None
@@ -240,14 +241,14 @@ class Session:
         while self._pending_settings and not self.busy:
             await self._set_model(self._pending_settings.pop(0))
 
-    async def run_turn(self, text: str) -> TurnOutcome:
+    async def run_turn(self, text: str, images: tuple[ImageData, ...] = ()) -> TurnOutcome:
         refused: TurnOutcome | None = None
         if self.lifecycle is not None:
             refused = await self.lifecycle.before_turn(text)  # UserPromptSubmit hooks may refuse the prompt
         if refused is not None:
             self.outcomes.append(refused)
             return refused
-        outcome = await self.loop.run_turn(text)
+        outcome = await self.loop.run_turn(text, images)
         self.outcomes.append(outcome)
         if outcome.stop_reason == STOP_END and self.config.get("checkpoints", "auto_commit"):
             await self._auto_commit(outcome.text)
@@ -288,7 +289,7 @@ class Session:
         while True:
             op = await self._ops.get()
             if isinstance(op, SubmitTurn):
-                self._pending_turns.append(op.text)
+                self._pending_turns.append(op)
                 self._start_next_turn()
             elif isinstance(op, Interrupt):
                 self._pending_turns.clear()
@@ -310,16 +311,16 @@ class Session:
             return
         if not self._pending_turns:
             return
-        text = self._pending_turns.pop(0)
-        self._turn = asyncio.get_running_loop().create_task(self._guarded_turn(text))
+        turn = self._pending_turns.pop(0)
+        self._turn = asyncio.get_running_loop().create_task(self._guarded_turn(turn))
 
     async def _settle_then_continue(self) -> None:
         await self._apply_pending_settings()
         self._start_next_turn()
 
-    async def _guarded_turn(self, text: str) -> TurnOutcome:
+    async def _guarded_turn(self, turn: SubmitTurn) -> TurnOutcome:
         try:
-            return await self.run_turn(text)
+            return await self.run_turn(turn.text, turn.images)
         except asyncio.CancelledError:
             outcome = TurnOutcome(STOP_INTERRUPTED, "")
             self.outcomes.append(outcome)

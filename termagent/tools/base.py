@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from termagent.protocol import CallView, Subject, ViewKind
 from termagent.tools.errors import ToolError
+from termagent.tools.fileaccess import LOCAL_FILES, FileAccess
 
 __all__ = ["CallView", "Tool", "ToolContext", "ToolError", "ToolResult", "ToolSpec", "json_view", "one_line",
            "path_view", "schema"]
@@ -87,6 +88,7 @@ class ToolContext:
     call_id: str = ""  # the call being run, so a delegation can be nested under it
     warn: Callable[[str], None] = lambda message: None  # a Warning event for the session (what a command planted)
     readable_roots: tuple[Path, ...] = ()  # real paths outside the workspace read_file may read (skill folders)
+    files: FileAccess = LOCAL_FILES  # where workspace files' content comes from and goes to (the disk, an editor)
 
 
 class Tool(Protocol):

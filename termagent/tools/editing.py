@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from termagent.protocol import RISK_WRITE, Subject, ViewKind
 from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, path_view, schema
-from termagent.tools.fsio import atomic_write, read_bytes
+from termagent.tools.fileaccess import FileContent
+from termagent.tools.fsio import read_bytes
 from termagent.tools.textio import (
     Decoded,
     UnencodableText,
@@ -84,10 +85,16 @@ class EditFile:
             raise ToolError("invalid_input", "old_string is empty; to create or replace a whole file use write_file")
         if old == new:
             raise ToolError("no_change", "old_string and new_string are identical; nothing to do")
-        plan = await asyncio.to_thread(_plan_edit, ctx, resolved, old, new, bool(args.get("replace_all", False)))
+        label = display_path(ctx.root, resolved)
+        content = await _read_existing(ctx, resolved, label)
+        plan = await asyncio.to_thread(_plan_data, label, content.data, content.mode, old, new,
+                                       bool(args.get("replace_all", False)),
+                                       lambda data, name: ctx.ledger.check_fresh(resolved, data, name))
         if ctx.before_change is not None:
             await ctx.before_change(plan.label)
-        await asyncio.to_thread(_commit_edit, ctx, resolved, plan)
+        await ctx.files.write(ctx.root, resolved, plan.new_data, plan.mode,
+                              lambda current: _unchanged_since_read(ctx, resolved, plan.label, current))
+        ctx.ledger.record(resolved, plan.new_data)
         return ToolResult(
             output=plan.summary(),
             display=unified_diff(plan.decoded.text, plan.new_text, plan.label),
@@ -101,7 +108,7 @@ class _EditPlan:
     decoded: Decoded
     new_text: str
     new_data: bytes
-    mode: int
+    mode: int | None
     count: int
     first_pos: int
     new_len: int
@@ -135,21 +142,23 @@ def _snippet_diff(path: str, old: str, new: str) -> str:
     return "".join(difflib.unified_diff(lines(old), lines(new), fromfile=path, tofile=path))
 
 
-def _plan_edit(ctx: ToolContext, resolved: Path, old: str, new: str, replace_all: bool) -> _EditPlan:
-    max_bytes = int(ctx.config.get("tools", "max_file_bytes"))
-    return _plan_text(ctx.root, resolved, old, new, replace_all, max_bytes,
-                      lambda data, label: ctx.ledger.check_fresh(resolved, data, label))
-
-
-def _plan_text(root: Path, resolved: Path, old: str, new: str, replace_all: bool, max_bytes: int,
-               check_fresh: Callable[[bytes, str], None] | None = None) -> _EditPlan:
-    label = display_path(root, resolved)
+async def _read_existing(ctx: ToolContext, resolved: Path, label: str) -> FileContent:
     try:
-        data, st = read_bytes(root, resolved, max_bytes)
+        return await ctx.files.read(ctx.root, resolved, int(ctx.config.get("tools", "max_file_bytes")))
     except ToolError as exc:
         if exc.type == "not_found":
             raise ToolError("not_found", f"{label} does not exist; use write_file to create it") from None
         raise
+
+
+def _plan_text(root: Path, resolved: Path, old: str, new: str, replace_all: bool, max_bytes: int) -> _EditPlan:
+    """The edit planned against the file on disk (how a call describes itself)."""
+    data, st = read_bytes(root, resolved, max_bytes)
+    return _plan_data(display_path(root, resolved), data, st.st_mode, old, new, replace_all)
+
+
+def _plan_data(label: str, data: bytes, mode: int | None, old: str, new: str, replace_all: bool,
+               check_fresh: Callable[[bytes, str], None] | None = None) -> _EditPlan:
     if is_binary(data):
         raise ToolError("binary_file", f"{label} is a binary file; edit_file only changes text files")
     if check_fresh is not None:
@@ -170,18 +179,13 @@ def _plan_text(root: Path, resolved: Path, old: str, new: str, replace_all: bool
     except UnencodableText as exc:
         raise ToolError("encoding_error", f"{label}: {exc}; use characters the file's encoding can hold") from None
     first = text.find(cand_old)
-    return _EditPlan(label, decoded, new_text, new_data, st.st_mode, count if replace_all else 1, first, len(cand_new))
+    return _EditPlan(label, decoded, new_text, new_data, mode, count if replace_all else 1, first, len(cand_new))
 
 
-def _commit_edit(ctx: ToolContext, resolved: Path, plan: _EditPlan) -> None:
-    atomic_write(
-        ctx.root,
-        resolved,
-        plan.new_data,
-        mode=plan.mode,
-        before_replace=lambda: ctx.ledger.check_fresh(resolved, label=plan.label),
-    )
-    ctx.ledger.record(resolved, plan.new_data)
+def _unchanged_since_read(ctx: ToolContext, resolved: Path, label: str, current: bytes | None) -> None:
+    if current is None:
+        raise ToolError("stale_read", f"{label} was deleted since you last read it")
+    ctx.ledger.check_fresh(resolved, current, label)
 
 
 def _snippet(text: str, pos: int, length: int) -> str:

@@ -17,15 +17,7 @@ from typing import Any, BinaryIO
 from termagent.protocol import RISK_READ, RISK_WRITE, Subject
 from termagent.tools.base import CallView, ToolContext, ToolError, ToolResult, ToolSpec, path_view, schema
 from termagent.tools.editing import EditFile, refuse_protected
-from termagent.tools.fsio import (
-    atomic_write,
-    lstat_target,
-    open_regular,
-    read_bounded,
-    read_bytes,
-    require_regular,
-    too_large,
-)
+from termagent.tools.fsio import open_regular, read_bounded, too_large
 from termagent.tools.textio import (
     BINARY_SNIFF_BYTES,
     Decoded,
@@ -74,8 +66,19 @@ class ReadFile:
         return path_view(args)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        """Workspace files through the session's file access (an editor's buffer, say); skill
+        folders and windows of files too large to load always from the disk."""
         root, resolved = _readable(ctx, args["path"])
-        return await asyncio.to_thread(_read_file, ctx, resolved, args.get("offset"), args.get("limit"), root)
+        offset, limit = args.get("offset"), args.get("limit")
+        if root != ctx.root:
+            return await asyncio.to_thread(_read_file, ctx, resolved, offset, limit, root)
+        try:
+            content = await ctx.files.read(root, resolved, int(ctx.config.get("tools", "max_file_bytes")))
+        except ToolError as exc:
+            if exc.type != "file_too_large" or (offset is None and limit is None):
+                raise
+            return await asyncio.to_thread(_read_file, ctx, resolved, offset, limit, root)
+        return _shown(ctx, resolved, content.data, offset, limit, display_path(root, resolved))
 
 
 def _readable(ctx: ToolContext, path: str) -> tuple[Path, Path]:
@@ -119,12 +122,16 @@ class WriteFile:
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         resolved = resolve_in_workspace(ctx.root, args["path"])
         refuse_protected(ctx.root, resolved)
-        plan = await asyncio.to_thread(_plan_write, ctx, resolved, args["content"])
+        label = display_path(ctx.root, resolved)
+        prior = await _load_prior(ctx, resolved, label)
+        plan = _plan_write(label, prior, args["content"])
         if plan.unchanged:
             return ToolResult(output=f"No change: {plan.label} already has exactly this content.")
         if ctx.before_change is not None:
             await ctx.before_change(plan.label)
-        await asyncio.to_thread(_commit_write, ctx, resolved, plan)
+        await ctx.files.write(ctx.root, resolved, plan.data, plan.prior.mode if plan.prior else None,
+                              lambda current: _still_as_planned(ctx, resolved, plan, current))
+        ctx.ledger.record(resolved, plan.data)
         return ToolResult(
             output=plan.summary(),
             display=unified_diff(plan.old_text, plan.new_text, plan.label, existed=plan.prior is not None),
@@ -135,7 +142,7 @@ class WriteFile:
 @dataclass(frozen=True)
 class _Prior:
     data: bytes
-    mode: int
+    mode: int | None
     decoded: Decoded
 
 
@@ -178,10 +185,18 @@ def _read_file(ctx: ToolContext, resolved: Path, offset: int | None, limit: int 
         data = read_bounded(handle, st.st_size, max_bytes)
     if len(data) > max_bytes:
         raise too_large(label, len(data), max_bytes)
+    return _shown(ctx, resolved, data, offset, limit, label)
+
+
+def _shown(ctx: ToolContext, resolved: Path, data: bytes, offset: int | None, limit: int | None,
+           label: str) -> ToolResult:
+    """A whole file's lines as the model sees them; the read is recorded, so the file may be edited."""
     if is_binary(data):
         raise _binary(label, len(data))
     ctx.ledger.record(resolved, data)
     decoded = decode(data)
+    start = max(offset or 1, 1)
+    count = limit or int(ctx.config.get("tools", "read_limit_lines"))
     return ToolResult(output=_render(to_model_lines(decoded.text), start, count) + _encoding_note(decoded))
 
 
@@ -258,9 +273,7 @@ def _binary(label: str, size: int) -> ToolError:
     )
 
 
-def _plan_write(ctx: ToolContext, resolved: Path, content: str) -> _WritePlan:
-    label = display_path(ctx.root, resolved)
-    prior = _load_prior(ctx, resolved, label)
+def _plan_write(label: str, prior: _Prior | None, content: str) -> _WritePlan:
     text = apply_newline_style(prior.decoded if prior else None, content)
     try:
         if prior is None:
@@ -274,29 +287,24 @@ def _plan_write(ctx: ToolContext, resolved: Path, content: str) -> _WritePlan:
         raise ToolError("encoding_error", f"{label}: {exc} (lone surrogates are not text)") from None
 
 
-def _load_prior(ctx: ToolContext, resolved: Path, label: str) -> _Prior | None:
+async def _load_prior(ctx: ToolContext, resolved: Path, label: str) -> _Prior | None:
     """The existing file, checked to be what the agent last saw (None for a new file)."""
-    st = lstat_target(ctx.root, resolved)
-    if st is None:
-        return None
-    require_regular(st, label)
-    data, st = read_bytes(ctx.root, resolved, int(ctx.config.get("tools", "max_file_bytes")))
-    ctx.ledger.check_fresh(resolved, data, label)
-    return _Prior(data, st.st_mode, decode(data))
+    try:
+        content = await ctx.files.read(ctx.root, resolved, int(ctx.config.get("tools", "max_file_bytes")))
+    except ToolError as exc:
+        if exc.type == "not_found":
+            return None
+        raise
+    ctx.ledger.check_fresh(resolved, content.data, label)
+    return _Prior(content.data, content.mode, decode(content.data))
 
 
-def _commit_write(ctx: ToolContext, resolved: Path, plan: _WritePlan) -> None:
-    def still_as_planned() -> None:
-        if plan.prior is not None:
-            ctx.ledger.check_fresh(resolved, label=plan.label)
-        elif lstat_target(ctx.root, resolved) is not None:
+def _still_as_planned(ctx: ToolContext, resolved: Path, plan: _WritePlan, current: bytes | None) -> None:
+    """Just before the file is replaced: nobody changed (or created) it since the plan was made."""
+    if plan.prior is None:
+        if current is not None:
             raise ToolError("stale_read", f"{plan.label} was created by someone else meanwhile; read it first")
-
-    atomic_write(
-        ctx.root,
-        resolved,
-        plan.data,
-        mode=plan.prior.mode if plan.prior else None,
-        before_replace=still_as_planned,
-    )
-    ctx.ledger.record(resolved, plan.data)
+        return
+    if current is None:
+        raise ToolError("stale_read", f"{plan.label} was deleted since you last read it")
+    ctx.ledger.check_fresh(resolved, current, plan.label)

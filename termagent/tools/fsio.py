@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from termagent.tools.base import ToolError
+from termagent.tools.errors import ToolError
 from termagent.tools.workspace import display_path, workspace_root
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -133,8 +133,11 @@ class ReadLedger:
         key = _key(path)
         if data is None:
             data = _read_plain(key)
-        st = os.stat(key)
-        entry = ReadRecord(st.st_mtime_ns, len(data), hashlib.sha256(data).hexdigest())
+        try:
+            mtime_ns = os.stat(key).st_mtime_ns
+        except FileNotFoundError:  # an editor's buffer not saved yet: the bytes are what the agent saw
+            mtime_ns = -1
+        entry = ReadRecord(mtime_ns, len(data), hashlib.sha256(data).hexdigest())
         with self._lock:
             self._entries[key] = entry
 
