@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from termagent.git.checkpoints import Checkpointer, CheckpointLimits
     from termagent.lifecycle.dispatch import Lifecycle
     from termagent.mcp.attach import McpHandle
-    from termagent.policy.decide import Policy
+    from termagent.policy.decide import Narrowing, Policy
 
 UNTRACED = (AssistantTextDelta, ToolCallOutputDelta)
 UNSANDBOXED = "sandbox disabled (--sandbox none): commands run directly on this machine, unconfined"
@@ -98,8 +98,10 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     tools = _tools(config) + skill_tools(extensions, scope.use)
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
     subjects = {t.spec.name: t.spec.subject for t in tools} | {DelegateTool.NAME: DelegateTool.SUBJECT}
-    policy = _policy(config, options, workspace, subjects)
-    policy.narrowing.append(scope.refusal)
+    registry = ToolRegistry(tools)
+    mcp_warnings: list[str] = []
+    mcp = _mcp(config, workspace, options, registry, session_id, bus.emit, mcp_warnings)
+    policy = _policy(config, options, workspace, subjects, (scope.refusal,), mcp)
     approver = EventApprover(bus.emit) if options.interactive else NoPersonApprover()
     memory_read = memory_files(workspace)
     memory = render_memory(memory_read)
@@ -108,12 +110,11 @@ def open_session(config: Config, options: SessionOptions, store: Store, bus: Eve
     budget = _budget(config)
     denials: list[Denial] = []
     halt = _halt_when_sandbox_fails(sandbox)
-    registry = ToolRegistry(tools)
     hooks = _lifecycle(config, workspace, options, session_id, store, bus, denials, policy, warnings)
+    warnings.extend(mcp_warnings)
     host = SubagentHost(config, workspace, model, store, registry, policy, approver, ctx, budget,
                         bus.emit, memory, definitions, denials, [halt], lifecycle=hooks)
     registry.extend([DelegateTool(definitions, host)])
-    mcp = _mcp(config, workspace, options, registry, policy, session_id, bus.emit, warnings)
     runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials, hooks=hooks)
     system = _system_prompt(config, workspace, options, warnings)
     prefix = StablePrefix((system, memory, prefix_listing(extensions.skills)), tuple(registry.api_tools()))
@@ -217,17 +218,17 @@ def _lifecycle(config: Config, workspace: Path, options: SessionOptions, session
     return lifecycle
 
 
-def _mcp(config: Config, workspace: Path, options: SessionOptions, registry: ToolRegistry, policy: "Policy",
+def _mcp(config: Config, workspace: Path, options: SessionOptions, registry: ToolRegistry,
          session_id: str, emit: Callable[[Event], None], warnings: list[str]) -> "McpHandle | None":
     """MCP servers start now, in the background; their tools join once, before the first request."""
     from termagent.mcp.attach import attach_mcp  # does not import the mcp SDK unless servers exist
 
-    return attach_mcp(config, workspace, options.trusted, registry, policy, session_id, emit, warnings)
+    return attach_mcp(config, workspace, options.trusted, registry, session_id, emit, warnings)
 
 
 def _first(mcp: "McpHandle | None") -> list[RequestHook]:
     """MCP's settle hook runs before any other: the tool list must be final before a request is built."""
-    return [mcp.before_request] if mcp is not None and mcp.before_request is not None else []
+    return [mcp.before_request] if mcp is not None else []
 
 
 def _mcp_closer(mcp: "McpHandle | None") -> list[Callable[[], Awaitable[None]]]:
@@ -295,8 +296,8 @@ def _tools(config: Config) -> list[Tool]:
     return [*default_tools(config), BashTool(), ReadArtifactTool(), *job_tools()]
 
 
-def _policy(config: Config, options: SessionOptions, workspace: Path,
-            subjects: dict[str, Subject | None]) -> "Policy":
+def _policy(config: Config, options: SessionOptions, workspace: Path, subjects: dict[str, Subject | None],
+            narrowing: tuple["Narrowing", ...], mcp: "McpHandle | None") -> "Policy":
     from termagent.policy.decide import Policy
     from termagent.policy.rules import RuleSet
 
@@ -309,7 +310,10 @@ def _policy(config: Config, options: SessionOptions, workspace: Path,
     # declared disposable (the container is the sandbox) is treated as the sandbox is
     unconfined = config.get("sandbox", "backend") == "none" and not config.get("sandbox", "disposable_host")
     host = str(workspace) if unconfined else None
-    return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host)
+    if mcp is None:
+        return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host, narrowing)
+    return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host, narrowing,
+                  mcp.is_destructive)
 
 
 def _existing_in(workspace: Path) -> Callable[[str], bool]:
