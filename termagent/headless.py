@@ -14,6 +14,7 @@ import json
 import signal
 import sys
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from termagent.core.door import SessionLike
@@ -50,10 +51,10 @@ def exit_for(stop_reason: str, denied: bool) -> tuple[int, str]:
 class _Printer:
     """Renders events for one output format as they happen."""
 
-    def __init__(self, output: str, out: TextIO, err: TextIO) -> None:
+    def __init__(self, output: str, out: TextIO, err: TextIO, on_closed_output: Callable[[], None]) -> None:
         self.output, self.out, self.err = output, out, err
         self.subagents: list[dict[str, Any]] = []
-        self.on_closed_output: Any = lambda: None
+        self.on_closed_output = on_closed_output
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, SubagentFinished):
@@ -85,7 +86,13 @@ async def run_headless(session: SessionLike, task: str, output: str, out: TextIO
                        err: TextIO | None = None) -> HeadlessResult:
     """The streams default to sys.stdout/sys.stderr as they are when the run starts (not at import)."""
     out, err = out or sys.stdout, err or sys.stderr
-    printer = _Printer(output, out, err)
+    turn: asyncio.Future[Any] | None = None
+
+    def stop_turn() -> None:
+        if turn is not None:
+            turn.cancel()
+
+    printer = _Printer(output, out, err, on_closed_output=stop_turn)
     session.bus.listen(printer)
     if session.resumed:
         err.write(f"termagent: {strip_terminal_controls(session.describe_restore())}\n")
@@ -94,7 +101,6 @@ async def run_headless(session: SessionLike, task: str, output: str, out: TextIO
         session.start()
         turn = asyncio.ensure_future(session.run_turn(expand_typed(session, task)))
         _cancel_on_sigint(turn)
-        printer.on_closed_output = turn.cancel
         try:
             outcome = await turn
             stop, text, detail = outcome.stop_reason, outcome.text, outcome.detail

@@ -226,6 +226,7 @@ class GatewayListener:
         self.udp.bind((host, self.port))
         self.tcp_hits = 0
         self.udp_hits = 0
+        self._markers: dict[int, threading.Event] = {}  # source port -> the host's own barrier probe
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._accept, daemon=True),
                          threading.Thread(target=self._receive, daemon=True)]
@@ -240,20 +241,46 @@ class GatewayListener:
         self.tcp.settimeout(0.2)
         while not self._stop.is_set():
             try:
-                conn, _ = self.tcp.accept()
+                conn, peer = self.tcp.accept()
             except (TimeoutError, OSError):
                 continue
-            self.tcp_hits += 1
             conn.close()
+            self._count(peer, "tcp_hits")
 
     def _receive(self) -> None:
         self.udp.settimeout(0.2)
         while not self._stop.is_set():
             try:
-                self.udp.recvfrom(2048)
+                _, peer = self.udp.recvfrom(2048)
             except (TimeoutError, OSError):
                 continue
-            self.udp_hits += 1
+            self._count(peer, "udp_hits")
+
+    def _count(self, peer: tuple[str, int], counter: str) -> None:
+        marker = self._markers.pop(peer[1], None)  # by port: the engine's NAT may rewrite the address
+        if marker is not None:
+            marker.set()
+        else:
+            setattr(self, counter, getattr(self, counter) + 1)
+
+    def barrier(self, timeout_s: float = 30.0) -> None:
+        """Return once everything that reached the listener before this call is counted: a probe
+        connection and datagram from the host go through the same accept and receive queues
+        after them (and are not counted as hits). A "nothing arrived" check waits on this."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((self.host, 0))  # its address is known (and expected) before it connects
+            tcp_marker = self._expect(probe.getsockname())
+            probe.settimeout(timeout_s)
+            probe.connect((self.host, self.port))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((self.host, 0))
+            udp_marker = self._expect(probe.getsockname())
+            probe.sendto(b"barrier", (self.host, self.port))
+        assert tcp_marker.wait(timeout_s) and udp_marker.wait(timeout_s), "the listener never saw its own probes"
+
+    def _expect(self, address: tuple[str, int]) -> threading.Event:
+        marker = self._markers[address[1]] = threading.Event()
+        return marker
 
     def close(self) -> None:
         self._stop.set()

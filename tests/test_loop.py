@@ -208,7 +208,7 @@ async def test_interrupt_mid_stream_keeps_a_valid_history(workspace, scripted_se
     session.submit(SubmitTurn("first"))
     await eventually(lambda: any(type(e).__name__ == "AssistantTextDelta" for e in events))
     session.submit(Interrupt())
-    await asyncio.sleep(0.2)
+    assert await eventually(lambda: any(isinstance(e, TurnFinished) for e in events), 30)
     scripted_server.chunk_delay_s = 0.0
     session.submit(SubmitTurn("second"))
     await eventually(lambda: any(isinstance(e, AssistantMessage) and e.text == "second answer" for e in events))

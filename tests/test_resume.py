@@ -89,9 +89,8 @@ def kill_during_the_bash_call(workspace: Path, env: dict[str, str], store: Store
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
             for record in store.sessions(str(workspace.resolve())):
-                if '"bash"' in json.dumps(store.messages(record.id)):
-                    time.sleep(0.3)
-                    return record.id
+                if '"bash"' in json.dumps(store.messages(record.id)) and (workspace / "bash-started").exists():
+                    return record.id  # the command is running: kill it mid-call
             time.sleep(0.05)
         raise AssertionError(f"the bash call never started (exit {proc.poll()})")
     finally:
@@ -108,7 +107,7 @@ async def test_resume_after_sigkill_mid_turn_after_a_compaction(
     scripted_server.add(
         reply(tool_use("read_file", {"path": "a.py"})),
         reply(tool_use("read_file", {"path": "b.py"}), usage=OVER),
-        reply(tool_use("bash", {"command": "sleep 20"})),
+        reply(tool_use("bash", {"command": "touch bash-started; sleep 20"})),
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env.update(ANTHROPIC_BASE_URL=scripted_server.url, ANTHROPIC_API_KEY="sk-e2e-0000000000",

@@ -7,11 +7,11 @@ this file proves the same walls stand when the path starts at the model.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -53,7 +53,7 @@ async def test_egress_attempts_reach_nothing(workspace, scripted_server, monkeyp
     result, output, _ = await one_command(workspace, scripted_server, monkeypatch, command)
     assert result.exit_code == 0
     assert "tcp=1" in output and "devtcp=1" in output and "dns=2" in output
-    time.sleep(0.5)
+    await asyncio.to_thread(gateway_listener.barrier)  # whatever the command sent has been counted by now
     assert gateway_listener.hits == hits_before
 
 

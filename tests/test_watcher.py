@@ -67,16 +67,21 @@ def wait_for(watcher: WorkspaceWatcher, path: str) -> list[tuple[str, bool]]:
     return [(change.path, change.deleted) for change in wait_for_changes(watcher, path)]
 
 
-async def settled(watcher: WorkspaceWatcher, before: int) -> None:
-    """Wait until events arrived and then none for a while."""
+async def delivered(watcher: WorkspaceWatcher, *directories: Path) -> None:
+    """Wait until every event for files already written in `directories` has been delivered: a
+    marker written now in each comes after them in that directory's (ordered) inotify queue."""
+    for number, directory in enumerate(directories):
+        marker = directory / f".delivered-{number}-{time.monotonic_ns()}"
+        arrived = watcher.delivery_of(marker)
+        marker.write_text("")
+        assert await asyncio.to_thread(arrived.wait, DEADLINE_S), f"watchdog never delivered {marker}"
+
+
+async def past_the_settle_window(watcher: WorkspaceWatcher) -> None:
     deadline = time.monotonic() + DEADLINE_S
-    last = before
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-        if watcher.events_seen > before and watcher.events_seen == last:
-            return
-        last = watcher.events_seen
-    raise AssertionError("watchdog delivered no events")
+    while watcher.agent_busy():
+        assert time.monotonic() < deadline, "the settle window never ended"
+        await asyncio.sleep(0.01)
 
 
 def known(ledger: ReadLedger, *paths: Path) -> None:
@@ -127,10 +132,9 @@ async def test_a_save_during_a_long_command_still_reaches_the_model(workspace, w
     app, sentinel = workspace / "app.py", workspace / "src" / "sentinel.py"
     known(ledger, app, sentinel)
     async with watcher.agent_activity():  # e.g. a long `bash pytest` while the user saves app.py
-        before = watcher.events_seen
         app.write_text("print('saved in the editor meanwhile')\n")
-        await settled(watcher, before)  # every event of that write was delivered while the activity was open
-    await asyncio.sleep(0.2)  # past the settle window
+        await delivered(watcher, workspace)  # every event of that write was delivered while the activity was open
+    await past_the_settle_window(watcher)
     sentinel.write_text("S = 2\n")
     seen = {c.path: c for c in wait_for_changes(watcher, "src/sentinel.py")}
     seen |= {c.path: c for c in watcher.collect()}
@@ -146,9 +150,8 @@ async def test_a_change_during_a_command_is_not_blamed_on_the_user(workspace):
     assert await asyncio.to_thread(watcher.ready.wait, DEADLINE_S)
     ledger.record(workspace / "app.py")
     async with watcher.agent_activity():
-        before = watcher.events_seen
         (workspace / "app.py").write_text("print('by the command')\n")
-        await settled(watcher, before)
+        await delivered(watcher, workspace)
     loop = SimpleNamespace(history=History("s"))
     await watcher.before_request(loop)
     watcher.stop()
@@ -257,7 +260,8 @@ async def test_the_agents_own_writes_are_not_reported(workspace, scripted_server
                                    overrides={"permissions": {"mode": "accept-edits", "allow": ["bash"]}})
     await started(session)
     await session.run_turn("edit things")
-    await asyncio.sleep(0.3)  # any event still in flight is delivered before the next request drains
+    # any event still in flight is delivered before the next request drains
+    await delivered(session.watcher, workspace, workspace / "src")
     scripted_server.add(reply("ok"))
     await session.run_turn("anything else?")
     await session.close()

@@ -11,19 +11,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from termagent.config import Config
-from termagent.core.agents import load_definitions
+from termagent.core.agents import AgentDefinition, load_definitions
 from termagent.core.approvals import EventApprover, NoPersonApprover
 from termagent.core.budget import Budget, Limits
 from termagent.core.bus import EventBus
-from termagent.core.history import KILLED_CALL, History, tool_result_block
+from termagent.core.history import History
 from termagent.core.loop import STOP_SANDBOX, AgentLoop, HaltTurn
 from termagent.core.request_hooks import PendingRequest, RequestHook
+from termagent.core.resume import ResumeError, history_of, session_id_for
 from termagent.core.memory_watch import MemoryChange, check_at_start, record_at_end
 from termagent.core.prompts import MemoryFile, load_prompt, memory_files, render_memory
 from termagent.core.session import Session
 from termagent.core.subagents import SubagentHost
 from termagent.core.tool_runner import Denial, ToolRunner
-from termagent.extensions.catalog import load_extensions, skill_tools
+from termagent.extensions.catalog import Extensions, load_extensions, skill_tools
 from termagent.extensions.scope import SkillScope
 from termagent.extensions.skills import prefix_listing
 from termagent.model.client import ModelClient
@@ -46,10 +47,14 @@ from termagent.tools.registry import ToolRegistry
 from termagent.tools.workspace import ReadLedger
 
 if TYPE_CHECKING:
+    from termagent.core.compaction import Compactor
+    from termagent.core.watcher import WorkspaceWatcher
     from termagent.git.checkpoints import Checkpointer, CheckpointLimits
     from termagent.lifecycle.dispatch import Lifecycle
     from termagent.mcp.attach import McpHandle
-    from termagent.policy.decide import Policy
+    from termagent.policy.decide import Narrowing, Policy
+
+__all__ = ["ResumeError", "SessionOptions", "open_session"]
 
 UNTRACED = (AssistantTextDelta, ToolCallOutputDelta)
 UNSANDBOXED = "sandbox disabled (--sandbox none): commands run directly on this machine, unconfined"
@@ -66,75 +71,144 @@ class SessionOptions:
     files: FileAccessFactory = local_files  # the session id -> where file tools read and write (the disk, an editor)
 
 
-class ResumeError(Exception):
-    pass
-
-
 def open_session(config: Config, options: SessionOptions, store: Store, bus: EventBus | None = None) -> Session:
     """Build (not start) a session in one pass; raises ModelError, ResumeError or ConfigError early.
 
-    Every part gets what it needs when it is made: nothing is injected afterwards.
+    Every part gets what it needs when it is made: nothing is injected afterwards. The stages
+    run in dependency order; start-up warnings keep the order a person reads them in.
     """
-    from termagent.core.compaction import Compactor
+    ground = _ground(config, options, store, bus or EventBus())
+    toolbox = _toolbox(config, options, store, ground)
+    warnings = list(toolbox.definition_warnings)
+    memory_read = memory_files(ground.workspace)
+    memory = render_memory(memory_read)
+    memory_changes, record_memory = _memory_watch(store, ground.workspace, ground.session_id, memory_read, warnings)
+    warnings.extend(toolbox.extensions.warnings)
+    helpers = _helpers(config, options, store, ground, toolbox, memory, warnings)
+    warnings.extend(toolbox.mcp_warnings)
+    loop, compactor = _main_loop(config, options, store, ground, toolbox, helpers, memory, warnings)
+    _add_state_warnings(warnings, config, ground.checkpointer, toolbox.policy)
+    hooks, mcp = helpers.hooks, toolbox.mcp
+    return Session(ground.session_id, config, ground.workspace, store, ground.bus, loop, helpers.runner,
+                   helpers.approver, ground.sandbox, ground.resumed, checkpointer=ground.checkpointer,
+                   compactor=compactor, watcher=ground.watcher, delegation=helpers.host,
+                   closers=[ground.checkpointer.aclose, ground.watcher.aclose, record_memory, *_mcp_closer(mcp),
+                            *([hooks.aclose] if hooks else [])], flushers=_telemetry(ground.bus, config),
+                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp, lifecycle=hooks,
+                   extensions=toolbox.extensions, skill_scope=toolbox.scope)
+
+
+@dataclass(frozen=True)
+class _Ground:
+    """What every other part stands on: where, which session, its model, history, sandbox and undo."""
+
+    workspace: Path
+    bus: EventBus
+    model: ModelClient
+    session_id: str
+    resumed: bool
+    history: History
+    sandbox: Sandbox
+    checkpointer: "Checkpointer"
+    ledger: ReadLedger
+    watcher: "WorkspaceWatcher"
+
+
+def _ground(config: Config, options: SessionOptions, store: Store, bus: EventBus) -> _Ground:
     from termagent.core.watcher import WorkspaceWatcher
     from termagent.git import Checkpointer
 
     workspace = options.workspace.resolve()
-    bus = bus or EventBus()
     model = ModelClient(config)
-    session_id, resumed = _session_id(store, workspace, options, config)
+    session_id, resumed = session_id_for(store, workspace, options.resume, config.model_for("main"))
     bus.listen(lambda event: _trace(store, session_id, event))
-    history = _history(store, session_id, resumed)
-    sandbox = _sandbox(config, workspace, session_id, store, options.trusted)
     checkpointer = Checkpointer(workspace, session_id, bool(config.get("checkpoints", "enabled")),
                                 on_warning=lambda message: bus.emit(Warning(message)),
                                 limits=_checkpoint_limits(config))
     ledger = ReadLedger()
-    watcher = WorkspaceWatcher(workspace, ledger, bus.emit)
+    return _Ground(workspace, bus, model, session_id, resumed, history_of(store, session_id, resumed),
+                   _sandbox(config, workspace, session_id, store, options.trusted), checkpointer, ledger,
+                   WorkspaceWatcher(workspace, ledger, bus.emit))
+
+
+@dataclass(frozen=True)
+class _Toolbox:
+    """The tools, skills, agent definitions and MCP servers, and the policy that judges their calls."""
+
+    extensions: Extensions
+    scope: SkillScope
+    ctx: ToolContext
+    registry: ToolRegistry
+    definitions: dict[str, AgentDefinition]
+    definition_warnings: list[str]
+    mcp: "McpHandle | None"
+    mcp_warnings: list[str]
+    policy: "Policy"
+
+
+def _toolbox(config: Config, options: SessionOptions, store: Store, ground: _Ground) -> _Toolbox:
+    workspace, bus = ground.workspace, ground.bus
     extensions = load_extensions(workspace, options.trusted)
     scope = SkillScope()
     bus.listen(scope.on_event)
-    ctx = ToolContext(root=workspace, ledger=ledger, config=config, session_id=session_id, sandbox=sandbox,
-                      artifacts=store, before_change=checkpointer, activity=watcher.agent_activity,
-                      warn=lambda message: bus.emit(Warning(message)), readable_roots=extensions.skills.folders(),
-                      files=options.files(session_id))
+    ctx = ToolContext(root=workspace, ledger=ground.ledger, config=config, session_id=ground.session_id,
+                      sandbox=ground.sandbox, artifacts=store, before_change=ground.checkpointer,
+                      activity=ground.watcher.agent_activity, warn=lambda message: bus.emit(Warning(message)),
+                      readable_roots=extensions.skills.folders(),
+                      files=options.files(ground.session_id))
     tools = _tools(config) + skill_tools(extensions, scope.use)
     definitions, warnings = load_definitions(workspace, options.trusted, {t.spec.name for t in tools})
     subjects = {t.spec.name: t.spec.subject for t in tools} | {DelegateTool.NAME: DelegateTool.SUBJECT}
-    policy = _policy(config, options, workspace, subjects)
-    policy.narrowing.append(scope.refusal)
+    registry = ToolRegistry(tools)
+    mcp_warnings: list[str] = []
+    mcp = _mcp(config, workspace, options, registry, ground.session_id, bus.emit, mcp_warnings)
+    policy = _policy(config, options, workspace, subjects, (scope.refusal,), mcp)
+    return _Toolbox(extensions, scope, ctx, registry, definitions, warnings, mcp, mcp_warnings, policy)
+
+
+@dataclass(frozen=True)
+class _Helpers:
+    """Who answers approvals, what the turn may spend, lifecycle hooks, subagents and the tool runner."""
+
+    approver: EventApprover | NoPersonApprover
+    budget: Budget
+    halt: RequestHook
+    hooks: "Lifecycle | None"
+    host: SubagentHost
+    runner: ToolRunner
+
+
+def _helpers(config: Config, options: SessionOptions, store: Store, ground: _Ground, toolbox: _Toolbox,
+             memory: str, warnings: list[str]) -> _Helpers:
+    bus, policy, registry = ground.bus, toolbox.policy, toolbox.registry
     approver = EventApprover(bus.emit) if options.interactive else NoPersonApprover()
-    memory_read = memory_files(workspace)
-    memory = render_memory(memory_read)
-    memory_changes, record_memory = _memory_watch(store, workspace, session_id, memory_read, warnings)
-    warnings.extend(extensions.warnings)
     budget = _budget(config)
     denials: list[Denial] = []
-    halt = _halt_when_sandbox_fails(sandbox)
-    registry = ToolRegistry(tools)
-    hooks = _lifecycle(config, workspace, options, session_id, store, bus, denials, policy, warnings)
-    host = SubagentHost(config, workspace, model, store, registry, policy, approver, ctx, budget,
-                        bus.emit, memory, definitions, denials, [halt], lifecycle=hooks)
-    registry.extend([DelegateTool(definitions, host)])
-    mcp = _mcp(config, workspace, options, registry, policy, session_id, bus.emit, warnings)
-    runner = ToolRunner(registry, policy, approver, ctx, bus.emit, store, denials, hooks=hooks)
+    halt = _halt_when_sandbox_fails(ground.sandbox)
+    hooks = _lifecycle(config, ground.workspace, options, ground.session_id, store, bus, denials, policy, warnings)
+    host = SubagentHost(config, ground.workspace, ground.model, store, registry, policy, approver, toolbox.ctx,
+                        budget, bus.emit, memory, toolbox.definitions, denials, [halt], lifecycle=hooks)
+    registry.extend([DelegateTool(toolbox.definitions, host)])
+    runner = ToolRunner(registry, policy, approver, toolbox.ctx, bus.emit, store, denials, hooks=hooks)
+    return _Helpers(approver, budget, halt, hooks, host, runner)
+
+
+def _main_loop(config: Config, options: SessionOptions, store: Store, ground: _Ground, toolbox: _Toolbox,
+               helpers: _Helpers, memory: str, warnings: list[str]) -> tuple[AgentLoop, "Compactor"]:
+    from termagent.core.compaction import Compactor
+
+    workspace, registry, hooks = ground.workspace, toolbox.registry, helpers.hooks
     system = _system_prompt(config, workspace, options, warnings)
-    prefix = StablePrefix((system, memory, prefix_listing(extensions.skills)), tuple(registry.api_tools()))
+    prefix = StablePrefix((system, memory, prefix_listing(toolbox.extensions.skills)), tuple(registry.api_tools()))
     compactor = Compactor(config, store, workspace, lambda name, args: registry.describe(name, args, workspace),
                           options.trusted, before_compact=hooks.pre_compact if hooks else None)
-    loop = AgentLoop(model, "main", prefix, history, runner, budget, bus.emit, store,
-                     int(config.get("model", "context_window")),
+    loop = AgentLoop(ground.model, "main", prefix, ground.history, helpers.runner, helpers.budget, ground.bus.emit,
+                     store, int(config.get("model", "context_window")),
                      # notes (watcher, hook context) go first, so compaction measures the request as it will be sent
-                     before_request=[*_first(mcp), halt, *([hooks.before_request] if hooks else []),
-                                     watcher.before_request, compactor.before_request],
+                     before_request=[*_first(toolbox.mcp), helpers.halt, *([hooks.before_request] if hooks else []),
+                                     ground.watcher.before_request, compactor.before_request],
                      on_stop=hooks.stop if hooks else None)
-    _add_state_warnings(warnings, config, checkpointer, policy)
-    return Session(session_id, config, workspace, store, bus, loop, runner, approver, sandbox, resumed,
-                   checkpointer=checkpointer, compactor=compactor, watcher=watcher, delegation=host,
-                   closers=[checkpointer.aclose, watcher.aclose, record_memory, *_mcp_closer(mcp),
-                            *([hooks.aclose] if hooks else [])], flushers=_telemetry(bus, config),
-                   startup_warnings=warnings, memory_changes=memory_changes, mcp=mcp, lifecycle=hooks,
-                   extensions=extensions, skill_scope=scope)
+    return loop, compactor
 
 
 def _budget(config: Config) -> Budget:
@@ -220,17 +294,17 @@ def _lifecycle(config: Config, workspace: Path, options: SessionOptions, session
     return lifecycle
 
 
-def _mcp(config: Config, workspace: Path, options: SessionOptions, registry: ToolRegistry, policy: "Policy",
+def _mcp(config: Config, workspace: Path, options: SessionOptions, registry: ToolRegistry,
          session_id: str, emit: Callable[[Event], None], warnings: list[str]) -> "McpHandle | None":
     """MCP servers start now, in the background; their tools join once, before the first request."""
     from termagent.mcp.attach import attach_mcp  # does not import the mcp SDK unless servers exist
 
-    return attach_mcp(config, workspace, options.trusted, registry, policy, session_id, emit, warnings)
+    return attach_mcp(config, workspace, options.trusted, registry, session_id, emit, warnings)
 
 
 def _first(mcp: "McpHandle | None") -> list[RequestHook]:
     """MCP's settle hook runs before any other: the tool list must be final before a request is built."""
-    return [mcp.before_request] if mcp is not None and mcp.before_request is not None else []
+    return [mcp.before_request] if mcp is not None else []
 
 
 def _mcp_closer(mcp: "McpHandle | None") -> list[Callable[[], Awaitable[None]]]:
@@ -246,37 +320,6 @@ def _halt_when_sandbox_fails(sandbox: Sandbox) -> RequestHook:
             raise HaltTurn(STOP_SANDBOX, failure, "sandbox")
 
     return check
-
-
-def _session_id(store: Store, workspace: Path, options: SessionOptions, config: Config) -> tuple[str, bool]:
-    if options.resume is None:
-        return store.create_session(str(workspace), config.model_for("main")), False
-    if options.resume == "":
-        records = store.sessions(str(workspace), limit=1)
-        if not records:
-            raise ResumeError(f"no earlier session to resume in {workspace}")
-        return records[0].id, True
-    try:
-        record = store.find_session(options.resume, top_level=True)
-    except LookupError as exc:
-        raise ResumeError(str(exc)) from None
-    if record is None:
-        raise ResumeError(f"no session matches {options.resume!r}; `termagent sessions` lists them")
-    return record.id, True
-
-
-def _history(store: Store, session_id: str, resumed: bool) -> History:
-    history = History(session_id, store)
-    if not resumed:
-        return history
-    compaction = store.latest_compaction(session_id)
-    through, document, live = compaction if compaction else (-1, "", [])
-    newer = store.messages(session_id, through + 1)
-    history.load(live + newer, through + len(newer), document)
-    dangling = history.unanswered_tool_ids()
-    if dangling:
-        history.append({"role": "user", "content": [tool_result_block(i, KILLED_CALL, True) for i in dangling]})
-    return history
 
 
 def _sandbox(config: Config, workspace: Path, session_id: str, store: Store, trusted: bool) -> Sandbox:
@@ -298,8 +341,8 @@ def _tools(config: Config) -> list[Tool]:
     return [*default_tools(config), BashTool(), ReadArtifactTool(), *job_tools()]
 
 
-def _policy(config: Config, options: SessionOptions, workspace: Path,
-            subjects: dict[str, Subject | None]) -> "Policy":
+def _policy(config: Config, options: SessionOptions, workspace: Path, subjects: dict[str, Subject | None],
+            narrowing: tuple["Narrowing", ...], mcp: "McpHandle | None") -> "Policy":
     from termagent.policy.decide import Policy
     from termagent.policy.rules import RuleSet
 
@@ -312,7 +355,10 @@ def _policy(config: Config, options: SessionOptions, workspace: Path,
     # declared disposable (the container is the sandbox) is treated as the sandbox is
     unconfined = config.get("sandbox", "backend") == "none" and not config.get("sandbox", "disposable_host")
     host = str(workspace) if unconfined else None
-    return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host)
+    if mcp is None:
+        return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host, narrowing)
+    return Policy(perms["mode"], rules, options.interactive, _existing_in(workspace), host, narrowing,
+                  mcp.is_destructive)
 
 
 def _existing_in(workspace: Path) -> Callable[[str], bool]:

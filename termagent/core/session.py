@@ -233,7 +233,7 @@ class Session:
         old, client = self.loop.model, ModelClient(self.config)
         self.loop.model = client
         if self.delegation is not None:
-            self.delegation.model, self.delegation.config = client, self.config
+            self.delegation.switch_model(client, self.config)
         await old.aclose()
         self.bus.emit(ModelChanged(op.model, op.role))
 

@@ -98,6 +98,10 @@ class SubagentHost:
     lifecycle: Any = None  # lifecycle.dispatch.Lifecycle: the session's tool and SubagentStop hooks
     _counter: Any = dataclasses.field(default_factory=lambda: itertools.count(1))
 
+    def switch_model(self, model: ModelClient, config: Config) -> None:
+        """`/model` changed the session's client: children started from now on share the new one."""
+        self.model, self.config = model, config
+
     async def run(self, definition: AgentDefinition, task: str, call_id: str = "") -> SubagentReport:
         child_id = self.store.create_session(str(self.workspace), self.model.model_for(definition.role),
                                              agent=definition.name, parent_id=self.parent_ctx.session_id)

@@ -95,6 +95,7 @@ class WorkspaceWatcher:
         self._stat_seen: dict[str, tuple[int, int, str]] = {}  # path -> size, mtime_ns, sha256 matched
         self.ready = threading.Event()
         self.events_seen = 0  # every event watchdog delivered, kept or not (for tests and benchmarks)
+        self._awaited: dict[str, threading.Event] = {}  # paths a test or benchmark waits to see delivered
 
     # ------------------------------------------------------------ lifecycle
 
@@ -203,15 +204,27 @@ class WorkspaceWatcher:
                 self._active -= 1
                 self._quiet_until = time.monotonic() + self._settle_s
 
-    def _agent_busy(self) -> bool:
+    def agent_busy(self) -> bool:
+        """Inside agent activity or its settle window: a change seen now counts as the agent's."""
         with self._lock:
             return self._active > 0 or time.monotonic() < self._quiet_until
+
+    def delivery_of(self, path: Path) -> threading.Event:
+        """Set once watchdog delivers an event for `path`. inotify keeps one directory's events in
+        order, so a marker written after other files of its directory shows theirs were delivered
+        too: how tests and benchmarks wait for events in flight instead of sleeping."""
+        delivered = threading.Event()
+        with self._lock:
+            self._awaited[os.path.realpath(path)] = delivered
+        return delivered
 
     # ------------------------------------------------------------ watchdog thread
 
     def dispatch(self, event: Any) -> None:
         """watchdog's handler entry point (called on the observer thread)."""
         self.events_seen += 1
+        if self._awaited:
+            self._mark_delivered(os.fsdecode(event.src_path))
         if self.polling:
             return
         if event.is_directory:
@@ -222,11 +235,17 @@ class WorkspaceWatcher:
             if raw:
                 self._note(os.fsdecode(raw))
 
+    def _mark_delivered(self, path: str) -> None:
+        with self._lock:
+            delivered = self._awaited.pop(path, None)
+        if delivered is not None:
+            delivered.set()
+
     def _note(self, path: str) -> None:
         rel = self._relative(path)
         if rel is None or not self._ledger.is_known(Path(path)) or self._rules.ignored(rel):
             return
-        busy = self._agent_busy()
+        busy = self.agent_busy()
         with self._lock:
             if path in self._pending:
                 self._pending[path] = self._pending[path] and busy

@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from termagent.mcp.config import load_servers
 from termagent.mcp.tools import (
@@ -27,18 +26,57 @@ from termagent.mcp.tools import (
 )
 from termagent.protocol import Warning
 
+if TYPE_CHECKING:
+    from termagent.core.request_hooks import PendingRequest
+
 INDEX_LINE_CHARS = 100
 
 
-@dataclass
 class McpHandle:
-    """What a session keeps of MCP: the manager, and (once settled) the tools it exposed."""
+    """What a session keeps of MCP: the manager, and (once settled) the tools it exposed.
 
-    manager: Any
-    before_request: Callable[[Any], Any] | None = None  # the main loop's first hook: settles the tools once
-    settled: bool = False
-    infos: list[McpToolInfo] = field(default_factory=list)
-    deferred: bool = False
+    Made with everything it will change at settle time (the registry it extends, where it
+    warns); the policy asks it which tools are destructive, so nothing is pushed into the
+    policy afterwards.
+    """
+
+    def __init__(self, manager: Any, section: dict[str, Any], registry: Any, emit: Callable[[Any], None]) -> None:
+        self.manager = manager
+        self.settled = False
+        self.infos: list[McpToolInfo] = []
+        self.deferred = False
+        self._section, self._registry, self._emit = section, registry, emit
+        self._destructive: frozenset[str] = frozenset()
+
+    def is_destructive(self, tool: str) -> bool:
+        """The server marks the tool destructiveHint (always False before the tools settle)."""
+        return tool in self._destructive
+
+    async def before_request(self, loop: "PendingRequest") -> None:
+        """The main loop's first hook: waits for the servers once, then fixes the tool list."""
+        if self.settled:
+            return
+        self.settled = True
+        try:
+            await self.manager.ready()
+        except Exception:  # the per-server timeouts already marked the stragglers failed
+            pass
+        self._install(loop)
+        for status in self.manager.statuses():
+            if status.status != "ready":
+                self._emit(Warning(f"MCP server {status.name!r} is unavailable, continuing without it: "
+                                   f"{status.message}"))
+
+    def _install(self, loop: "PendingRequest") -> None:
+        taken = set(self._registry.names())
+        for name, connection in self.manager.connections.items():
+            if connection.status == "ready":
+                self.infos.extend(describe(name, tool, taken) for tool in connection.listing.tools)
+        self.deferred = _too_big(self.infos, self.manager, self._section)
+        self._registry.extend(_tools(self.manager, self.infos, self.deferred))
+        self._destructive = frozenset(info.name for info in self.infos if info.destructive)
+        system = loop.prefix.system_blocks + ((deferred_index(self.infos),) if self.deferred else ())
+        loop.prefix = dataclasses.replace(loop.prefix, system_blocks=system, tools=tuple(self._registry.api_tools()))
 
     def status(self) -> list[dict[str, Any]]:
         """For headless json and `termagent mcp list`: name, transport, status, tools."""
@@ -71,7 +109,7 @@ class McpHandle:
         raise ValueError(f"no MCP prompt {command!r}")
 
 
-def attach_mcp(config: Any, workspace: Path, trusted: bool, registry: Any, policy: Any, session_id: str,
+def attach_mcp(config: Any, workspace: Path, trusted: bool, registry: Any, session_id: str,
                emit: Callable[[Any], None], warnings: list[str]) -> McpHandle | None:
     """Start the configured servers in the background; None (and no SDK import) when there are none."""
     section = config.section("mcp")
@@ -86,46 +124,27 @@ def attach_mcp(config: Any, workspace: Path, trusted: bool, registry: Any, polic
 
     manager = McpManager(servers, workspace, float(section["start_timeout_s"]), config, session_id)
     manager.start()
-    handle = McpHandle(manager)
-
-    async def settle(agent_loop: Any) -> None:
-        if handle.settled:
-            return
-        handle.settled = True
-        try:
-            await manager.ready()
-        except Exception:  # the per-server timeouts already marked the stragglers failed
-            pass
-        _install(handle, section, registry, policy, agent_loop)
-        for status in manager.statuses():
-            if status.status != "ready":
-                emit(Warning(f"MCP server {status.name!r} is unavailable, continuing without it: {status.message}"))
-
-    handle.before_request = settle
-    return handle
+    return McpHandle(manager, section, registry, emit)
 
 
-def _install(handle: McpHandle, section: dict[str, Any], registry: Any, policy: Any, loop: Any) -> None:
-    taken = set(registry.names())
-    for name, connection in handle.manager.connections.items():
-        if connection.status == "ready":
-            handle.infos.extend(describe(name, tool, taken) for tool in connection.listing.tools)
-    specs = [McpTool(handle.manager, info).spec.to_api() for info in handle.infos]
+def _too_big(infos: list[McpToolInfo], manager: Any, section: dict[str, Any]) -> bool:
+    """Too many tools, or schemas too large, to send in every request: defer them behind two tools."""
+    specs = [McpTool(manager, info).spec.to_api() for info in infos]
     tokens = len(json.dumps(specs, ensure_ascii=False)) // 4
-    handle.deferred = len(specs) > int(section["max_tools"]) or tokens > int(section["max_schema_tokens"])
+    return len(specs) > int(section["max_tools"]) or tokens > int(section["max_schema_tokens"])
+
+
+def _tools(manager: Any, infos: list[McpToolInfo], deferred: bool) -> list[Any]:
     tools: list[Any]
-    if handle.deferred:
-        by_key = {(info.server, info.tool): info for info in handle.infos}
-        tools = [McpDescribe(by_key), McpCall(handle.manager, by_key)]
+    if deferred:
+        by_key = {(info.server, info.tool): info for info in infos}
+        tools = [McpDescribe(by_key), McpCall(manager, by_key)]
     else:
-        tools = [McpTool(handle.manager, info) for info in handle.infos]
-    with_resources = [n for n, c in handle.manager.connections.items() if c.status == "ready" and c.listing.offers_resources]
+        tools = [McpTool(manager, info) for info in infos]
+    with_resources = [n for n, c in manager.connections.items() if c.status == "ready" and c.listing.offers_resources]
     if with_resources:
-        tools += [McpListResources(handle.manager, with_resources), McpReadResource(handle.manager, with_resources)]
-    registry.extend(tools)
-    policy.destructive_tools = frozenset(info.name for info in handle.infos if info.destructive)
-    system = loop.prefix.system_blocks + ((deferred_index(handle.infos),) if handle.deferred else ())
-    loop.prefix = dataclasses.replace(loop.prefix, system_blocks=system, tools=tuple(registry.api_tools()))
+        tools += [McpListResources(manager, with_resources), McpReadResource(manager, with_resources)]
+    return tools
 
 
 def deferred_index(infos: list[McpToolInfo]) -> str:

@@ -29,7 +29,7 @@ which flag would allow it; the denial goes back to the model.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,9 +69,22 @@ class _Review:
     secret: bool = False  # a read of a secret-bearing file: a wildcard-free allow rule naming it unlocks it
 
 
+Narrowing = Callable[[str, dict[str, Any]], str | None]  # a reason refuses the call
+
+
+def _no_tool_is_destructive(_: str) -> bool:
+    return False
+
+
 class Policy:
+    """Everything it consults is given here, once: the rules, the mode, the checks that narrow
+    (a skill's allowed-tools) and which tools are destructive by their own say (MCP's
+    destructiveHint, known only once the servers answered, hence a question, not a set)."""
+
     def __init__(self, mode: str, rules: RuleSet, interactive: bool,
-                 existing_paths: Callable[[str], bool] | None = None, host_workspace: str | None = None) -> None:
+                 existing_paths: Callable[[str], bool] | None = None, host_workspace: str | None = None,
+                 narrowing: Sequence[Narrowing] = (),
+                 destructive_tool: Callable[[str], bool] = _no_tool_is_destructive) -> None:
         self.host_workspace = host_workspace  # set when commands run unsandboxed on the host
         self.downgraded = False  # auto was asked for unsandboxed and ask is used instead
         self.mode = mode
@@ -79,9 +92,8 @@ class Policy:
         self.interactive = interactive
         self.existing_paths = existing_paths
         self._session: list[Rule] = []
-        self.destructive_tools: frozenset[str] = frozenset()  # MCP tools the server marks destructiveHint
-        # checks that can only narrow, after the deny rules (a skill's allowed-tools): a reason refuses
-        self.narrowing: list[Callable[[str, dict[str, Any]], str | None]] = []
+        self._destructive_tool = destructive_tool  # MCP tools the server marks destructiveHint
+        self._narrowing = tuple(narrowing)  # checks that can only narrow, after the deny rules
 
     @property
     def mode(self) -> str:
@@ -113,7 +125,7 @@ class Policy:
         denied = self.rules.denied_by(tool, args, review.parts, review.plain)
         if denied is not None:
             return Decision("deny", f"denied by rule {denied.text} ({denied.source})", "rule", hurt)
-        narrowed = next((reason for check in self.narrowing if (reason := check(tool, args))), None)
+        narrowed = next((reason for check in self._narrowing if (reason := check(tool, args))), None)
         if narrowed:
             return Decision("deny", narrowed, "skill", hurt)
         if self.mode == "plan" and risk != RISK_READ:
@@ -138,7 +150,7 @@ class Policy:
 
     def _review(self, call: Target, risk: str) -> _Review:
         args = call.args
-        if call.tool in self.destructive_tools:
+        if self._destructive_tool(call.tool):
             return _Review("destructive tool (its MCP server marks it destructiveHint)", True, None)
         if call.is_command:
             found = classify(call.subject or "", self.existing_paths, self.host_workspace)
