@@ -1,0 +1,34 @@
+"""The SDK is imported without its optional aiohttp transport, and only the SDK's import is affected:
+each case runs in a fresh interpreter, since this one may have loaded both already."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import json, sys, threading
+from termagent.model.sdk import import_sdk
+found = {}
+def other_thread():  # imports aiohttp while the main thread is inside the SDK's import
+    import aiohttp
+    found["other"] = aiohttp.__name__
+anthropic = import_sdk()
+found["with_sdk"] = "aiohttp" in sys.modules
+found["finder_left"] = any(type(f).__name__ == "_RefuseUnusedExtras" for f in sys.meta_path)
+thread = threading.Thread(target=other_thread); thread.start(); thread.join()
+found["client"] = type(anthropic.AsyncAnthropic(api_key="x", base_url="http://127.0.0.1:9")).__name__
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None, reason="aiohttp is not installed here")
+def test_the_sdk_loads_without_aiohttp_and_aiohttp_stays_importable():
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(out.stdout) == {"with_sdk": False, "finder_left": False, "other": "aiohttp",
+                                      "client": "AsyncAnthropic"}
+
