@@ -7,6 +7,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +33,20 @@ def test_the_sdk_loads_without_aiohttp_and_aiohttp_stays_importable():
     assert json.loads(out.stdout) == {"with_sdk": False, "finder_left": False, "other": "aiohttp",
                                       "client": "AsyncAnthropic"}
 
+
+
+def test_one_tls_context_per_process_unless_the_ca_files_named_differ(monkeypatch, tmp_path):
+    import ssl
+
+    from termagent.model.sdk import tls_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    shared = tls_context()
+    assert tls_context() is shared and shared.verify_mode == ssl.CERT_REQUIRED
+    bundle = ssl.get_default_verify_paths().openssl_cafile
+    if not bundle or not Path(bundle).is_file():
+        pytest.skip("no system CA file to name")
+    monkeypatch.setenv("SSL_CERT_FILE", bundle)  # a task whose environment names its own CA file
+    own = tls_context()
+    assert own is not shared and own.verify_mode == ssl.CERT_REQUIRED

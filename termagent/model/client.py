@@ -20,7 +20,7 @@ from typing import Any
 from termagent.config import Config
 from termagent.model.reply import ModelReply, ReplyBuilder
 from termagent.model.request import StablePrefix, build_request
-from termagent.model.sdk import import_sdk
+from termagent.model.sdk import import_sdk, tls_context
 from termagent.model.retry import (
     RETRYABLE_STATUSES,
     Backoff,
@@ -205,6 +205,8 @@ class ModelClient:
             kwargs["api_key"] = self._api_key or "no-key"
             if self._base_url:
                 kwargs["base_url"] = self._base_url
+            # the SDK's own default client, but over the process's one TLS context (see sdk.tls_context)
+            kwargs["http_client"] = anthropic.DefaultAsyncHttpxClient(verify=tls_context(), timeout=timeout)
             self._sdk = anthropic.AsyncAnthropic(**kwargs)
         return self._sdk
 

@@ -16,18 +16,22 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import os
+import ssl
 import sys
 import threading
 from collections.abc import Sequence
 from types import ModuleType
 
-__all__ = ["UNUSED_EXTRAS", "import_sdk"]
+__all__ = ["UNUSED_EXTRAS", "import_sdk", "tls_context"]
 
 #: Top-level packages the SDK imports only for features termagent does not use.
 UNUSED_EXTRAS = frozenset({"aiohttp"})
 
 _lock = threading.Lock()
 _importing: set[int] = set()
+_TLS_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+_tls: dict[tuple[str | None, ...], ssl.SSLContext] = {}
 
 
 class _RefuseUnusedExtras(importlib.abc.MetaPathFinder):
@@ -60,3 +64,18 @@ def import_sdk() -> ModuleType:
             _importing.discard(me)
             if not _importing and _FINDER in sys.meta_path:
                 sys.meta_path.remove(_FINDER)
+
+
+def tls_context() -> ssl.SSLContext:
+    """The SDK's default TLS context (the system CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR), built once
+    per process and those two variables' values instead of once per client: loading the CA bundle costs
+    ~0.03-0.05 s of CPU and ~1 MiB. The warm worker builds it before forking, so its tasks inherit it;
+    a task whose environment names other CA files gets a context of its own."""
+    key = tuple(os.environ.get(name) for name in _TLS_ENV)
+    with _lock:
+        context = _tls.get(key)
+        if context is None:
+            import httpx2
+
+            context = _tls[key] = httpx2.create_ssl_context()
+        return context

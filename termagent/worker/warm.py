@@ -23,9 +23,9 @@ PRELOAD = ("termagent.cli", "termagent.headless", "termagent.core.assembly", "te
 
 
 def warm_up(log: Callable[[str], None]) -> None:
-    from termagent.model.sdk import import_sdk
+    from termagent.model.sdk import import_sdk, tls_context
 
-    loaders: list[tuple[str, Callable[[], object]]] = [("anthropic", import_sdk)]
+    loaders: list[tuple[str, Callable[[], object]]] = [("anthropic", import_sdk), ("TLS context", tls_context)]
     loaders += [(name, partial(importlib.import_module, name)) for name in PRELOAD]
     for name, load in loaders:
         try:
