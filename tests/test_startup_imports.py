@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from termagent.testing.scripted_server import reply, text
+
 HEAVY = ("anthropic", "pydantic", "httpx2", "docker", "bashlex")
+#: What a plain one-turn task (no telemetry, MCP servers, skills, UI or batch configured) has no use for.
+#: aiohttp would come with the SDK wherever it is installed (Ray's extra brings it): about 10 MiB a task.
+NOT_FOR_A_PLAIN_TASK = ("aiohttp", "opentelemetry.sdk", "opentelemetry.exporter", "grpc", "mcp", "yaml", "docker",
+                        "git", "textual", "rich", "pygments", "prompt_toolkit", "ray", "acp", "requests", "bashlex")
 #: Run one CLI command in this interpreter, then write which heavy modules it loaded.
 PROBE = """
 import json, sys
@@ -26,9 +32,10 @@ with open(OUT, "w") as out:
 """
 
 
-def loaded_by(args: list[str], cwd: Path, tmp_path: Path, **env: str) -> dict[str, object]:
+def loaded_by(args: list[str], cwd: Path, tmp_path: Path, heavy: tuple[str, ...] = HEAVY,
+              **env: str) -> dict[str, object]:
     out = tmp_path / "probe.json"
-    code = f"OUT = {str(out)!r}; HEAVY = {HEAVY!r}\n" + PROBE
+    code = f"OUT = {str(out)!r}; HEAVY = {heavy!r}\n" + PROBE
     environ = dict(os.environ, **env)
     subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=environ, capture_output=True, text=True,
                    timeout=120, stdin=subprocess.DEVNULL)
@@ -70,3 +77,12 @@ def test_the_worker_client_imports_only_the_standard_library():
             " and not m.startswith('termagent')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_a_one_turn_task_loads_only_what_it_uses(repo, tmp_path, isolated_state, scripted_server):
+    scripted_server.add(reply(text("hello")))
+    result = loaded_by(["--task", "say hello", "--output", "json"], repo, tmp_path, NOT_FOR_A_PLAIN_TASK,
+                       ANTHROPIC_BASE_URL=scripted_server.url, ANTHROPIC_API_KEY="sk-probe-0000000000",
+                       TERMAGENT_SANDBOX="none", TERMAGENT_WORKER="0")
+    assert result == {"code": 0, "loaded": []}
+    assert len(scripted_server.requests) == 1  # the task did reach the model, through the SDK

@@ -20,6 +20,7 @@ from typing import Any
 from termagent.config import Config
 from termagent.model.reply import ModelReply, ReplyBuilder
 from termagent.model.request import StablePrefix, build_request
+from termagent.model.sdk import import_sdk, tls_context
 from termagent.model.retry import (
     RETRYABLE_STATUSES,
     Backoff,
@@ -63,7 +64,7 @@ def warm_import() -> None:
     """Import the SDK in a background thread while the rest of start-up goes on."""
     import threading
 
-    threading.Thread(target=lambda: __import__("anthropic"), daemon=True, name="warm-anthropic").start()
+    threading.Thread(target=import_sdk, daemon=True, name="warm-anthropic").start()
 
 
 class ModelClient:
@@ -194,9 +195,7 @@ class ModelClient:
         return _KEY_PATTERN.sub("sk-[redacted]", text)
 
     def _anthropic(self) -> Any:
-        import anthropic
-
-        return anthropic
+        return import_sdk()
 
     def _client(self) -> Any:
         if self._sdk is None:
@@ -206,6 +205,8 @@ class ModelClient:
             kwargs["api_key"] = self._api_key or "no-key"
             if self._base_url:
                 kwargs["base_url"] = self._base_url
+            # the SDK's own default client, but over the process's one TLS context (see sdk.tls_context)
+            kwargs["http_client"] = anthropic.DefaultAsyncHttpxClient(verify=tls_context(), timeout=timeout)
             self._sdk = anthropic.AsyncAnthropic(**kwargs)
         return self._sdk
 

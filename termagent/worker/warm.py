@@ -15,16 +15,21 @@ import gc
 import importlib
 import threading
 from collections.abc import Callable
+from functools import partial
 
-PRELOAD = ("anthropic", "termagent.cli", "termagent.headless", "termagent.core.assembly", "termagent.store.db",
+PRELOAD = ("termagent.cli", "termagent.headless", "termagent.core.assembly", "termagent.store.db",
            "termagent.policy.decide", "termagent.hooks.run", "termagent.hooks.review", "termagent.hooks.commit_msg",
            "termagent.hooks.pre_push", "termagent.model.client", "termagent.sandbox.docker_backend", "docker")
 
 
 def warm_up(log: Callable[[str], None]) -> None:
-    for name in PRELOAD:
+    from termagent.model.sdk import import_sdk, tls_context
+
+    loaders: list[tuple[str, Callable[[], object]]] = [("anthropic", import_sdk), ("TLS context", tls_context)]
+    loaders += [(name, partial(importlib.import_module, name)) for name in PRELOAD]
+    for name, load in loaders:
         try:
-            importlib.import_module(name)
+            load()
         except Exception as exc:  # noqa: BLE001 - a missing optional part only costs its tasks the import
             log(f"preload {name} failed: {exc!r}")
     try:
@@ -42,13 +47,12 @@ def warm_up(log: Callable[[str], None]) -> None:
 
 
 async def _stream_once() -> None:
-    import anthropic
-
+    from termagent.model.sdk import import_sdk
     from termagent.testing.scripted_server import ScriptedServer, reply, text, tool_use
 
     steps = [reply(text("warm"), tool_use("read_file", {"path": "warm"}))]
     with ScriptedServer(steps) as server:
-        client = anthropic.AsyncAnthropic(api_key="warm-up", base_url=server.url, max_retries=0)
+        client = import_sdk().AsyncAnthropic(api_key="warm-up", base_url=server.url, max_retries=0)
         try:
             stream = await client.messages.create(model="warm-up", max_tokens=16, stream=True,
                                                   messages=[{"role": "user", "content": "warm"}])
