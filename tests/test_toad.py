@@ -15,7 +15,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pytest
 from termagent.testing.scripted_server import ScriptedServer, reply, text, tool_use
 from tests.docker_support import git
 from tests.test_tui_e2e import Terminal
+from tests.worker_support import wait_until as wait_for_condition
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -97,11 +97,11 @@ def agent_environment(home: Path, server: ScriptedServer, state: Path) -> dict[s
 
 
 def wait_until(predicate: Any, what: str, term: Terminal) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} never happened; the screen:\n{term.screen()}")
-        time.sleep(0.2)
+    """worker_support's wait, with the screen in the failure: that is what shows why Toad is stuck."""
+    try:
+        wait_for_condition(predicate, what, DEADLINE_S)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen:\n{term.screen()}") from None
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from termagent.core.watcher import Change, WorkspaceWatcher, notice
 from termagent.protocol import Event, FilesChangedExternally, ToolCallFinished, Warning
 from termagent.testing.scripted_server import reply, text, tool_use
 from termagent.tools.workspace import ReadLedger
-from tests.session_support import make_session, tool_results
+from tests.session_support import eventually, make_session, tool_results
 
 DEADLINE_S = 20.0
 
@@ -78,10 +78,7 @@ async def delivered(watcher: WorkspaceWatcher, *directories: Path) -> None:
 
 
 async def past_the_settle_window(watcher: WorkspaceWatcher) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while watcher.agent_busy():
-        assert time.monotonic() < deadline, "the settle window never ended"
-        await asyncio.sleep(0.01)
+    assert await eventually(lambda: not watcher.agent_busy(), DEADLINE_S), "the settle window never ended"
 
 
 def known(ledger: ReadLedger, *paths: Path) -> None:
