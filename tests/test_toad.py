@@ -163,7 +163,8 @@ def test_toad_runs_termagent_and_its_approval_dialog_lets_the_edit_land(toad, sc
     toad.wait_for("❯ fix the spelling in notes.txt", timeout=DEADLINE_S)
     toad.keys("Enter")
 
-    dialog = toad.wait_for("Approval request", timeout=DEADLINE_S)
+    toad.wait_for("Approval request", timeout=DEADLINE_S)
+    dialog = toad.wait_for("the color red", timeout=DEADLINE_S)  # the diff renders after the dialog's frame
     assert "termagent wishes to make the following changes" in dialog
     assert "the colour red" in dialog and "the color red" in dialog  # Toad's diff of termagent's proposal
     assert "Allow once" in dialog and "Reject for this session" in dialog
