@@ -23,19 +23,8 @@ CACHE="${TERMAGENT_TEST_CACHE:-$HOME/.cache/termagent-test}"
 
 fail() { echo "install-toad: $*" >&2; exit 1; }
 
-# The first Debian archive URI configured on this host (same reading as sandboxes/bootstrap.sh).
-host_mirror() {
-    local uri=""
-    if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
-        uri="$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) print $i}' /etc/apt/sources.list.d/*.sources \
-            | grep -v -- '-security' | head -n 1 || true)"
-    fi
-    if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-        uri="$(awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) {print $i; break}}' \
-            /etc/apt/sources.list | grep -v -- '-security' | head -n 1 || true)"
-    fi
-    printf '%s' "$uri"
-}
+# shellcheck source=../sandboxes/host_mirror.sh
+source sandboxes/host_mirror.sh
 
 # Removes a cache dir only when nothing is mounted below it (a bind-mounted /dev would go too).
 remove_tree() {
