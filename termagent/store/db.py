@@ -86,6 +86,27 @@ class SessionRecord:
     updated_at: float
 
 
+_WAL_SWITCH_S = 30.0
+
+
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL once per database file. The switch needs an exclusive lock and SQLite
+    answers "database is locked" at once, without its busy timeout, while another connection
+    opens or switches the same new file (parallel eval workers first opening one store), so
+    the switch is retried until the other side is done."""
+    deadline = time.monotonic() + _WAL_SWITCH_S
+    pause = 0.01
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or state_dir() / "termagent.db"
@@ -93,7 +114,7 @@ class Store:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
