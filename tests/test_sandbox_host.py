@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from termagent.sandbox import open_sandbox
 from termagent.sandbox.host import HostSandbox, host_environment
 from tests.docker_support import make_config
+from tests.session_support import eventually
 
 
 @pytest.fixture
@@ -31,17 +31,18 @@ async def test_runs_in_the_workspace_and_cd_carries_over(host: HostSandbox, tmp_
     assert second.output.strip() == str(tmp_path / "sub")
 
 
-async def dead(pid: int) -> bool:
+def dead_now(pid: int) -> bool:
     """True once `pid` is gone or a zombie (its killer's parent may not have reaped it yet)."""
-    for _ in range(100):
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return True
-        if state in ("Z", "X"):
-            return True
-        await asyncio.sleep(0.02)
-    return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+async def dead(pid: int) -> bool:
+    """True once `pid` is dead; the deadline is generous because a killed process dies at once."""
+    return await eventually(lambda: dead_now(pid), timeout_s=30)
 
 
 async def test_timeout_kills_the_whole_process_group(host: HostSandbox) -> None:

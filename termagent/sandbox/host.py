@@ -3,7 +3,7 @@
 Chosen only by a person (never as a fall-back when Docker is missing). It still keeps
 the guarantees that do not need a container: its own process group killed at the
 timeout (and leftovers killed when the command ends, even those that left the group:
-see `kill_marked`), stdin from /dev/null, the same
+see `marked_processes`), stdin from /dev/null, the same
 head-and-tail output cap, a `cd` that carries over, and an environment without API
 keys or other credentials, so a prompt-injected `env` cannot leak them.
 
@@ -16,7 +16,6 @@ every process of this user whose environment still carries the marker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import secrets
@@ -32,6 +31,7 @@ from termagent.protocol import JobView
 from termagent.sandbox.base import ExecResult, Sandbox
 from termagent.sandbox.host_jobs import HostJobs
 from termagent.sandbox.jobs import Job, JobRead
+from termagent.sandbox.marked_processes import boot_ticks, kill_marked
 from termagent.sandbox.docker_settings import SandboxLimits
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
 from termagent.sandbox.wrapper import INNER
@@ -41,7 +41,6 @@ _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|SE
 _SECRET_PREFIXES = ("ANTHROPIC_", "OPENAI_", "AWS_", "GOOGLE_", "AZURE_", "GH_", "GITHUB_", "SSH_", "GPG_")
 MARK_VARIABLE = "TERMAGENT_SESSION_MARK"  # every command of this sandbox: killed at close
 EXEC_MARKER = "TERMAGENT_EXEC_ID"  # one command: what it left is killed when it ends
-KILL_PASSES = 10  # leftovers may fork while being killed; rescan this many times
 READ_CHUNK = 65_536
 DRAIN_AFTER_EXIT_S = 2.0
 
@@ -68,7 +67,8 @@ class HostSandbox(Sandbox):
         self._lock = asyncio.Lock()
         self.mark = f"{session_id}-{secrets.token_hex(8)}"
         self._groups: set[int] = set()
-        self.jobs = HostJobs(self._environment, lambda marker: kill_marked(EXEC_MARKER, marker), str(self.workspace),
+        self._born = boot_ticks()  # nothing older than this sandbox can carry its markers
+        self.jobs = HostJobs(self._environment, self._kill_exec_leftovers, str(self.workspace),
                              limits.output_cap_bytes, limits.max_jobs)
 
     @property
@@ -128,7 +128,7 @@ class HostSandbox(Sandbox):
             timed_out = await _wait_or_kill(proc, timeout_s)
         finally:
             _kill_group(proc.pid)
-            await asyncio.to_thread(kill_marked, EXEC_MARKER, marker)
+            await asyncio.to_thread(self._kill_exec_leftovers, marker)
         try:
             await asyncio.wait_for(asyncio.shield(reader), DRAIN_AFTER_EXIT_S)
         except (TimeoutError, asyncio.CancelledError):
@@ -145,6 +145,9 @@ class HostSandbox(Sandbox):
             full_output=output.full_text(),
         )
 
+    def _kill_exec_leftovers(self, exec_marker: str) -> int:
+        return kill_marked(EXEC_MARKER, exec_marker, self._born)
+
     def _environment(self, exec_marker: str) -> dict[str, str]:
         """No credentials; the markers that let leftovers be found; the running span's trace."""
         marks = {MARK_VARIABLE: self.mark, EXEC_MARKER: exec_marker}
@@ -156,7 +159,7 @@ class HostSandbox(Sandbox):
         for pgid in sorted(self._groups):
             _kill_group(pgid)
         self._groups.clear()
-        kill_marked(MARK_VARIABLE, self.mark)
+        kill_marked(MARK_VARIABLE, self.mark, self._born)
         if self._state_dir is not None:
             shutil.rmtree(self._state_dir, ignore_errors=True)
             self._state_dir = None
@@ -197,46 +200,6 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def kill_marked(variable: str, value: str) -> int:
-    """SIGKILL every process of ours whose environment carries `variable=value`.
-
-    A host command can leave its process group (setsid, a double fork, nohup into a new
-    session), so the group kill alone would let it outlive its command. Every process it
-    starts inherits the marker unless it deliberately clears its environment; scanning
-    /proc finds them whatever their session. Repeated so a child forked during a sweep
-    dies in the next one. Returns how many were killed (0 where /proc is missing).
-    """
-    needle = f"\n{variable}={value}\n".encode()
-    killed = 0
-    for _ in range(KILL_PASSES):
-        found = [pid for pid in _pids() if needle in _environ(pid)]
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-    return killed
-
-
-def _pids() -> list[int]:
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    me = os.getpid()
-    return [int(name) for name in names if name.isdigit() and int(name) != me]
-
-
-def _environ(pid: int) -> bytes:
-    """The environment block of `pid` (empty for zombies, other users' processes, or gone ones)."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            return b"\n" + handle.read().replace(b"\0", b"\n") + b"\n"
-    except OSError:
-        return b""
 
 
 async def _pump(fd: int, output: HeadTailBuffer, live: LiveForwarder) -> None:
