@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import io
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from termagent.plain.repl import PlainRepl
 from termagent.protocol import AssistantTextDelta, ToolCallFinished, ToolCallStarted
 from termagent.testing.scripted_server import reply, tool_use
 from termagent.frontend.input_history import InputHistory
-from tests.session_support import make_session
+from tests.session_support import eventually, make_session
 
 
 @pytest.fixture
@@ -28,43 +27,53 @@ def workspace(tmp_path: Path) -> Path:
 
 
 class Typist:
-    """Feeds keystrokes to the REPL only once it is waiting for them, like a person."""
+    """Feeds keystrokes to the REPL only once it is reading them, like a person.
 
-    def __init__(self, pipe, repl: PlainRepl) -> None:
+    The events waited on are prompt-toolkit's own: a read is open when the prompt's (or the
+    approval asker's) app runs with a future not yet answered, and a line was taken when that
+    future is done. Each line goes to a read no earlier line ended, so no key can reach a
+    question that is still closing (its app runs on for a moment after the Enter)."""
+
+    def __init__(self, pipe, repl: PlainRepl, running: asyncio.Task[int]) -> None:
         self.pipe = pipe
         self.repl = repl
+        self.running = running  # the REPL itself: if it ends early, no read will ever open
+        self.answered: list[asyncio.Future] = []  # reads our Enter keys ended
+
+    def open_read(self) -> asyncio.Future | None:
+        for app in (self.repl.asker.app, self.repl.prompt.app):
+            reading = app.future
+            if app.is_running and reading is not None and not reading.done() \
+                    and not any(reading is done for done in self.answered):
+                return reading
+        return None
 
     async def type(self, text: str, timeout: float = 90.0) -> None:
-        """Waits have a wall-clock deadline generous enough for a loaded machine: a slow
-        turn (an approval after a model request) once outlived a 15 s budget."""
-        deadline = time.monotonic() + timeout
-        while not (self.repl.prompt.app.is_running or self.repl.asker.app.is_running):
-            await asyncio.sleep(0.02)
-            assert time.monotonic() < deadline, f"the REPL never asked for input; output:\n{self.repl.out.getvalue()}"
-        await asyncio.sleep(0.05)
-        app = self.repl.asker.app if self.repl.asker.app.is_running else self.repl.prompt.app
-        reading = app.future
+        """The deadline is generous for a loaded machine: a slow turn (an approval after a
+        model request) once outlived a 15 s budget."""
+        await eventually(lambda: self.open_read() is not None or self.running.done(), timeout)
+        reading = self.open_read()
+        assert reading is not None, (f"the REPL never asked for {text!r} (ended: {self.running.done()}); "
+                                     f"output:\n{self.repl.out.getvalue()}")
         self.pipe.send_text(text)
         if not text.endswith("\r"):
             return
-        # Enter ends this read; keys sent before it has ended would go to the wrong question
-        while app.future is reading and not (reading is None or reading.done()):
-            await asyncio.sleep(0.02)
-            assert time.monotonic() < deadline, f"{text!r} was never taken; output so far:\n{self.repl.out.getvalue()}"
+        self.answered.append(reading)
+        taken = await eventually(reading.done, timeout)
+        assert taken, f"{text!r} was never taken; output so far:\n{self.repl.out.getvalue()}"
 
 
 async def drive(session, keystrokes: list[str], reopen=None) -> tuple[int, str]:
+    """Types each line once the REPL reads it (a prompt, an approval, a reason) and returns
+    the exit code and everything printed, once the last line has ended the REPL."""
     out = io.StringIO()
     with create_pipe_input() as pipe:
         repl = PlainRepl(session, reopen, out=out, color=False, pt_input=pipe, pt_output=DummyOutput(),
                          history=InputHistory())
-        typist = Typist(pipe, repl)
         task = asyncio.create_task(repl.run())
+        typist = Typist(pipe, repl, task)
         for keys in keystrokes:
             await typist.type(keys)
-            await asyncio.sleep(0.1)
-            while session.busy and not repl.asker.app.is_running:
-                await asyncio.sleep(0.05)
         code = await asyncio.wait_for(task, timeout=120)
     return code, out.getvalue()
 
