@@ -35,6 +35,7 @@ from termagent.protocol import (
     Subject,
     SubagentEvent,
     ToolCallOutputDelta,
+    TurnFinished,
     Warning,
 )
 from termagent.sandbox.base import Sandbox
@@ -377,3 +378,5 @@ def _trace(store: Store, session_id: str, event: Event) -> None:
     inner = event.event if isinstance(event, SubagentEvent) else event
     if not isinstance(inner, UNTRACED):
         store.record_event(session_id, event.to_dict())
+    if isinstance(event, TurnFinished):  # a finished turn's trace is on disk before the person reads it
+        store.flush_events()

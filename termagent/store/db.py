@@ -1,9 +1,12 @@
 """One SQLite database for sessions, transcripts, traces, audit log, usage and artifacts.
 
 Every write commits at once (WAL mode), so a process killed with SIGKILL loses at most
-the turn in flight. The messages table is append-only: compaction records where the
-live history starts instead of deleting anything, so a transcript can always be shown
-in full and a resume rebuilds exactly what the model saw.
+the turn in flight. Trace events are the exception: they are many and small, so they
+wait in memory and go in one transaction with the next other write, at the end of a
+turn (the session flushes then) or when enough have gathered. The messages table is
+append-only: compaction records where the live history starts instead of deleting
+anything, so a transcript can always be shown in full and a resume rebuilds exactly
+what the model saw.
 """
 
 from __future__ import annotations
@@ -107,6 +110,9 @@ def _enable_wal(db: sqlite3.Connection) -> None:
             pause = min(pause * 2, 0.2)
 
 
+EVENT_BATCH = 64  # trace events held before they are written anyway
+
+
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or state_dir() / "termagent.db"
@@ -117,14 +123,34 @@ class Store:
         _enable_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._pending_events: list[tuple[str, str, str, float]] = []
 
     def close(self) -> None:
         with self._lock:
+            self._flush_events()
             self._db.close()
 
     def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Every statement first writes the waiting events, so reads and writes keep their order."""
         with self._lock:
+            self._flush_events()
             return self._db.execute(sql, args)
+
+    def flush_events(self) -> None:
+        with self._lock:
+            self._flush_events()
+
+    def _flush_events(self) -> None:
+        if not self._pending_events:
+            return
+        rows, self._pending_events = self._pending_events, []
+        self._db.execute("BEGIN")  # one transaction for the batch: a commit per event was most of a turn's store time
+        try:
+            self._db.executemany("INSERT INTO events (session_id, type, data, created_at) VALUES (?,?,?,?)", rows)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------ sessions
 
@@ -183,6 +209,7 @@ class Store:
     def append_message(self, session_id: str, message: dict[str, Any]) -> int:
         """Numbering and insert in one write transaction, so two processes never share a seq."""
         with self._lock:
+            self._flush_events()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM messages WHERE session_id = ?",
@@ -235,10 +262,12 @@ class Store:
     # ------------------------------------------------------------ events, audit, usage
 
     def record_event(self, session_id: str, event: dict[str, Any]) -> None:
-        self._exec(
-            "INSERT INTO events (session_id, type, data, created_at) VALUES (?,?,?,?)",
-            (session_id, event.get("type", ""), json.dumps(event), time.time()),
-        )
+        """Queue one trace event; it is written with the next statement or batch (see the module note)."""
+        row = (session_id, str(event.get("type", "")), json.dumps(event), time.time())
+        with self._lock:
+            self._pending_events.append(row)
+            if len(self._pending_events) >= EVENT_BATCH:
+                self._flush_events()
 
     def timed_events(self, session_id: str) -> Iterator[tuple[float, dict[str, Any]]]:
         """Stored events with the time each was recorded (seconds since the epoch)."""
