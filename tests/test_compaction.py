@@ -386,7 +386,7 @@ async def test_a_step_too_big_for_the_window_is_not_sent_and_the_next_turn_recov
 
 
 def test_an_image_counts_as_a_fixed_size_not_as_its_base64():
-    from termagent.core.history import IMAGE_CHARS, request_chars
+    from termagent.core.request_size import IMAGE_CHARS, request_chars
     from termagent.protocol import ImageData
 
     screenshot = ImageData("image/png", "A" * 3_000_000).to_block()
@@ -397,3 +397,23 @@ def test_an_image_counts_as_a_fixed_size_not_as_its_base64():
     plain = request_chars([said])
     assert plain + IMAGE_CHARS <= request_chars([with_image]) < plain + IMAGE_CHARS + 100
     assert request_chars([in_a_result]) < IMAGE_CHARS + 200
+
+
+def test_the_meter_size_is_the_json_length_of_the_request_as_the_history_grows_and_is_trimmed():
+    """The meter remembers block sizes between requests; its figure must stay the exact length
+    of the request as JSON (non-ASCII text included), also after a block is swapped for a
+    trimmed copy — a stale size there would hide a history over the window."""
+    from termagent.core.request_size import RequestSizer
+
+    sizer = RequestSizer()
+    call = {"type": "tool_use", "id": "t1", "name": "read_file", "input": {"path": "app.py"}}
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": "é" * 5_000, "is_error": False}
+    messages = [{"role": "user", "content": [{"type": "text", "text": "read app.py — quickly"}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "ok"}, call]},
+                {"role": "user", "content": [result]}]
+    for _ in range(2):
+        assert sizer.chars(messages) == len(json.dumps(messages, ensure_ascii=False))
+    messages[2] = {"role": "user", "content": [dict(result, content="[trimmed]")]}
+    messages.append({"role": "assistant", "content": "a plain string reply"})
+    assert sizer.chars(messages) == len(json.dumps(messages, ensure_ascii=False))
+    assert sizer.chars([]) == len("[]")

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from termagent.core.history import History, request_chars
+from termagent.core.history import History
+from termagent.core.request_size import RequestSizer
 from termagent.core.loop import STOP_API, HaltTurn
 from termagent.core.prompts import load_prompt, project_memory
 from termagent.core.spans import Cut, Describe, choose_cut, clip, pinned_texts, render_span, touched_files
@@ -79,13 +80,14 @@ class ContextMeter:
         self._sent_chars = 0
         self._seen_tokens = 0
         self._prefix_chars: tuple[int, int] = (0, 0)  # (id of the prefix, its size)
+        self._sizer = RequestSizer()
 
     def chars(self, prefix: StablePrefix, history: History) -> int:
         if self._prefix_chars[0] != id(prefix):
             size = len(json.dumps(prefix.system(), ensure_ascii=False)) + len(
                 json.dumps(list(prefix.tools), ensure_ascii=False))
             self._prefix_chars = (id(prefix), size)
-        return self._prefix_chars[1] + request_chars(history.for_request())
+        return self._prefix_chars[1] + self._sizer.chars(history.for_request())
 
     def tokens(self, chars: int) -> int:
         return int(chars * self.ratio)

@@ -8,7 +8,6 @@ alternation rule.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 # The tool result a resumed session gives a call its killed process never finished.
@@ -108,29 +107,3 @@ def tool_result_block(tool_use_id: str, text: str, is_error: bool = False,
     if is_error:
         block["is_error"] = True
     return block
-
-
-IMAGE_TOKENS = 1_600  # what the API charges for an image of about 1.2 megapixels, its usual cap
-IMAGE_CHARS = IMAGE_TOKENS * 4  # in the meter's characters, at its starting four characters per token
-
-
-def request_chars(messages: list[dict[str, Any]]) -> int:
-    """The messages' size as JSON, each image counted at a fixed size instead of its base64
-    (a 1 MB screenshot is ~1,600 tokens to the model, not 350,000)."""
-    images = 0
-
-    def lean(block: Any) -> Any:
-        nonlocal images
-        if not isinstance(block, dict):
-            return block
-        if block.get("type") == "image":
-            images += 1
-            return {"type": "image"}
-        content = block.get("content")
-        if isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "image" for b in content):
-            return {**block, "content": [lean(b) for b in content]}
-        return block
-
-    slim = [{**m, "content": [lean(b) for b in m["content"]]} if isinstance(m.get("content"), list) else m
-            for m in messages]
-    return len(json.dumps(slim, ensure_ascii=False)) + images * IMAGE_CHARS

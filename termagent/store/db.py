@@ -2,11 +2,11 @@
 
 Every write commits at once (WAL mode), so a process killed with SIGKILL loses at most
 the turn in flight. Trace events are the exception: they are many and small, so they
-wait in memory and go in one transaction with the next other write, at the end of a
-turn (the session flushes then) or when enough have gathered. The messages table is
-append-only: compaction records where the live history starts instead of deleting
-anything, so a transcript can always be shown in full and a resume rebuilds exactly
-what the model saw.
+wait in memory and go in one transaction at the end of a turn (the session flushes
+then), when enough have gathered, or before this store reads events back. The messages
+table is append-only: compaction records where the live history starts instead of
+deleting anything, so a transcript can always be shown in full and a resume rebuilds
+exactly what the model saw.
 """
 
 from __future__ import annotations
@@ -131,9 +131,7 @@ class Store:
             self._db.close()
 
     def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        """Every statement first writes the waiting events, so reads and writes keep their order."""
         with self._lock:
-            self._flush_events()
             return self._db.execute(sql, args)
 
     def flush_events(self) -> None:
@@ -209,7 +207,6 @@ class Store:
     def append_message(self, session_id: str, message: dict[str, Any]) -> int:
         """Numbering and insert in one write transaction, so two processes never share a seq."""
         with self._lock:
-            self._flush_events()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM messages WHERE session_id = ?",
@@ -262,7 +259,7 @@ class Store:
     # ------------------------------------------------------------ events, audit, usage
 
     def record_event(self, session_id: str, event: dict[str, Any]) -> None:
-        """Queue one trace event; it is written with the next statement or batch (see the module note)."""
+        """Queue one trace event; it is written with its batch (see the module note)."""
         row = (session_id, str(event.get("type", "")), json.dumps(event), time.time())
         with self._lock:
             self._pending_events.append(row)
@@ -272,10 +269,12 @@ class Store:
     def timed_events(self, session_id: str) -> Iterator[tuple[float, dict[str, Any]]]:
         """Stored events with the time each was recorded (seconds since the epoch)."""
         sql = "SELECT created_at, data FROM events WHERE session_id = ? ORDER BY id"
+        self.flush_events()
         for created_at, data in self._exec(sql, (session_id,)).fetchall():
             yield float(created_at), json.loads(data)
 
     def events(self, session_id: str) -> Iterator[dict[str, Any]]:
+        self.flush_events()
         for row in self._exec("SELECT data FROM events WHERE session_id = ? ORDER BY id", (session_id,)).fetchall():
             yield json.loads(row[0])
 
