@@ -13,6 +13,7 @@ from termagent.core.session import Session
 from termagent.protocol import Event
 from termagent.store.db import Store
 from termagent.testing.scripted_server import ScriptedServer
+from termagent.tools.fileaccess import FileAccessFactory, local_files
 
 FAST_RETRIES = {"backoff_base_s": 0.01, "backoff_max_s": 0.05}
 
@@ -28,6 +29,7 @@ def make_session(
     allow: tuple[str, ...] = (),
     store: Store | None = None,
     trusted: bool = False,
+    files: FileAccessFactory = local_files,
 ) -> tuple[Session, list[Event]]:
     """A session with the host sandbox unless overridden, and a list that collects its events."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
@@ -36,7 +38,8 @@ def make_session(
     for section, values in (overrides or {}).items():
         layers.setdefault(section, {}).update(values)
     config = load_config(workspace, include_project=trusted).with_overrides(layers)
-    options = SessionOptions(workspace, interactive=interactive, resume=resume, allow=allow, trusted=trusted)
+    options = SessionOptions(workspace, interactive=interactive, resume=resume, allow=allow, trusted=trusted,
+                             files=files)
     session = open_session(config, options, store or Store())
     events: list[Event] = []
     session.bus.listen(events.append)

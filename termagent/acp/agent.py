@@ -11,9 +11,9 @@ from acp import PROTOCOL_VERSION, RequestError, schema
 
 from termagent.acp import mcp, options
 from termagent.acp.bridge import SessionBridge
-from termagent.acp.files import FsChoice
+from termagent.acp.files import FsChoice, WriteWitness
 from termagent.acp.translate import BadPrompt, prompt_parts
-from termagent.core.door import SessionLike, open_session, session_options
+from termagent.core.door import FileAccessFactory, SessionLike, open_session, session_options
 
 log = logging.getLogger("termagent.acp")
 
@@ -121,9 +121,9 @@ class TermagentAgent:
         return bridge
 
     async def _open(self, cwd: str, resume: str | None, mcp_servers: list[Any] | None) -> SessionBridge:
-        fs = FsChoice.offered(self.client_capabilities)
-        session = self._session(Path(cwd), resume, fs)
-        bridge = SessionBridge(session, self.client, fs)
+        fs, witness = FsChoice.offered(self.client_capabilities), WriteWitness()
+        session = self._session(Path(cwd), resume, witness.wrap(fs.factory(self.client)))
+        bridge = SessionBridge(session, self.client, fs, witness)
         specs = mcp.specs_from_acp(mcp_servers)
         self.mcp_servers[bridge.id] = specs
         await bridge.start(replay=resume is not None)
@@ -133,7 +133,7 @@ class TermagentAgent:
         await bridge.announce_commands()
         return bridge
 
-    def _session(self, cwd: Path, resume: str | None, fs: FsChoice) -> SessionLike:
+    def _session(self, cwd: Path, resume: str | None, files: FileAccessFactory) -> SessionLike:
         """Open like `--resume` does; any refusal (no key, unknown session, bad config) is a JSON-RPC error."""
         if not cwd.is_absolute() or not cwd.is_dir():
             raise RequestError.invalid_params({"cwd": f"{cwd} is not an absolute path to a directory"})
@@ -142,7 +142,7 @@ class TermagentAgent:
             config = self._config(workspace)
             choices = session_options(workspace, True, resume=resume, allow=self.settings.allow,
                                       deny=self.settings.deny, trusted=self._trusted(workspace),
-                                      files=fs.factory(self.client))
+                                      files=files)
             return open_session(config, choices, self.store)
         except RequestError:
             raise

@@ -16,7 +16,7 @@ from acp import RequestError, helpers, schema
 
 from termagent.acp import commands, permissions, translate
 from termagent.acp.commands import ACP_COMMANDS
-from termagent.acp.files import FS_TIMEOUT_S, FsChoice, editor_path
+from termagent.acp.files import FS_TIMEOUT_S, FsChoice, WriteWitness, editor_path
 from termagent.core.door import SessionLike
 from termagent.frontend.slash import expand_typed
 from termagent.protocol import (
@@ -64,8 +64,10 @@ class _Call:
 
 
 class SessionBridge:
-    def __init__(self, session: SessionLike, client: Any, fs: FsChoice = FsChoice()) -> None:
+    def __init__(self, session: SessionLike, client: Any, fs: FsChoice = FsChoice(),
+                 witness: WriteWitness | None = None) -> None:
         self.session, self.client, self.fs = session, client, fs
+        self._witness = witness or WriteWitness()  # sees writes only when the session's files were wrapped with it
         self.id = session.session_id
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
@@ -104,10 +106,22 @@ class SessionBridge:
             task.cancel()
 
     def _on_event(self, event: Event) -> None:
+        """Runs where the event is emitted, before the call it announces runs: the one moment to
+        tell the witness which call is about to write which file."""
+        self._expect_write(event)
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
         except RuntimeError:  # the loop is gone: the process is exiting and nobody is listening
             pass
+
+    def _expect_write(self, event: Event, chain: str = "") -> None:
+        if isinstance(event, SubagentEvent):
+            self._expect_write(event.event, f"{chain}/{event.agent_id}")
+        elif isinstance(event, ToolCallStarted):
+            view = self.session.describe_call(event.name, event.input)
+            target = editor_path(self.session.workspace, view.path) if view.writes and view.path else None
+            if target is not None:
+                self._witness.expect(target, f"{chain}:{event.call_id}")
 
     async def announce_commands(self) -> None:
         """The slash commands, so an editor can complete them; termagent runs them as prompts."""
@@ -163,13 +177,15 @@ class SessionBridge:
             except Exception:
                 log.exception("could not forward %s", event.type)
 
-    async def _handle(self, event: Event, agent: str = "") -> None:
+    async def _handle(self, event: Event, agent: str = "", chain: str = "") -> None:
+        """`agent` is the name nested calls are shown under; `chain` the agent ids, as the witness knows them."""
         if isinstance(event, SubagentEvent):
-            await self._handle(event.event, self._agents.get(event.agent_id, event.agent_id))
+            await self._handle(event.event, self._agents.get(event.agent_id, event.agent_id),
+                               f"{chain}/{event.agent_id}")
         elif isinstance(event, SubagentStarted):
             self._agents[event.agent_id] = f"{agent}/{event.agent}" if agent else event.agent
         elif isinstance(event, (ToolCallStarted, ToolCallOutputDelta, ToolCallFinished)):
-            await self._tool_event(event, agent)
+            await self._tool_event(event, agent, f"{chain}:{event.call_id}")
         elif isinstance(event, ApprovalRequested):
             self._approval(event, agent)
         elif isinstance(event, ApprovalResolved):
@@ -208,7 +224,8 @@ class SessionBridge:
                 await self._send(helpers.update_agent_message_text(f"\n\n> turn stopped: {event.detail}\n"))
             self._turn.set_result(event.stop_reason)
 
-    async def _tool_event(self, event: ToolCallStarted | ToolCallOutputDelta | ToolCallFinished, agent: str) -> None:
+    async def _tool_event(self, event: ToolCallStarted | ToolCallOutputDelta | ToolCallFinished, agent: str,
+                          witnessed: str) -> None:
         key = f"{agent}:{event.call_id}" if agent else event.call_id
         if isinstance(event, ToolCallStarted):
             view = self.session.describe_call(event.name, event.input)
@@ -228,10 +245,12 @@ class SessionBridge:
             await self._send(helpers.update_tool_call(key, content=self._output(call, "".join(call.output))))
             return
         self._calls.pop(key, None)
+        wrote, replaced = self._witness.replaced(witnessed)
         content = []
         if event.ok and call.view.writes:
             after = await self._text(call.view.path)
-            content = translate.diff_content(self.session.workspace, call.view.path, call.before, after)
+            before = replaced if wrote else call.before
+            content = translate.diff_content(self.session.workspace, call.view.path, before, after)
         content = content or self._output(call, event.output)
         await self._send(helpers.update_tool_call(key, status="completed" if event.ok else "failed",
                                                   content=content, raw_output={"output": event.output}))

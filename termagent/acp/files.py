@@ -15,6 +15,7 @@ request with it.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,61 @@ class ClientFiles:
             return await request()
 
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(there(), self._loop))
+
+
+class WriteWitness:
+    """What each writing call's file held just before its write, seen at the write itself.
+
+    The bridge shows an edit as a diff. Reading the old text when it forwards the call's
+    start is too late whenever the call needs no approval: its updates are forwarded in
+    order behind everything before them, and the tool may have written by then (the diff
+    then came out empty). So the bridge names the call the moment its start is emitted,
+    before it runs, and the write records the text it replaces under that call.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # calls are announced on the emitting thread, writes run on the loop
+        self._expected: dict[str, str] = {}  # resolved path -> the call about to write it
+        self._replaced: dict[str, str | None] = {}  # call -> the text its write replaced (None: no file)
+
+    def expect(self, path: str, call: str) -> None:
+        with self._lock:
+            self._expected[path] = call
+
+    def replaced(self, call: str) -> tuple[bool, str | None]:
+        """Whether the call wrote, and the text it replaced; forgotten once asked."""
+        with self._lock:
+            for path in [p for p, c in self._expected.items() if c == call]:
+                del self._expected[path]
+            if call not in self._replaced:
+                return False, None
+            return True, self._replaced.pop(call)
+
+    def wrap(self, factory: Callable[[str], FileAccess]) -> Callable[[str], FileAccess]:
+        return lambda session_id: _Witnessed(factory(session_id), self)
+
+    def saw(self, resolved: Path, current: bytes | None) -> None:
+        with self._lock:
+            call = self._expected.pop(str(resolved), None)
+            if call is not None:
+                self._replaced[call] = None if current is None else text_of(current)
+
+
+class _Witnessed:
+    """A session's file access that tells the witness what each write replaces."""
+
+    def __init__(self, inner: FileAccess, witness: WriteWitness) -> None:
+        self._inner, self._witness = inner, witness
+
+    async def read(self, root: Path, resolved: Path, max_bytes: int) -> FileContent:
+        return await self._inner.read(root, resolved, max_bytes)
+
+    async def write(self, root: Path, resolved: Path, data: bytes, mode: int | None, check: Check) -> None:
+        def checked(current: bytes | None) -> None:
+            check(current)
+            self._witness.saw(resolved, current)
+
+        await self._inner.write(root, resolved, data, mode, checked)
 
 
 def editor_path(workspace: Path, path: str) -> str | None:

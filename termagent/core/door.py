@@ -17,6 +17,7 @@ from termagent.tools.errors import ToolError
 from termagent.tools.fileaccess import (
     Check,
     FileAccess,
+    FileAccessFactory,
     FileContent,
     check_on_disk,
     current_bytes,
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
     from termagent.extensions.skills import Skill
     from termagent.store.db import Store
 
-__all__ = ["SessionLike", "EventSource", "Check", "FileAccess", "FileContent", "ToolError", "check_on_disk", "clip",
-           "current_bytes", "local_files", "on_disk", "text_of", "load_prompt", "open_session", "session_options"]
+__all__ = ["SessionLike", "EventSource", "Check", "FileAccess", "FileAccessFactory", "FileContent", "ToolError",
+           "check_on_disk", "clip", "current_bytes", "local_files", "on_disk", "text_of", "load_prompt", "open_session",
+           "session_options"]
 
 
 def session_options(workspace: Path, interactive: bool, **choices: Any) -> "SessionOptions":
