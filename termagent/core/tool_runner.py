@@ -192,9 +192,9 @@ class ToolRunner:
             call, refusal = self._after_pre_hooks(call, verdict)
             if refusal is not None:
                 return refusal
-        allowed, why = await self._permission(call, risk, verdict)
-        if not allowed:
-            return _error("permission_denied", why)
+        refusal = await self._permission(call, risk, verdict)
+        if refusal is not None:
+            return refusal
         result = await self._execute(call, risk)
         if self.hooks is not None and call.input is not None:
             result = await self.hooks.after_tool(self.ctx.session_id, call.id, call.name, call.input, result)
@@ -233,7 +233,8 @@ class ToolRunner:
         target = resolve(call.input) if resolve is not None else None
         return target if target is not None else (call.name, call.input, risk)
 
-    async def _permission(self, call: ToolCall, risk: str, hook: HookVerdict) -> tuple[bool, str]:
+    async def _permission(self, call: ToolCall, risk: str, hook: HookVerdict) -> ToolResult | None:
+        """None when the call may run; else the result it ends with instead."""
         name, args, risk = self._policy_target(call, risk)
         decision = self.policy.decide(name, args, risk)
         action, reason, by = decision.action, decision.reason, decision.decided_by
@@ -241,27 +242,33 @@ class ToolRunner:
             action, reason, by = "ask", hook.reason, "hook"
         view = self.registry.describe(call.name, call.input, self.ctx.root)
         if action == "ask":
+            doomed = await self.registry.preflight(call.name, call.input, self.ctx)
+            if doomed is not None:  # it would fail whatever the answer: asking would only waste the person's time
+                return doomed
             request = ApprovalRequested(
                 request_id=uuid.uuid4().hex[:12], call_id=call.id, tool=call.name,
                 summary=clip(view.gist), detail=view.detail,
                 reason=reason, destructive=bool(getattr(decision, "destructive", False)),
                 view=view.kind, path=view.path,
             )
-            answer = await self.approver.ask(request)
-            by = "person"
-            action = "allow" if answer.decision in (DECISION_ALLOW_ONCE, DECISION_ALLOW_SESSION) else "deny"
-            reason = answer.reason or ("denied by the person" if action == "deny" else reason)
-            if answer.decision == DECISION_ALLOW_SESSION:
-                self.policy.allow_for_session(name, args)
-            self.emit(ApprovalResolved(request.request_id, answer.decision, by, answer.reason))
+            action, reason, by = await self._ask_person(request, name, args, reason)
         self._audit_decision(call, action, by, reason)
         if action == "allow":
-            return True, ""
+            return None
         self.denials.append(Denial(call.name, clip(view.gist), reason, by))
-        return False, (
-            f"permission denied ({by}): {reason}. The action did not run. Do not retry it unchanged; "
-            "choose another approach or explain to the user what you need."
-        )
+        return _error("permission_denied", f"permission denied ({by}): {reason}. The action did not run. Do not retry "
+                      "it unchanged; choose another approach or explain to the user what you need.")
+
+    async def _ask_person(self, request: ApprovalRequested, name: str, args: dict[str, Any],
+                          reason: str) -> tuple[str, str, str]:
+        """The person's answer as (action, reason, decided by); "always" widens the policy for the session."""
+        answer = await self.approver.ask(request)
+        action = "allow" if answer.decision in (DECISION_ALLOW_ONCE, DECISION_ALLOW_SESSION) else "deny"
+        reason = answer.reason or ("denied by the person" if action == "deny" else reason)
+        if answer.decision == DECISION_ALLOW_SESSION:
+            self.policy.allow_for_session(name, args)
+        self.emit(ApprovalResolved(request.request_id, answer.decision, "person", answer.reason))
+        return action, reason, "person"
 
     def _audit_decision(self, call: ToolCall, action: str, by: str, reason: str) -> None:
         self._decided[call.id] = (action, by)

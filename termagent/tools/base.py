@@ -11,7 +11,7 @@ import json
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, runtime_checkable
 
 from termagent.protocol import CallView, Subject, ViewKind
 from termagent.tools.errors import ToolError
@@ -98,6 +98,22 @@ class Tool(Protocol):
 
     def describe(self, args: dict[str, Any], root: Path) -> CallView:
         """How a call shows in headers, approvals and the compaction record; never raises."""
+        ...
+
+
+@runtime_checkable
+class Preflighted(Protocol):
+    """A tool that can tell, without changing anything, that a call would fail.
+
+    When the policy would put a call to the person, the runner asks the tool first, so
+    nobody is asked to approve an edit whose old_string is not in the file or whose file
+    changed since it was read: approving it would only lead to the same error. A denial
+    stays a denial (the policy is asked first), and the call re-checks everything when it
+    runs.
+    """
+
+    async def preflight(self, args: dict[str, Any], ctx: ToolContext) -> None:
+        """Raise the ToolError the call would end with; return when it may work."""
         ...
 
 

@@ -77,7 +77,26 @@ class EditFile:
         diff = _diff_in_file(root, path, old, new, bool(args.get("replace_all", False)))
         return path_view(args, diff or _snippet_diff(path, old, new), touch="edited", kind=ViewKind.DIFF)
 
+    async def preflight(self, args: dict[str, Any], ctx: ToolContext) -> None:
+        await self._plan(args, ctx)
+
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        resolved, plan = await self._plan(args, ctx)  # again: the file may have changed during an approval
+        if ctx.before_change is not None:
+            await ctx.before_change(plan.label)
+        await ctx.files.write(ctx.root, resolved, plan.new_data, plan.mode,
+                              lambda current: _unchanged_since_read(ctx, resolved, plan.label, current))
+        ctx.ledger.record(resolved, plan.new_data)
+        return ToolResult(
+            output=plan.summary(),
+            display=unified_diff(plan.decoded.text, plan.new_text, plan.label),
+            changed_paths=(plan.label,),
+        )
+
+
+    @staticmethod
+    async def _plan(args: dict[str, Any], ctx: ToolContext) -> tuple[Path, "_EditPlan"]:
+        """The edit worked out against the file as read now; raises what would make it fail."""
         resolved = resolve_in_workspace(ctx.root, args["path"])
         refuse_protected(ctx.root, resolved)
         old, new = args["old_string"], args["new_string"]
@@ -90,16 +109,7 @@ class EditFile:
         plan = await asyncio.to_thread(_plan_data, label, content.data, content.mode, old, new,
                                        bool(args.get("replace_all", False)),
                                        lambda data, name: ctx.ledger.check_fresh(resolved, data, name))
-        if ctx.before_change is not None:
-            await ctx.before_change(plan.label)
-        await ctx.files.write(ctx.root, resolved, plan.new_data, plan.mode,
-                              lambda current: _unchanged_since_read(ctx, resolved, plan.label, current))
-        ctx.ledger.record(resolved, plan.new_data)
-        return ToolResult(
-            output=plan.summary(),
-            display=unified_diff(plan.decoded.text, plan.new_text, plan.label),
-            changed_paths=(plan.label,),
-        )
+        return resolved, plan
 
 
 @dataclass(frozen=True)

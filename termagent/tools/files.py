@@ -119,12 +119,11 @@ class WriteFile:
     def describe(self, args: dict[str, Any], root: Path) -> CallView:
         return path_view(args, f"write {args.get('path', '')}:\n{args.get('content', '')}", touch="written")
 
+    async def preflight(self, args: dict[str, Any], ctx: ToolContext) -> None:
+        await self._plan(args, ctx)
+
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        resolved = resolve_in_workspace(ctx.root, args["path"])
-        refuse_protected(ctx.root, resolved)
-        label = display_path(ctx.root, resolved)
-        prior = await _load_prior(ctx, resolved, label)
-        plan = _plan_write(label, prior, args["content"])
+        resolved, plan = await self._plan(args, ctx)  # again: the file may have changed during an approval
         if plan.unchanged:
             return ToolResult(output=f"No change: {plan.label} already has exactly this content.")
         if ctx.before_change is not None:
@@ -137,6 +136,14 @@ class WriteFile:
             display=unified_diff(plan.old_text, plan.new_text, plan.label, existed=plan.prior is not None),
             changed_paths=(plan.label,),
         )
+
+    @staticmethod
+    async def _plan(args: dict[str, Any], ctx: ToolContext) -> tuple[Path, "_WritePlan"]:
+        """The write worked out against the file as read now; raises what would make it fail."""
+        resolved = resolve_in_workspace(ctx.root, args["path"])
+        refuse_protected(ctx.root, resolved)
+        label = display_path(ctx.root, resolved)
+        return resolved, _plan_write(label, await _load_prior(ctx, resolved, label), args["content"])
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 from termagent.protocol import RISK_EXEC, CallView
-from termagent.tools.base import Tool, ToolContext, ToolError, ToolResult, ToolSpec, json_view
+from termagent.tools.base import Preflighted, Tool, ToolContext, ToolError, ToolResult, ToolSpec, json_view
 from termagent.tools.files import EditFile, ReadFile, WriteFile
 from termagent.tools.git_tools import GitCommit, GitDiff, GitLog, GitStatus
 from termagent.tools.search import Grep, ListFiles
@@ -71,6 +71,24 @@ class ToolRegistry:
         """The tool's risk class; an unknown name counts as the riskiest (it never runs anyway)."""
         tool = self._tools.get(name)
         return tool.spec.risk if tool is not None else RISK_EXEC
+
+    async def preflight(self, name: str, raw_input: Any, ctx: ToolContext) -> ToolResult | None:
+        """The error result a call would certainly end with, found before it is approved; else None.
+
+        Only a tool's own ToolError counts: a check that breaks must not stop a call the
+        person may want to approve, so it is left to the run to report."""
+        tool = self._tools.get(name)
+        if not isinstance(tool, Preflighted):
+            return None
+        try:
+            await tool.preflight(parse_input(raw_input, tool.spec), ctx)
+        except asyncio.CancelledError:
+            raise
+        except ToolError as exc:
+            return _error(exc)
+        except Exception:  # noqa: BLE001 - see above
+            return None
+        return None
 
     async def call(self, name: str, raw_input: Any, ctx: ToolContext) -> ToolResult:
         tool = self._tools.get(name)
