@@ -94,7 +94,9 @@ async def test_a_project_image_adds_its_tool_and_keeps_every_hardening(tmp_path,
         assert again.image.tag == tag and not again.image.built
     finally:
         await again.close()
-    (ws / ".termagent" / "sandbox" / "Dockerfile").write_text(RECIPE + "RUN echo changed\n")
+    # unique too: another run on the same engine may have built a shared recipe a moment ago
+    (ws / ".termagent" / "sandbox" / "Dockerfile").write_text(RECIPE + f"LABEL unique={secrets.token_hex(4)}\n"
+                                                              "RUN echo changed\n")
     changed = await started(ws)
     try:
         assert changed.image.built and changed.image.tag != tag
