@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
     "tools": {"read_limit_lines": 2000, "max_file_bytes": 10_000_000},
     # OpenTelemetry export is also on whenever OTEL_EXPORTER_OTLP_ENDPOINT is set
     "telemetry": {"enabled": False, "log_content": False, "flush_timeout_s": 2.0},
+    # "client": in `termagent acp`, run bash in the editor's terminal (unsandboxed, on this machine)
+    "acp": {"terminal": "sandbox"},
     "mcp": {"enabled": True, "servers": {}, "config_files": [], "start_timeout_s": 30.0, "max_tools": 40,
             "max_schema_tokens": 15_000},
 }
@@ -174,7 +176,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
 
 
-PROJECT_FORBIDDEN = (("sandbox", "backend"), ("sandbox", "allow_root"), ("sandbox", "disposable_host"))
+PROJECT_FORBIDDEN = (("sandbox", "backend"), ("sandbox", "allow_root"), ("sandbox", "disposable_host"),
+                     ("acp", "terminal"))
 ADDITIVE_KEYS = (("permissions", "allow"), ("permissions", "ask"), ("permissions", "deny"),
                  *(("hooks", name) for name in EVENT_NAMES))
 
@@ -262,6 +265,8 @@ def _validate(data: dict[str, Any]) -> None:
         raise ConfigError(f"config error: permissions.mode {mode!r} is not one of {', '.join(MODES)}")
     if data["sandbox"]["backend"] not in ("docker", "none"):
         raise ConfigError(f"config error: sandbox.backend {data['sandbox']['backend']!r} is not docker or none")
+    if data["acp"]["terminal"] not in ("sandbox", "client"):
+        raise ConfigError(f"config error: acp.terminal {data['acp']['terminal']!r} is not sandbox or client")
     network = data["sandbox"]["network"]
     if network["mode"] == "allowlist" and not network["allow"]:
         raise ConfigError("config error: sandbox.network.mode is 'allowlist' but sandbox.network.allow is empty; "

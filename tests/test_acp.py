@@ -100,7 +100,7 @@ async def test_initialize_offers_load_and_embedded_context(tmp_path, agent_env):
         assert {"compact", "mode", "model", "cost"} <= names and "quit" not in names
         server = schema.McpServerStdio(name="tools", command="/bin/true", args=[], env=[])
         with_mcp = await conn.new_session(cwd=str(tmp_path), mcp_servers=[server])
-        assert with_mcp.session_id != session.session_id  # accepted and kept, though not connected yet
+        assert with_mcp.session_id != session.session_id  # a server that fails to start does not stop the session
 
 
 def test_building_the_parser_does_not_import_the_sdk():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,9 @@ from acp import PROTOCOL_VERSION, RequestError, schema
 from termagent.acp import mcp, options
 from termagent.acp.bridge import SessionBridge
 from termagent.acp.files import FsChoice, WriteWitness
+from termagent.acp.terminal import ClientTerminal, terminal_offered
 from termagent.acp.translate import BadPrompt, prompt_parts
-from termagent.core.door import FileAccessFactory, SessionLike, open_session, session_options
+from termagent.core.door import FileAccessFactory, SandboxFactory, SessionLike, open_session, session_options
 
 log = logging.getLogger("termagent.acp")
 
@@ -36,7 +38,6 @@ class TermagentAgent:
         self.settings, self.store, self.version = settings, store, version
         self.client: Any = None
         self.bridges: dict[str, SessionBridge] = {}
-        self.mcp_servers: dict[str, tuple[mcp.McpServerSpec, ...]] = {}
         self.client_capabilities: schema.ClientCapabilities | None = None
 
     def on_connect(self, conn: Any) -> None:
@@ -51,7 +52,7 @@ class TermagentAgent:
         capabilities = schema.AgentCapabilities(
             load_session=True,
             prompt_capabilities=schema.PromptCapabilities(image=True, audio=False, embedded_context=True),
-            mcp_capabilities=schema.McpCapabilities(http=True, sse=True))
+            mcp_capabilities=schema.McpCapabilities(http=True, sse=False))  # what termagent's MCP client speaks
         return schema.InitializeResponse(protocol_version=min(protocol_version, PROTOCOL_VERSION),
                                          agent_capabilities=capabilities,
                                          agent_info=schema.Implementation(name="termagent", version=self.version))
@@ -122,32 +123,47 @@ class TermagentAgent:
 
     async def _open(self, cwd: str, resume: str | None, mcp_servers: list[Any] | None) -> SessionBridge:
         fs, witness = FsChoice.offered(self.client_capabilities), WriteWitness()
-        session = self._session(Path(cwd), resume, witness.wrap(fs.factory(self.client)))
+        servers, left_out = mcp.editor_servers(mcp_servers)
+        for warning in left_out:
+            log.warning("%s", warning)
+        session = self._session(Path(cwd), resume, witness.wrap(fs.factory(self.client)), servers)
         bridge = SessionBridge(session, self.client, fs, witness)
-        specs = mcp.specs_from_acp(mcp_servers)
-        self.mcp_servers[bridge.id] = specs
         await bridge.start(replay=resume is not None)
         self.bridges[bridge.id] = bridge
-        for warning in mcp.attach_mcp_servers(session, specs):
-            log.warning("%s", warning)
         await bridge.announce_commands()
         return bridge
 
-    def _session(self, cwd: Path, resume: str | None, files: FileAccessFactory) -> SessionLike:
+    def _session(self, cwd: Path, resume: str | None, files: FileAccessFactory,
+                 servers: dict[str, dict[str, Any]]) -> SessionLike:
         """Open like `--resume` does; any refusal (no key, unknown session, bad config) is a JSON-RPC error."""
         if not cwd.is_absolute() or not cwd.is_dir():
             raise RequestError.invalid_params({"cwd": f"{cwd} is not an absolute path to a directory"})
         workspace = cwd.resolve()
         try:
-            config = self._config(workspace)
+            config = mcp.with_editor_servers(self._config(workspace), servers)
+            config, sandbox = self._where_commands_run(config, workspace)
             choices = session_options(workspace, True, resume=resume, allow=self.settings.allow,
                                       deny=self.settings.deny, trusted=self._trusted(workspace),
-                                      files=files)
+                                      files=files, sandbox=sandbox)
             return open_session(config, choices, self.store)
         except RequestError:
             raise
         except Exception as exc:
             raise RequestError.invalid_params({"message": str(exc)}) from exc
+
+    def _where_commands_run(self, config: Any, workspace: Path) -> tuple[Any, SandboxFactory | None]:
+        """Where bash runs: our sandbox, or the editor's terminal when the person chose it and it is offered.
+
+        The editor's terminal is this machine, unconfined, so the session is then opened as
+        an unsandboxed one: the policy and the start-up warnings treat it as `--sandbox none`."""
+        if config.get("acp", "terminal") != "client":
+            return config, None
+        if not terminal_offered(self.client_capabilities):
+            log.warning("acp.terminal is 'client' but the editor offers no terminal; commands run in the sandbox")
+            return config, None
+        loop, cap = asyncio.get_running_loop(), int(config.get("sandbox", "output_cap_bytes"))
+        return (config.with_overrides({"sandbox": {"backend": "none"}}),
+                lambda session_id: ClientTerminal(self.client, session_id, workspace, loop, cap))
 
     def _trusted(self, workspace: Path) -> bool:
         from termagent.trust import is_trusted, trust

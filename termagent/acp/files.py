@@ -100,7 +100,7 @@ class ClientFiles:
 
     async def _call(self, verb: str, resolved: Path, request: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await asyncio.wait_for(self._on_loop(request), FS_TIMEOUT_S)
+            return await asyncio.wait_for(on_loop(self._loop, request), FS_TIMEOUT_S)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -112,15 +112,17 @@ class ClientFiles:
             raise ToolError("editor_error", f"the editor could not {verb} {resolved}: {exc or type(exc).__name__}"
                             ) from None
 
-    async def _on_loop(self, request: Callable[[], Awaitable[T]]) -> T:
-        """Run the request on the connection's loop, from whichever thread the tool runs on."""
-        if asyncio.get_running_loop() is self._loop:
-            return await request()
 
-        async def there() -> T:
-            return await request()
 
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(there(), self._loop))
+async def on_loop(loop: asyncio.AbstractEventLoop, request: Callable[[], Awaitable[T]]) -> T:
+    """Run the request on the connection's loop, from whichever thread the tool runs on."""
+    if asyncio.get_running_loop() is loop:
+        return await request()
+
+    async def there() -> T:
+        return await request()
+
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(there(), loop))
 
 
 class WriteWitness:

@@ -1,47 +1,47 @@
 """MCP servers an editor passes with `session/new` or `session/load`.
 
-termagent has no MCP client yet, so `attach_mcp_servers` is the one hook where it will
-plug in: it gets the servers as plain records and says what it could not connect. Until
-then every server is kept (on the session's bridge, for a later client) and reported.
+They join the session exactly as servers from the person's `[mcp.servers]` do (same
+connection, tool naming `mcp__NAME__tool`, policy and start-up warnings), by being added
+to that table for this session; an editor's server of the same name wins, as a later
+config layer does. Transports termagent's MCP client lacks (SSE) are reported instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 from typing import Any
 
-from termagent.core.door import SessionLike
+SUPPORTED = ("stdio", "http")
 
 
-@dataclass(frozen=True)
-class McpServerSpec:
-    """An MCP server as the editor described it: a command to spawn, or a URL to reach."""
-
-    name: str
-    transport: str  # stdio, http, sse, acp
-    command: str = ""
-    args: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    url: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def specs_from_acp(servers: list[Any] | None) -> tuple[McpServerSpec, ...]:
-    specs = []
+def editor_servers(servers: list[Any] | None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The editor's servers as `[mcp.servers]` entries, and a warning per server left out."""
+    table: dict[str, dict[str, Any]] = {}
+    warnings = []
     for server in servers or ():
-        specs.append(McpServerSpec(
-            name=str(getattr(server, "name", "")), transport=str(getattr(server, "type", None) or "stdio"),
-            command=str(getattr(server, "command", "") or ""), args=tuple(getattr(server, "args", None) or ()),
-            env=_pairs(getattr(server, "env", None)), url=str(getattr(server, "url", "") or ""),
-            headers=_pairs(getattr(server, "headers", None))))
-    return tuple(specs)
+        name = _name(str(getattr(server, "name", "") or "editor"))
+        transport = str(getattr(server, "type", None) or "stdio")
+        if transport not in SUPPORTED:
+            warnings.append(f"MCP server {name!r} from the editor was not connected: its transport {transport!r} "
+                            f"is not supported (use {' or '.join(SUPPORTED)})")
+        elif transport == "http":
+            table[name] = {"type": "http", "url": str(server.url), "headers": _pairs(server.headers)}
+        else:
+            table[name] = {"command": str(server.command), "args": [str(a) for a in server.args or ()],
+                           "env": _pairs(server.env)}
+    return table, warnings
 
 
-def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
-    return tuple((str(item.name), str(item.value)) for item in items or ())
+def with_editor_servers(config: Any, table: dict[str, dict[str, Any]]) -> Any:
+    if not table:
+        return config
+    return config.with_overrides({"mcp": {"servers": {**config.get("mcp", "servers"), **table}}})
 
 
-def attach_mcp_servers(session: SessionLike, servers: tuple[McpServerSpec, ...]) -> list[str]:
-    """Connect `servers` to `session`'s tools; returns a warning per server left unconnected."""
-    return [f"MCP server {spec.name!r} ({spec.transport}) was not connected: termagent has no MCP client yet"
-            for spec in servers]
+def _name(raw: str) -> str:
+    """A name termagent's tool names can carry (letters, digits, _ and -, at most 40)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", raw).strip("-")[:40] or "editor"
+
+
+def _pairs(items: Any) -> dict[str, str]:
+    return {str(item.name): str(item.value) for item in items or ()}

@@ -38,7 +38,7 @@ from termagent.protocol import (
     TurnFinished,
     Warning,
 )
-from termagent.sandbox.base import Sandbox
+from termagent.sandbox.base import Sandbox, SandboxFactory
 from termagent.sandbox.egress_policy import network_warnings, with_network_note
 from termagent.store.db import Store
 from termagent.tools.base import Tool, ToolContext
@@ -70,6 +70,7 @@ class SessionOptions:
     deny: tuple[str, ...] = ()
     trusted: bool = False
     files: FileAccessFactory = local_files  # the session id -> where file tools read and write (the disk, an editor)
+    sandbox: SandboxFactory | None = None  # the session id -> where commands run, instead of [sandbox]'s choice
 
 
 def open_session(config: Config, options: SessionOptions, store: Store, bus: EventBus | None = None) -> Session:
@@ -128,7 +129,8 @@ def _ground(config: Config, options: SessionOptions, store: Store, bus: EventBus
                                 limits=_checkpoint_limits(config))
     ledger = ReadLedger()
     return _Ground(workspace, bus, model, session_id, resumed, history_of(store, session_id, resumed),
-                   _sandbox(config, workspace, session_id, store, options.trusted), checkpointer, ledger,
+                   options.sandbox(session_id) if options.sandbox is not None
+                   else _sandbox(config, workspace, session_id, store, options.trusted), checkpointer, ledger,
                    WorkspaceWatcher(workspace, ledger, bus.emit))
 
 

@@ -25,6 +25,7 @@ from termagent.tools.fileaccess import (
     on_disk,
     text_of,
 )
+from termagent.sandbox.base import SandboxFactory
 from termagent.protocol import CallView, Compact, Event, ImageData, Operation, SessionStatus, SetMode, SetModel
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SessionLike", "EventSource", "Check", "FileAccess", "FileAccessFactory", "FileContent", "ToolError",
            "check_on_disk", "clip", "current_bytes", "local_files", "on_disk", "text_of", "load_prompt", "open_session",
-           "session_options"]
+           "SandboxFactory", "session_options"]
 
 
 def session_options(workspace: Path, interactive: bool, **choices: Any) -> "SessionOptions":

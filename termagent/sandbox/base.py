@@ -89,3 +89,6 @@ class Sandbox(ABC):
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Engine, image and limits, for `termagent sandbox status` and the status bar."""
+
+
+SandboxFactory = Callable[[str], Sandbox]  # the session id -> that session's sandbox (not yet started)
