@@ -108,7 +108,10 @@ class SessionBridge:
     def _on_event(self, event: Event) -> None:
         """Runs where the event is emitted, before the call it announces runs: the one moment to
         tell the witness which call is about to write which file."""
-        self._expect_write(event)
+        try:
+            self._expect_write(event)
+        except Exception:  # noqa: BLE001 - this runs inside the session's emit: a diff is not worth a call
+            log.exception("could not note the write %s announces", event.type)
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
         except RuntimeError:  # the loop is gone: the process is exiting and nobody is listening
