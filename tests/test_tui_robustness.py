@@ -68,7 +68,8 @@ async def test_edit_approval_shows_the_real_hunk_with_line_numbers_and_indentati
         session_for, scripted_server, workspace):  # noqa: F811
     lines = [f"line_{n} = {n}" for n in range(1, 50)] + ["def total():", "        return 49"]
     (workspace / "calc.py").write_text("\n".join(lines + [f"x_{n} = 0" for n in range(10)]) + "\n")
-    scripted_server.add(reply(tool_use("edit_file", {"path": "calc.py", "old_string": "return 49",
+    scripted_server.add(reply(tool_use("read_file", {"path": "calc.py"})),  # unread, the edit would fail unasked
+                        reply(tool_use("edit_file", {"path": "calc.py", "old_string": "return 49",
                                                      "new_string": "return 50"})),
                         reply("Denied, fine."))
     session, _ = session_for()
