@@ -6,15 +6,17 @@ That is outside termagent's sandbox, so the session is opened as an unsandboxed 
 (`--sandbox none`): the policy scopes commands to the host, auto mode is refused, and the
 person is told at start. Only a person's own config may choose it, never a project's.
 
-A `cd` carries over between commands as in the other sandboxes: each command runs
-after a `cd` to the last directory and reports where it ended on its last output line,
-which is removed before the model sees the output.
+A `cd` carries over between commands as in the other sandboxes: each command runs in
+the same wrapper as on the host (`sandbox/wrapper.py`), which starts in the last directory
+and writes where the command ended to a state file, even when it ends with `exit`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shlex
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,8 +27,8 @@ from acp import schema
 from termagent.acp.files import on_loop
 from termagent.sandbox.base import ExecResult, Sandbox, SandboxUnavailable
 from termagent.sandbox.output_cap import HeadTailBuffer
+from termagent.sandbox.wrapper import INNER, read_cwd
 
-CWD_MARK = "__termagent_cwd__:"
 POLL_S = 0.25  # how often a running command's output is fetched for the live view
 TERMINAL_TIMEOUT_S = 30.0  # for the editor to create, report on or release a terminal
 
@@ -45,6 +47,7 @@ class ClientTerminal(Sandbox):
         self.cwd = str(workspace)
         self._cap = output_cap
         self._lock = asyncio.Lock()
+        self._state_dir: str | None = None
 
     async def start(self) -> None:
         """Nothing lives for the session: the editor makes a terminal per command."""
@@ -56,8 +59,10 @@ class ClientTerminal(Sandbox):
 
     async def _run(self, command: str, timeout_s: float, on_output: Callable[[str], None] | None) -> ExecResult:
         started = time.monotonic()
+        state = self._state_file()
         created = await self._ask(self._client.create_terminal(
-            session_id=self._session_id, command="bash", args=["-c", _script(self.cwd, command)],
+            session_id=self._session_id, command="bash",
+            args=["-c", INNER, "bash", self.cwd, state, command, str(self.workspace)],
             cwd=str(self.workspace), output_byte_limit=self._cap * 4))
         terminal = created.terminal_id
         try:
@@ -65,11 +70,11 @@ class ClientTerminal(Sandbox):
             final = await self._ask(self._client.terminal_output(session_id=self._session_id, terminal_id=terminal))
         finally:
             await self._release(terminal)
-        text, cwd = _split_cwd(final.output)
-        self.cwd = cwd or self.cwd
+        self.cwd = read_cwd(state, self.cwd)
         buffer = HeadTailBuffer(self._cap)
-        buffer.feed(text.encode("utf-8", "replace"))
-        return ExecResult(exit_code=None if timed_out or status is None else _code(status),
+        buffer.feed(final.output.encode("utf-8", "replace"))
+        code = None if timed_out or status is None or status.exit_code is None else int(status.exit_code)
+        return ExecResult(exit_code=code,
                           output=buffer.render(), duration_s=time.monotonic() - started, timed_out=timed_out,
                           elided_bytes=max(buffer.elided, 0), cwd=self.cwd, full_output=buffer.full_text())
 
@@ -94,10 +99,9 @@ class ClientTerminal(Sandbox):
 
     async def _forward(self, terminal: str, shown: int, on_output: Callable[[str], None]) -> int:
         now = await self._ask(self._client.terminal_output(session_id=self._session_id, terminal_id=terminal))
-        text = now.output.split(CWD_MARK, 1)[0]
-        if not now.truncated and len(text) > shown:
-            on_output(text[shown:])
-            return len(text)
+        if not now.truncated and len(now.output) > shown:
+            on_output(now.output[shown:])
+            return len(now.output)
         return shown
 
     async def _release(self, terminal: str) -> None:
@@ -115,26 +119,19 @@ class ClientTerminal(Sandbox):
         except Exception as exc:  # noqa: BLE001 - an error answer, a hang-up, no answer
             raise SandboxUnavailable(f"the editor's terminal failed: {exc or type(exc).__name__}") from None
 
+    def _state_file(self) -> str:
+        """A fresh file for the wrapper to say where the command ended (a signal-killed one writes nothing)."""
+        if self._state_dir is None:
+            self._state_dir = tempfile.mkdtemp(prefix="termagent-terminal-")
+        state = os.path.join(self._state_dir, "cwd")
+        Path(state).write_text("")
+        return state
+
     async def close(self) -> None:
-        """Each terminal is released when its command ends: nothing is left."""
+        """Each terminal is released when its command ends; only the state directory is left to remove."""
+        if self._state_dir is not None:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+            self._state_dir = None
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "cwd": self.cwd, "output_cap_bytes": self._cap}
-
-
-def _script(cwd: str, command: str) -> str:
-    """The command in the last directory, then where it ended (its own exit code kept)."""
-    return (f"cd {shlex.quote(cwd)} || exit 1\n{command}\n"
-            f"__termagent_status=$?\nprintf '\\n{CWD_MARK}%s\\n' \"$PWD\"\nexit $__termagent_status")
-
-
-def _split_cwd(output: str) -> tuple[str, str]:
-    text, mark, tail = output.rpartition(CWD_MARK)
-    if not mark:
-        return output, ""
-    return text[:-1] if text.endswith("\n") else text, tail.strip("\n")
-
-
-def _code(status: Any) -> int | None:
-    """The exit code; None for a command ended by a signal (shown as unknown)."""
-    return None if status.exit_code is None else int(status.exit_code)

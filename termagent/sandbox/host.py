@@ -34,7 +34,7 @@ from termagent.sandbox.jobs import Job, JobRead
 from termagent.sandbox.marked_processes import boot_ticks, kill_marked
 from termagent.sandbox.docker_settings import SandboxLimits
 from termagent.sandbox.output_cap import HeadTailBuffer, LiveForwarder
-from termagent.sandbox.wrapper import INNER
+from termagent.sandbox.wrapper import INNER, read_cwd
 from termagent.tracecontext import with_traceparent
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|SESSION|COOKIE)", re.IGNORECASE)
@@ -134,7 +134,7 @@ class HostSandbox(Sandbox):
         except (TimeoutError, asyncio.CancelledError):
             reader.cancel()  # a process that left the group still holds the pipe
         live.close()
-        self.cwd = _read_cwd(state, self.cwd)
+        self.cwd = read_cwd(state, self.cwd)
         return ExecResult(
             exit_code=_shell_code(proc.returncode),
             output=output.render(),
@@ -215,11 +215,3 @@ async def _pump(fd: int, output: HeadTailBuffer, live: LiveForwarder) -> None:
             live.feed(chunk)
     finally:
         transport.close()
-
-
-def _read_cwd(state: str, fallback: str) -> str:
-    try:
-        text = Path(state).read_text(encoding="utf-8", errors="replace").strip("\n")
-    except OSError:
-        return fallback
-    return text if text.startswith("/") and os.path.isdir(text) else fallback

@@ -17,7 +17,9 @@ wrapper uses only shell builtins: with the pids limit reached it cannot fork.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 # Runs the model's command. $1 = cwd, $2 = state file, $3 = the command, $4 = the
 # directory to fall back to when the remembered cwd is gone.
@@ -29,6 +31,16 @@ ta_cmd=$3
 set --
 eval "$ta_cmd"
 """
+
+
+def read_cwd(state: str, fallback: str) -> str:
+    """Where INNER's command ended, for a shell on this machine; the fallback when it is gone."""
+    try:
+        text = Path(state).read_text(encoding="utf-8", errors="replace").strip("\n")
+    except OSError:
+        return fallback
+    return text if text.startswith("/") and os.path.isdir(text) else fallback
+
 
 # Kills every process but init ($1 of the container), the keeper, this shell and the
 # processes of the sessions listed in $ta_spare (background jobs termagent started).
