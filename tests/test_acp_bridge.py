@@ -46,7 +46,7 @@ async def test_an_edit_that_ran_before_the_bridge_caught_up_still_shows_what_it_
     session, _ = make_session(tmp_path, scripted_server, monkeypatch, files=witness.wrap(local_files),
                               overrides={"permissions": {"mode": "accept-edits"}})
     editor = SlowEditor()
-    bridge = SessionBridge(session, editor, witness=witness)
+    bridge = SessionBridge(session, editor, witness)
     await bridge.start(replay=False)
     turn = asyncio.create_task(bridge.prompt("fix the spelling in notes.txt"))
     await asyncio.wait_for(editor.waiting.wait(), 60)

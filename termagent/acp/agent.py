@@ -127,7 +127,7 @@ class TermagentAgent:
         for warning in left_out:
             log.warning("%s", warning)
         session = self._session(Path(cwd), resume, witness.wrap(fs.factory(self.client)), servers)
-        bridge = SessionBridge(session, self.client, fs, witness)
+        bridge = SessionBridge(session, self.client, witness, fs)
         await bridge.start(replay=resume is not None)
         self.bridges[bridge.id] = bridge
         await bridge.announce_commands()

@@ -64,10 +64,10 @@ class _Call:
 
 
 class SessionBridge:
-    def __init__(self, session: SessionLike, client: Any, fs: FsChoice = FsChoice(),
-                 witness: WriteWitness | None = None) -> None:
+    def __init__(self, session: SessionLike, client: Any, witness: WriteWitness, fs: FsChoice = FsChoice()) -> None:
+        """`witness` must be the one the session's files were wrapped with: it is how a diff learns what a write replaced."""
         self.session, self.client, self.fs = session, client, fs
-        self._witness = witness or WriteWitness()  # sees writes only when the session's files were wrapped with it
+        self._witness = witness
         self.id = session.session_id
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()

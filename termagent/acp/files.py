@@ -113,7 +113,6 @@ class ClientFiles:
                             ) from None
 
 
-
 async def on_loop(loop: asyncio.AbstractEventLoop, request: Callable[[], Awaitable[T]]) -> T:
     """Run the request on the connection's loop, from whichever thread the tool runs on."""
     if asyncio.get_running_loop() is loop:
