@@ -386,7 +386,7 @@ async def test_a_step_too_big_for_the_window_is_not_sent_and_the_next_turn_recov
 
 
 def test_an_image_counts_as_a_fixed_size_not_as_its_base64():
-    from termagent.core.request_size import IMAGE_CHARS, request_chars
+    from termagent.core.request_size import IMAGE_CHARS, RequestSizer
     from termagent.protocol import ImageData
 
     screenshot = ImageData("image/png", "A" * 3_000_000).to_block()
@@ -394,9 +394,9 @@ def test_an_image_counts_as_a_fixed_size_not_as_its_base64():
     with_image = {"role": "user", "content": [*said["content"], screenshot]}
     in_a_result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
                                                 "content": [{"type": "text", "text": "shot"}, screenshot]}]}
-    plain = request_chars([said])
-    assert plain + IMAGE_CHARS <= request_chars([with_image]) < plain + IMAGE_CHARS + 100
-    assert request_chars([in_a_result]) < IMAGE_CHARS + 200
+    plain = RequestSizer().chars([said])
+    assert plain + IMAGE_CHARS <= RequestSizer().chars([with_image]) < plain + IMAGE_CHARS + 100
+    assert RequestSizer().chars([in_a_result]) < IMAGE_CHARS + 200
 
 
 def test_the_meter_size_is_the_json_length_of_the_request_as_the_history_grows_and_is_trimmed():

@@ -39,7 +39,7 @@ def _lean(block: Any) -> tuple[Any, int]:
     return {**block, "content": [b for b, _ in leaned]}, sum(n for _, n in leaned)
 
 
-def block_chars(block: Any) -> int:
+def _block_chars(block: Any) -> int:
     leaned, images = _lean(block)
     return _encoded(leaned) + images * IMAGE_CHARS
 
@@ -61,16 +61,11 @@ class RequestSizer:
     def _message(self, message: dict[str, Any], known: dict[int, tuple[Any, int]]) -> int:
         content = message.get("content")
         if not isinstance(content, list) or set(message) != {"role", "content"}:
-            return block_chars(message)
+            return _block_chars(message)
         return _MESSAGE_KEYS + _encoded(message["role"]) + _joined([self._block(b, known) for b in content])
 
     def _block(self, block: Any, known: dict[int, tuple[Any, int]]) -> int:
         seen = known.get(id(block)) or self._sizes.get(id(block))
-        size = seen[1] if seen is not None and seen[0] is block else block_chars(block)
+        size = seen[1] if seen is not None and seen[0] is block else _block_chars(block)
         self._sizes[id(block)] = (block, size)
         return size
-
-
-def request_chars(messages: list[dict[str, Any]]) -> int:
-    """The messages' size as JSON, each image counted at a fixed size instead of its base64."""
-    return RequestSizer().chars(messages)
