@@ -129,8 +129,7 @@ def _ground(config: Config, options: SessionOptions, store: Store, bus: EventBus
                                 limits=_checkpoint_limits(config))
     ledger = ReadLedger()
     return _Ground(workspace, bus, model, session_id, resumed, history_of(store, session_id, resumed),
-                   options.sandbox(session_id) if options.sandbox is not None
-                   else _sandbox(config, workspace, session_id, store, options.trusted), checkpointer, ledger,
+                   _sandbox(config, options, workspace, session_id, store), checkpointer, ledger,
                    WorkspaceWatcher(workspace, ledger, bus.emit))
 
 
@@ -325,14 +324,17 @@ def _halt_when_sandbox_fails(sandbox: Sandbox) -> RequestHook:
     return check
 
 
-def _sandbox(config: Config, workspace: Path, session_id: str, store: Store, trusted: bool) -> Sandbox:
+def _sandbox(config: Config, options: SessionOptions, workspace: Path, session_id: str, store: Store) -> Sandbox:
+    """The front end's own place for commands when it brought one (an editor's terminal), else the config's."""
     from termagent.sandbox import open_sandbox
 
+    if options.sandbox is not None:
+        return options.sandbox(session_id)
     if config.get("sandbox", "backend") == "none":
         return open_sandbox(config, workspace, session_id)
     from termagent.sandbox.lazy import LazySandbox
 
-    return LazySandbox(lambda: open_sandbox(config, workspace, session_id, trusted, audit=store))
+    return LazySandbox(lambda: open_sandbox(config, workspace, session_id, options.trusted, audit=store))
 
 
 def _tools(config: Config) -> list[Tool]:
