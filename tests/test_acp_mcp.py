@@ -27,9 +27,10 @@ async def test_the_editors_mcp_servers_give_the_model_their_tools(tmp_path, agen
                schema.SseMcpServer(type="sse", name="old", url="http://127.0.0.1:9/sse", headers=[])]
     scripted_server.add(reply(tool_use("mcp__clock__get_current_time", {"timezone": "UTC"})),
                         reply(tool_use("mcp__my-fixture__echo", {"text": "from the editor"})),
+                        reply(tool_use("mcp__my-fixture__env_names", {})),
                         reply(text("done")))
     async with running_agent(tmp_path, agent_env) as (conn, client):
-        client.answers = ["allow_once", "allow_once"]
+        client.answers = ["allow_once"] * 3
         sid = (await conn.new_session(cwd=str(tmp_path), mcp_servers=servers)).session_id
         assert (await conn.prompt(session_id=sid, prompt=[text_block("what time is it?")])).stop_reason == "end_turn"
     tools = {t["name"] for t in scripted_server.requests[0].body["tools"]}
@@ -37,3 +38,4 @@ async def test_the_editors_mcp_servers_give_the_model_their_tools(tmp_path, agen
     assert not any(name.startswith("mcp__old__") for name in tools)  # SSE: reported, not connected
     assert '\\"timezone\\": \\"UTC\\"' in result_of(scripted_server.requests[1].body)
     assert "from the editor" in result_of(scripted_server.requests[2].body)
+    assert "FIXTURE_FLAVOUR" in result_of(scripted_server.requests[3].body)  # the env the editor gave the server

@@ -93,7 +93,6 @@ class EditFile:
             changed_paths=(plan.label,),
         )
 
-
     @staticmethod
     async def _plan(args: dict[str, Any], ctx: ToolContext) -> tuple[Path, "_EditPlan"]:
         """The edit worked out against the file as read now; raises what would make it fail."""
