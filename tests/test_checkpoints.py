@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,27 @@ async def test_undo_walks_back_one_change_at_a_time(tmp_path: Path) -> None:
     await undo_last(repo, "s1")
     assert (repo / "edit.txt").read_text() == "original\n"
     assert (await undo_last(repo, "s1")).startswith("nothing to undo")
+
+
+async def test_a_same_size_rewrite_within_the_second_it_was_staged_is_seen(tmp_path: Path) -> None:
+    """git trusts an index entry's stat data unless the entry is as new as the index file
+    ("racy git"). Undo and rewind stage the files in a copy of the session's index; a copy
+    stamped with the time of copying made a file rewritten within the second it was staged
+    look unchanged, and a later undo picked the wrong checkpoint. The timestamps are moved
+    back instead of waiting for the second to pass."""
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "config", "core.trustctime", "false")  # within one second the ctime would not differ either
+    edit = repo / "edit.txt"
+    staged_at = time.time_ns() - 10 * 10**9
+    os.utime(edit, ns=(staged_at, staged_at))
+    checkpointer = Checkpointer(repo, "s1")
+    await checkpointer("edit.txt")
+    with edit.open("r+") as same_file:
+        same_file.write("step one\n")  # as long as "original\n"
+    assert checkpointer.index_path is not None
+    for path in (edit, checkpointer.index_path):
+        os.utime(path, ns=(staged_at, staged_at))  # rewritten, and the index written, in the staged second
+    assert plan_rewind(repo, "s1", 1).modified == ("edit.txt",)
 
 
 async def test_rewind_stays_inside_a_subdirectory_workspace(tmp_path: Path) -> None:

@@ -220,6 +220,13 @@ def _measure(top: Path, others_z: str, cap: int | None) -> tuple[list[str], int]
     return too_large, total
 
 
+def _copy_index(source: Path, target: Path) -> None:
+    """Copy an index with its mtime: git rechecks an entry's content only when the entry is
+    as new as the index file, so a copy stamped now would make a file rewritten within the
+    second it was staged look unchanged (racy git)."""
+    shutil.copy2(source, target)
+
+
 def seed_index(info: RepoInfo, index: Path) -> None:
     """Start a private index from the real one, so unchanged files are not hashed again.
 
@@ -230,7 +237,7 @@ def seed_index(info: RepoInfo, index: Path) -> None:
     real = info.git_dir / "index"
     if real.is_file():
         try:
-            shutil.copyfile(real, index)
+            _copy_index(real, index)
             return
         except OSError:
             pass
@@ -246,7 +253,7 @@ def scratch_index(info: RepoInfo, seed: Path | None = None) -> Iterator[Path]:
     path = Path(name)
     try:
         if seed is not None and seed.is_file():
-            shutil.copyfile(seed, path)
+            _copy_index(seed, path)
         else:
             path.unlink()
         yield path
