@@ -50,8 +50,10 @@ def test_commands_and_a_prompt_typed_during_a_turn_each_run_once_it_ends(plain_t
     for keys in ("/mode plan", "Enter", "/agents", "Enter", "and then this", "Enter"):
         plain_terminal.keys("-l", keys) if keys != "Enter" else plain_terminal.keys("Enter")
     assert "END-OF-FIRST" not in plain_terminal.screen()  # typed ahead, not after the turn
-    screen = plain_terminal.wait_for("SECOND-ANSWER", timeout=60)
-    assert "permission mode: plan" in screen and "explorer" in screen
+    plain_terminal.wait_for("SECOND-ANSWER", timeout=60)
+    shown = plain_terminal.transcript()  # the screen alone may have scrolled past the commands' answers
+    assert "permission mode: plan" in shown and "explorer" in shown, shown
+    assert shown.index("END-OF-FIRST") < shown.index("permission mode: plan") < shown.index("SECOND-ANSWER")
     assert len(scripted_server.requests) == 2
     sent = scripted_server.requests[1].body["messages"][-1]["content"]
     assert [block.get("text") for block in sent if block.get("type") == "text"] == ["and then this"]
