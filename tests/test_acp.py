@@ -274,6 +274,21 @@ async def test_malformed_input_gets_json_rpc_errors_and_nothing_else(tmp_path, a
                                ("None", -32700), ("None", -32600)])
 
 
+def test_stdin_or_stdout_that_is_not_a_pipe_is_refused_at_once(tmp_path, agent_env):
+    """`termagent acp < /dev/null` waited forever; `> file` ended in a traceback."""
+    import subprocess
+
+    acp = [sys.executable, "-m", "termagent", "acp"]
+    closed = subprocess.run(acp, cwd=tmp_path, env=agent_env, stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, timeout=DEADLINE_S)
+    with (tmp_path / "out.txt").open("w") as file:
+        to_file = subprocess.run(acp, cwd=tmp_path, env=agent_env, input="", stdout=file, stderr=subprocess.PIPE,
+                                 text=True, timeout=DEADLINE_S)
+    assert (closed.returncode, closed.stdout) == (2, "") and "stdin is not a pipe" in closed.stderr
+    assert to_file.returncode == 2 and "stdout is not a pipe" in to_file.stderr and "Traceback" not in to_file.stderr
+    assert (tmp_path / "out.txt").read_text() == ""
+
+
 async def test_subagent_activity_shows_as_nested_tool_calls(tmp_path, agent_env, scripted_server):
     from tests.test_subagents import Router
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import stat
 import sys
 from typing import Any
 
@@ -101,10 +102,28 @@ async def serve(settings: AgentSettings, version: str, out: Any) -> None:
         store.close()
 
 
+def stdio_problem() -> str | None:
+    """Why stdin or stdout cannot carry the protocol. The event loop waits on pipes, sockets
+    and terminals; /dev/null or a file fails inside it (the server would wait forever) or
+    with a traceback."""
+    for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)):
+        try:
+            mode = os.fstat(stream.fileno()).st_mode
+        except (OSError, ValueError):
+            return f"{name} is closed"
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and stream.isatty())):
+            return f"{name} is not a pipe"
+    return None
+
+
 def run(settings: AgentSettings) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="termagent acp: %(levelname)s: %(message)s")
     from termagent import __version__
 
+    problem = stdio_problem()
+    if problem:
+        sys.stderr.write(f"termagent acp: {problem}; an editor starts it and speaks ACP over its stdin and stdout\n")
+        return 2
     out = claim_stdout()
     try:
         asyncio.run(serve(settings, __version__, out))
