@@ -1,12 +1,14 @@
 """ACP start-up benchmark: how soon an editor sees the agent's first words.
 
-For `--runs` repetitions against the scripted model server (no API key, host sandbox)
-it reports median milliseconds for
-  - acp: `initialize` sent -> first `agent_message_chunk` of a one-turn prompt
-    (initialize, session/new and session/prompt in between), process spawn -> that chunk,
-    and `initialize` sent -> answered (the interpreter and the SDK's import);
-  - headless `--output stream-json`: process spawn -> first event line, and -> first
-    `assistant_text_delta` line (the same moment the ACP chunk stands for).
+For `--runs` interleaved repetitions against the scripted model server (no API key, host
+sandbox) it reports median milliseconds for
+  - acp, served by the warm worker and in its own process (`TERMAGENT_WORKER=0`, as the
+    first session of an editor with no worker running is): `initialize` sent -> first
+    `agent_message_chunk` of a one-turn prompt (initialize, session/new and session/prompt
+    in between), process spawn -> that chunk, and `initialize` sent -> answered;
+  - headless `--output stream-json` through the worker: process spawn -> first event
+    line, and -> first `assistant_text_delta` line (the moment the ACP chunk stands for);
+and the median of the paired ratios ACP (worker) / headless, spawn to first text.
 
     .venv/bin/python scripts/bench_acp.py [--runs N]
 """
@@ -17,6 +19,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -87,20 +91,51 @@ async def headless_run(server: ScriptedServer, workspace: Path, env: dict[str, s
     return (first_event - spawned) * 1000, (first_text - spawned) * 1000
 
 
+def _wait_for_editors_worker(runtime: Path) -> None:
+    """An editor's first session runs in its own process and starts the editors' worker;
+    the worker figures are for the sessions after it, once that worker serves."""
+    deadline = time.monotonic() + 120
+    while not any("serving" in log.read_text() for log in runtime.glob("worker-*-acp.log")):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the editors' worker never started; see its log in {runtime}")
+        time.sleep(0.05)
+
+
+def _stop_workers(runtime: Path) -> None:
+    for log in runtime.glob("worker-*.log"):
+        for pid in re.findall(r"\(pid (\d+)\)", log.read_text()):
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
 async def main(runs: int) -> dict[str, float]:
-    figures: dict[str, list[float]] = {k: [] for k in ("acp_initialize_to_first_chunk_ms", "acp_spawn_to_first_chunk_ms",
-                                                        "acp_initialize_answered_ms",
-                                                        "headless_spawn_to_first_event_ms",
-                                                        "headless_spawn_to_first_text_ms")}
+    figures: dict[str, list[float]] = {k: [] for k in (
+        "acp_initialize_to_first_chunk_ms", "acp_spawn_to_first_chunk_ms", "acp_initialize_answered_ms",
+        "acp_in_process_initialize_to_first_chunk_ms", "acp_in_process_spawn_to_first_chunk_ms",
+        "acp_in_process_initialize_answered_ms", "headless_spawn_to_first_event_ms", "headless_spawn_to_first_text_ms")}
+    ratios: list[float] = []
     with ScriptedServer() as server, tempfile.TemporaryDirectory() as tmp:
         workspace, env = Path(tmp) / "ws", _env(server, Path(tmp))
         workspace.mkdir()
-        for _ in range(runs):
-            acp_figures = await acp_run(server, workspace, env)
-            headless_figures = await headless_run(server, workspace, env)
-            for key, value in zip(figures, (*acp_figures, *headless_figures)):
-                figures[key].append(value)
-    return {key: round(statistics.median(values), 1) for key, values in figures.items()}
+        runtime = Path(tmp) / "rt"  # this run's own workers
+        env["TERMAGENT_RUNTIME_DIR"] = str(runtime)
+        try:
+            await acp_run(server, workspace, env)
+            await headless_run(server, workspace, env)
+            await asyncio.to_thread(_wait_for_editors_worker, runtime)
+            for _ in range(runs):
+                worker = await acp_run(server, workspace, env)
+                alone = await acp_run(server, workspace, dict(env, TERMAGENT_WORKER="0"))
+                headless = await headless_run(server, workspace, env)
+                for key, value in zip(figures, (*worker, *alone, *headless)):
+                    figures[key].append(value)
+                ratios.append(worker[1] / headless[1])
+        finally:
+            _stop_workers(runtime)
+    medians = {key: round(statistics.median(values), 1) for key, values in figures.items()}
+    return {**medians, "acp_over_headless_spawn_to_first_text_ratio": round(statistics.median(ratios), 3)}
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The console entry point. A one-shot run from the command line (`--task`, `hook run`)
-    goes to the warm worker when one can take it (termagent/worker), else runs here."""
+    and `acp` go to the warm worker when one can take them (termagent/worker), else run here."""
     if argv is None:
         from termagent.worker.client import delegate
 

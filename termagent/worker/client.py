@@ -1,4 +1,4 @@
-"""The client side: hand a one-shot run to the warm worker, or say it cannot (None) so the
+"""The client side: hand a run to the warm worker, or say it cannot (None) so the
 caller runs it in this process as before.
 
 Imports only the standard library. Nothing here may make a task fail: any problem before
@@ -28,25 +28,38 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _RLIMITS = ("RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_FSIZE", "RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_STACK")
 
 
-def one_shot(args: list[str]) -> bool:
-    """Headless `--task` runs and `hook run NAME`: the runs that start, work and exit.
-    A skipped hook stays here: it prints one line and needs nothing warm."""
-    words = args[: args.index("--")] if "--" in args else args
-    if any(word == "--task" or word.startswith("--task=") for word in words):
+def warm_start_helps(args: list[str]) -> bool:
+    """Headless `--task` runs and `hook run NAME`, which start, work and exit, and the ACP
+    server, which an editor starts for each session and then waits on. A skipped hook
+    stays here: it prints one line and needs nothing warm. A misread argument costs only
+    speed: the worker runs the same CLI with the same arguments."""
+    words = _words(args)
+    if any(word == "--task" or word.startswith("--task=") for word in words) or _serves_an_editor(args):
         return True
     hook = any(a == "hook" and b == "run" for a, b in zip(words, words[1:]))
     skipped = os.environ.get("TERMAGENT_SKIP_HOOKS", "").strip().lower() in ("1", "true", "yes", "on")
     return hook and not skipped
 
 
+def _words(args: list[str]) -> list[str]:
+    return args[: args.index("--")] if "--" in args else args
+
+
+def _serves_an_editor(args: list[str]) -> bool:
+    """`termagent acp`. It does not wait for a worker that is not running yet: in its own
+    process it answers `initialize` before its SDK import, which a cold worker cannot, so
+    it starts one for the editor's next session and serves this one itself."""
+    return "acp" in _words(args)
+
+
 def delegate(args: list[str]) -> int | None:
     """The task's exit code when the worker ran it; None when this process should run it."""
-    if not one_shot(args) or not protocol.enabled(os.environ) or not protocol.supported():
+    if not warm_start_helps(args) or not protocol.enabled(os.environ) or not protocol.supported():
         return None
     if not _standard_fds_open():
         return None
     try:
-        conn = _connect_or_start()
+        conn = _connect_or_start(editors=_serves_an_editor(args))
     except (WorkerUnavailable, OSError):
         return None
     with conn:
@@ -66,17 +79,20 @@ def _standard_fds_open() -> bool:
     return True
 
 
-def _connect_or_start() -> socket.socket:
+def _connect_or_start(editors: bool) -> socket.socket:
     directory = protocol.runtime_dir(os.environ)
-    key = protocol.build_key()
-    path = protocol.socket_path(directory, key)
+    name = protocol.worker_name(editors)
+    path = protocol.socket_path(directory, name)
     if len(os.fsencode(path)) >= 108:  # sun_path holds 107 bytes and the NUL
         raise WorkerUnavailable(f"socket path too long: {path}")
     try:
         return _connect(path)
     except (FileNotFoundError, ConnectionRefusedError):
         pass
-    worker = _spawn(directory, key)
+    if editors:
+        _start_detached(directory, name)
+        raise WorkerUnavailable("no worker was running: one is starting for the next session")
+    worker = _spawn(directory, name)
     deadline = time.monotonic() + START_WAIT_S
     while True:
         try:
@@ -100,17 +116,29 @@ def _connect(path: Path) -> socket.socket:
     return conn
 
 
-def _spawn(directory: Path, key: str) -> Any:
+def _start_detached(directory: Path, name: str) -> None:
+    """A worker that is not this process's child: a run that goes on in this process for
+    hours (the ACP server) must not keep the worker's zombie once it idles out."""
+    pid = os.fork()  # the client has started no thread yet
+    if pid == 0:
+        try:
+            _spawn(directory, name)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _spawn(directory: Path, name: str) -> Any:
     """Start a worker detached from this terminal (own session, no stdio but its log).
     It gets this client's import path, so it loads the same termagent this client would."""
     import subprocess
 
     bootstrap = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
                  "from termagent.worker.server import main; sys.exit(main(sys.argv[2], sys.argv[3]))")
-    log = os.open(directory / f"worker-{key}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = os.open(directory / f"worker-{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         return subprocess.Popen(
-            [sys.executable, "-P", "-c", bootstrap, json.dumps(protocol.import_paths()), os.fspath(directory), key],
+            [sys.executable, "-P", "-c", bootstrap, json.dumps(protocol.import_paths()), os.fspath(directory), name],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=directory, start_new_session=True,
             close_fds=True)
     finally:

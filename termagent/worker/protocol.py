@@ -102,9 +102,19 @@ def _mtime(path: str) -> int:
         return 0
 
 
-def socket_path(directory: Path, key: str) -> Path:
-    """One socket per build: workers of different checkouts or versions never meet."""
-    return directory / f"worker-{key}.sock"
+EDITORS_SUFFIX = "-acp"
+
+
+def worker_name(editors: bool) -> str:
+    """One worker per build for one-shot runs and one for editors' ACP sessions. The
+    editors' one also imports the ACP server; a one-shot task forked from it would carry
+    those pages for nothing (about 9 MiB of resident memory)."""
+    return build_key() + (EDITORS_SUFFIX if editors else "")
+
+
+def socket_path(directory: Path, name: str) -> Path:
+    """One socket per worker name: workers of different checkouts or versions never meet."""
+    return directory / f"worker-{name}.sock"
 
 
 def peer_uid(sock: socket.socket) -> int:

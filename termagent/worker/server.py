@@ -32,21 +32,22 @@ HANDSHAKE_S = 30.0
 HANGUP_GRACE_S = 10.0
 
 
-def main(directory: str, client_key: str) -> int:
-    """Serve until idle; 0 also when another worker of this build already serves."""
+def main(directory: str, name: str) -> int:
+    """Serve until idle; 0 also when another worker of this name already serves."""
     root = Path(directory)
-    if protocol.build_key() != client_key:
+    editors = name.endswith(protocol.EDITORS_SUFFIX)
+    if protocol.worker_name(editors) != name:
         _log(f"not starting: this interpreter sees another build than the client ({protocol.build_key()})")
         return 3
     protocol.check_private_dir(root)
-    lock = _lock(root, client_key)
+    lock = _lock(root, name)
     if lock is None:
         return 0
-    path = protocol.socket_path(root, client_key)
+    path = protocol.socket_path(root, name)
     listener = _listen(path)
     inode = os.stat(path).st_ino
     _scrub_environment()
-    warm_up(_log)
+    warm_up(_log, editors)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _log(f"serving {path} (pid {os.getpid()})")
@@ -59,9 +60,9 @@ def main(directory: str, client_key: str) -> int:
     return 0
 
 
-def _lock(root: Path, key: str) -> int | None:
-    """One worker per build: the one holding the lock owns the socket path."""
-    fd = os.open(root / f"worker-{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+def _lock(root: Path, name: str) -> int | None:
+    """One worker per name: the one holding the lock owns the socket path."""
+    fd = os.open(root / f"worker-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -20,13 +20,15 @@ from functools import partial
 PRELOAD = ("termagent.cli", "termagent.headless", "termagent.core.assembly", "termagent.store.db",
            "termagent.policy.decide", "termagent.hooks.run", "termagent.hooks.review", "termagent.hooks.commit_msg",
            "termagent.hooks.pre_push", "termagent.model.client", "termagent.sandbox.docker_backend", "docker")
+EDITORS_PRELOAD = ("termagent.acp.server",)  # the ACP SDK's models: about 0.6 s
 
 
-def warm_up(log: Callable[[str], None]) -> None:
+def warm_up(log: Callable[[str], None], editors: bool = False) -> None:
     from termagent.model.sdk import import_sdk, tls_context
 
     loaders: list[tuple[str, Callable[[], object]]] = [("anthropic", import_sdk), ("TLS context", tls_context)]
-    loaders += [(name, partial(importlib.import_module, name)) for name in PRELOAD]
+    modules = PRELOAD + EDITORS_PRELOAD if editors else PRELOAD
+    loaders += [(name, partial(importlib.import_module, name)) for name in modules]
     for name, load in loaders:
         try:
             load()
