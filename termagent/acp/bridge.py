@@ -65,7 +65,8 @@ class _Call:
 
 class SessionBridge:
     def __init__(self, session: SessionLike, client: Any, witness: WriteWitness, fs: FsChoice = FsChoice()) -> None:
-        """`witness` must be the one the session's files were wrapped with: it is how a diff learns what a write replaced."""
+        """`witness` must be the one the session's files were wrapped with: it is how an
+        edit's diff learns what the write replaced."""
         self.session, self.client, self.fs = session, client, fs
         self._witness = witness
         self.id = session.session_id
