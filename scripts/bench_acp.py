@@ -19,8 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import signal
 import statistics
 import sys
 import tempfile
@@ -33,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from acp import PROTOCOL_VERSION, spawn_agent_process, text_block
 
+from scripts.bench_vs_peer import stop_workers
 from termagent.testing.scripted_server import ScriptedServer, reply, text
 
 
@@ -101,15 +100,6 @@ def _wait_for_editors_worker(runtime: Path) -> None:
         time.sleep(0.05)
 
 
-def _stop_workers(runtime: Path) -> None:
-    for log in runtime.glob("worker-*.log"):
-        for pid in re.findall(r"\(pid (\d+)\)", log.read_text()):
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-
 async def main(runs: int) -> dict[str, float]:
     figures: dict[str, list[float]] = {k: [] for k in (
         "acp_initialize_to_first_chunk_ms", "acp_spawn_to_first_chunk_ms", "acp_initialize_answered_ms",
@@ -133,7 +123,7 @@ async def main(runs: int) -> dict[str, float]:
                     figures[key].append(value)
                 ratios.append(worker[1] / headless[1])
         finally:
-            _stop_workers(runtime)
+            stop_workers(runtime)
     medians = {key: round(statistics.median(values), 1) for key, values in figures.items()}
     return {**medians, "acp_over_headless_spawn_to_first_text_ratio": round(statistics.median(ratios), 3)}
 
