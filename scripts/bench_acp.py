@@ -1,4 +1,5 @@
-"""ACP start-up benchmark: how soon an editor sees the agent's first words.
+"""ACP benchmark: how soon an editor sees the agent's first words, and what each streamed
+update costs on the way, against headless stream-json.
 
 For `--runs` interleaved repetitions against the scripted model server (no API key, host
 sandbox) it reports median milliseconds for
@@ -8,6 +9,9 @@ sandbox) it reports median milliseconds for
     in between), process spawn -> that chunk, and `initialize` sent -> answered;
   - headless `--output stream-json` through the worker: process spawn -> first event
     line, and -> first `assistant_text_delta` line (the moment the ACP chunk stands for);
+  - per delta: first to last text of a reply the server streams in DELTAS deltas at once,
+    divided by DELTAS - 1 (the pipeline's own pace: SDK, core events, then the ACP bridge
+    and JSON-RPC, or the stream-json printer);
 and the median of the paired ratios ACP (worker) / headless, spawn to first text.
 
     .venv/bin/python scripts/bench_acp.py [--runs N]
@@ -35,15 +39,21 @@ from scripts.bench_vs_peer import stop_workers
 from termagent.testing.scripted_server import ScriptedServer, reply, text
 
 
-class FirstChunk:
-    """A client that notes when the first agent message chunk arrives."""
+DELTAS = 400  # the reply streams in this many text deltas; the stream's pace is the per-update cost
+REPLY = "word " * DELTAS
+
+
+class Chunks:
+    """A client that notes when the first and the last agent message chunk arrive."""
 
     def __init__(self) -> None:
         self.first: float | None = None
+        self.last = 0.0
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
-        if self.first is None and update.session_update == "agent_message_chunk":
-            self.first = time.perf_counter()
+        if update.session_update == "agent_message_chunk":
+            self.last = time.perf_counter()
+            self.first = self.first or self.last
 
     async def request_permission(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the benchmark prompt needs no permission")
@@ -57,9 +67,9 @@ def _env(server: ScriptedServer, state: Path) -> dict[str, str]:
     return env
 
 
-async def acp_run(server: ScriptedServer, workspace: Path, env: dict[str, str]) -> tuple[float, float, float]:
-    server.add(reply(text("hello from the agent")))
-    client = FirstChunk()
+async def acp_run(server: ScriptedServer, workspace: Path, env: dict[str, str]) -> tuple[float, ...]:
+    server.add(reply(text(REPLY)))
+    client = Chunks()
     spawned = time.perf_counter()
     async with spawn_agent_process(client, sys.executable, "-m", "termagent", "acp", env=env,
                                    cwd=workspace) as (conn, _process):
@@ -69,25 +79,28 @@ async def acp_run(server: ScriptedServer, workspace: Path, env: dict[str, str]) 
         session = await conn.new_session(cwd=str(workspace), mcp_servers=[])
         await conn.prompt(session_id=session.session_id, prompt=[text_block("say hello")])
     assert client.first is not None
-    return (client.first - sent) * 1000, (client.first - spawned) * 1000, (answered - sent) * 1000
+    return ((client.first - sent) * 1000, (client.first - spawned) * 1000, (answered - sent) * 1000,
+            (client.last - client.first) * 1000 / (DELTAS - 1))
 
 
-async def headless_run(server: ScriptedServer, workspace: Path, env: dict[str, str]) -> tuple[float, float]:
-    server.add(reply(text("hello from the agent")))
+async def headless_run(server: ScriptedServer, workspace: Path, env: dict[str, str]) -> tuple[float, ...]:
+    server.add(reply(text(REPLY)))
     spawned = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "termagent", "--output", "stream-json", "--task", "say hello", cwd=workspace, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     assert process.stdout is not None
     first_event = first_text = None
+    last_text = 0.0
     async for line in process.stdout:
         now = time.perf_counter()
         first_event = first_event or now
-        if first_text is None and json.loads(line).get("type") == "assistant_text_delta":
-            first_text = now
+        if json.loads(line).get("type") == "assistant_text_delta":
+            first_text, last_text = first_text or now, now
     await process.wait()
     assert first_event is not None and first_text is not None
-    return (first_event - spawned) * 1000, (first_text - spawned) * 1000
+    return ((first_event - spawned) * 1000, (first_text - spawned) * 1000,
+            (last_text - first_text) * 1000 / (DELTAS - 1))
 
 
 def _wait_for_editors_worker(runtime: Path) -> None:
@@ -103,10 +116,11 @@ def _wait_for_editors_worker(runtime: Path) -> None:
 async def main(runs: int) -> dict[str, float]:
     figures: dict[str, list[float]] = {k: [] for k in (
         "acp_initialize_to_first_chunk_ms", "acp_spawn_to_first_chunk_ms", "acp_initialize_answered_ms",
-        "acp_in_process_initialize_to_first_chunk_ms", "acp_in_process_spawn_to_first_chunk_ms",
-        "acp_in_process_initialize_answered_ms", "headless_spawn_to_first_event_ms", "headless_spawn_to_first_text_ms")}
+        "acp_per_delta_ms", "acp_in_process_initialize_to_first_chunk_ms", "acp_in_process_spawn_to_first_chunk_ms",
+        "acp_in_process_initialize_answered_ms", "acp_in_process_per_delta_ms", "headless_spawn_to_first_event_ms",
+        "headless_spawn_to_first_text_ms", "headless_per_delta_ms")}
     ratios: list[float] = []
-    with ScriptedServer() as server, tempfile.TemporaryDirectory() as tmp:
+    with ScriptedServer(pieces=DELTAS) as server, tempfile.TemporaryDirectory() as tmp:
         workspace, env = Path(tmp) / "ws", _env(server, Path(tmp))
         workspace.mkdir()
         runtime = Path(tmp) / "rt"  # this run's own workers
@@ -124,7 +138,7 @@ async def main(runs: int) -> dict[str, float]:
                 ratios.append(worker[1] / headless[1])
         finally:
             stop_workers(runtime)
-    medians = {key: round(statistics.median(values), 1) for key, values in figures.items()}
+    medians = {key: round(statistics.median(values), 3) for key, values in figures.items()}
     return {**medians, "acp_over_headless_spawn_to_first_text_ratio": round(statistics.median(ratios), 3)}
 
 
