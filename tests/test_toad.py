@@ -89,7 +89,8 @@ def agent_environment(home: Path, server: ScriptedServer, state: Path) -> dict[s
         "TERMAGENT_TEST_RUN": os.environ["TERMAGENT_TEST_RUN"],
     }
     for var in ("TERMAGENT_CONFIG_DIR", "TERMAGENT_STATE_DIR", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
-                "XDG_DATA_HOME", "CLAUDE_CONFIG_DIR", "TERMAGENT_SANDBOX_ALLOW_ROOT", "DOCKER_HOST"):
+                "XDG_DATA_HOME", "CLAUDE_CONFIG_DIR", "TERMAGENT_SANDBOX_ALLOW_ROOT", "DOCKER_HOST",
+                "TERMAGENT_WORKER"):  # off in tests: an editors' worker started in the chroot would outlive Toad
         if var in os.environ:
             env[var] = os.environ[var]
     assert Path(env["TERMAGENT_STATE_DIR"]).is_relative_to(state)
