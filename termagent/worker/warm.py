@@ -1,7 +1,8 @@
 """Warm-up before serving: import what a task imports, and stream one scripted reply
-through the real SDK over loopback, so each task's first request pays for neither the
-imports nor the SDK's lazily built parsers (pydantic builds a model's validator on its
-first use, about 0.4 s of CPU for the stream events).
+through the real SDK and termagent's reply builder over loopback, so each task's first
+request pays for neither the imports nor the SDK's lazily built parsers and serializers
+(pydantic builds a model's validator and serializer on first use, about 0.4 s of CPU for
+the stream events).
 
 Runs before the first fork with a dummy key against termagent's own scripted server on
 127.0.0.1; nothing of a user's session is involved, and every thread it starts has ended
@@ -19,7 +20,13 @@ from functools import partial
 
 PRELOAD = ("termagent.cli", "termagent.headless", "termagent.core.assembly", "termagent.store.db",
            "termagent.policy.decide", "termagent.hooks.run", "termagent.hooks.review", "termagent.hooks.commit_msg",
-           "termagent.hooks.pre_push", "termagent.model.client", "termagent.sandbox.docker_backend", "docker")
+           "termagent.hooks.pre_push", "termagent.model.client", "termagent.sandbox.docker_backend", "docker",
+           # what opening a session imports on first use (about 70 ms of a task's start otherwise)
+           "termagent.core.compaction", "termagent.core.watcher", "termagent.git.checkpoints",
+           "termagent.git.rewind", "termagent.git.autocommit", "termagent.mcp.attach", "termagent.sandbox.host",
+           "termagent.tools.bash", "termagent.tools.jobs", "termagent.tools.artifacts", "termagent.telemetry",
+           "termagent.lifecycle.settings", "termagent.extensions.places", "watchdog.observers", "pathspec",
+           "platformdirs")
 EDITORS_PRELOAD = ("termagent.acp.server",)  # the ACP SDK's models: about 0.6 s
 
 
@@ -49,6 +56,7 @@ def warm_up(log: Callable[[str], None], editors: bool = False) -> None:
 
 
 async def _stream_once() -> None:
+    from termagent.model.reply import ReplyBuilder
     from termagent.model.sdk import import_sdk
     from termagent.testing.scripted_server import ScriptedServer, reply, text, tool_use
 
@@ -58,8 +66,9 @@ async def _stream_once() -> None:
         try:
             stream = await client.messages.create(model="warm-up", max_tokens=16, stream=True,
                                                   messages=[{"role": "user", "content": "warm"}])
+            builder = ReplyBuilder()
             async with stream:
-                async for _event in stream:
-                    pass
+                async for event in stream:
+                    builder.feed(event)  # its model_dump builds each event type's serializer (about 40 ms)
         finally:
             await client.close()
