@@ -105,9 +105,10 @@ async def headless_run(server: ScriptedServer, workspace: Path, env: dict[str, s
 
 def _wait_for_editors_worker(runtime: Path) -> None:
     """An editor's first session runs in its own process and starts the editors' worker;
-    the worker figures are for the sessions after it, once that worker serves."""
+    the worker figures are for the sessions after it, once that worker has had its first
+    quiet second (an editor's next session comes minutes later, not at once)."""
     deadline = time.monotonic() + 120
-    while not any("serving" in log.read_text() for log in runtime.glob("worker-*-acp.log")):
+    while not any("quiet: warmed" in log.read_text() for log in runtime.glob("worker-*-acp.log")):
         if time.monotonic() > deadline:
             raise SystemExit(f"the editors' worker never started; see its log in {runtime}")
         time.sleep(0.05)

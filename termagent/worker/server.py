@@ -22,7 +22,7 @@ from typing import Any
 
 from termagent.worker import protocol
 from termagent.worker.task import run_task
-from termagent.worker.warm import warm_up
+from termagent.worker.warm import warm_up, warm_when_quiet
 
 #: Kept from the environment the worker was started with; the rest (API keys above all)
 #: goes before anything is imported, so no import caches one session's values for the next.
@@ -30,6 +30,7 @@ _KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "XDG_RUN
              protocol.RUNTIME_VAR, protocol.IDLE_VAR)
 HANDSHAKE_S = 30.0
 HANGUP_GRACE_S = 10.0
+QUIET_S = 1.0  # this long without a new connection: time for the second round of warm-up
 
 
 def main(directory: str, name: str) -> int:
@@ -94,8 +95,13 @@ def _scrub_environment() -> None:
 
 
 def _serve(listener: socket.socket, lock: int, idle_s: float) -> None:
+    quiet_work = True
     while True:
-        ready, _, _ = select.select([listener], [], [], idle_s)
+        ready, _, _ = select.select([listener], [], [], min(idle_s, QUIET_S) if quiet_work else idle_s)
+        if not ready and quiet_work:
+            quiet_work = False
+            warm_when_quiet(_log)
+            continue
         if not ready:
             return
         conn, _ = listener.accept()
