@@ -110,7 +110,7 @@ def _wait_for_editors_worker(runtime: Path) -> None:
     deadline = time.monotonic() + 120
     while not any("quiet: warmed" in log.read_text() for log in runtime.glob("worker-*-acp.log")):
         if time.monotonic() > deadline:
-            raise SystemExit(f"the editors' worker never started; see its log in {runtime}")
+            raise SystemExit(f"the editors' worker never finished its warm-up; see its log in {runtime}")
         time.sleep(0.05)
 
 

@@ -52,25 +52,27 @@ class Runner:
         return sorted(self.runtime.glob("worker-*.sock"))
 
 
+def _live_parent(stat: Path) -> int | None:
+    """The parent pid from /proc/PID/stat; None for a process gone or a zombie."""
+    try:
+        state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+    except (OSError, IndexError, ValueError):
+        return None
+    return None if state in ("Z", "X") else int(parent)
+
+
 def alive(pid: int) -> bool:
     """True while the process exists and is not a zombie (workers are not our children)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    return _live_parent(Path(f"/proc/{pid}/stat")) is not None
 
 
 def descendants(pid: int) -> list[int]:
     """The live processes below `pid` (a worker's handlers and their tasks)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in ("Z", "X"):
-            parents[int(stat.parent.name)] = int(fields[1])
+        parent = _live_parent(stat)
+        if parent is not None:
+            parents[int(stat.parent.name)] = parent
     below, frontier = [], [pid]
     while frontier:
         children = [child for child, parent in parents.items() if parent in frontier]

@@ -93,10 +93,10 @@ async def _stream_once(build_reply: bool) -> None:
         try:
             stream = await client.messages.create(model="warm-up", max_tokens=16, stream=True,
                                                   messages=[{"role": "user", "content": "warm"}])
-            builder = ReplyBuilder()
+            builder = ReplyBuilder() if build_reply else None
             async with stream:
                 async for event in stream:
-                    if build_reply:
+                    if builder is not None:
                         builder.feed(event)  # its model_dump builds each event type's serializer (about 40 ms)
         finally:
             await client.close()
