@@ -85,8 +85,18 @@ _ASSIGNED = re.compile(
 # 300-line read. Each hint is a literal every match of its pattern contains.
 _HINTS = re.compile(r"PRIVATE KEY|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|sk-|xox[abposr]-|k_live_|"
                     r"k_test_|AIza|npm_|pypi-|eyJ|://")
-_ASSIGNED_HINT = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|AUTH|CREDENTIAL",
-                            re.IGNORECASE)
+# A case-blind search is ten times slower than a plain one (0.4 ms on that read), so ASCII
+# text, nearly all tool output, is upper-cased and searched plainly; other text keeps the
+# case-blind search, which also matches what `upper()` would not (the Kelvin sign for K).
+_ASSIGNED_NAME = r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|AUTH|CREDENTIAL"
+_ASSIGNED_HINT = re.compile(_ASSIGNED_NAME)
+_ASSIGNED_HINT_ANY_CASE = re.compile(_ASSIGNED_NAME, re.IGNORECASE)
+
+
+def _may_assign_secret(text: str) -> bool:
+    if text.isascii():
+        return _ASSIGNED_HINT.search(text.upper()) is not None
+    return _ASSIGNED_HINT_ANY_CASE.search(text) is not None
 
 
 def redact(text: str) -> tuple[str, int]:
@@ -96,7 +106,7 @@ def redact(text: str) -> tuple[str, int]:
         for kind, pattern in _PATTERNS:
             text, found = pattern.subn(f"[REDACTED {kind}]", text)
             count += found
-    if _ASSIGNED_HINT.search(text):
+    if _may_assign_secret(text):
         text, found = _ASSIGNED.subn(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED secret]{m.group(2)}", text)
         count += found
     return text, count
