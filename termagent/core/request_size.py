@@ -10,6 +10,7 @@ them and equals the length of encoding the whole list at once.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -23,6 +24,13 @@ _MESSAGE_KEYS = len('{"role": , "content": }')
 
 def _encoded(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=8)
+def _role_chars(role: str) -> int:
+    """A role's encoded size; there are two roles, and encoding one for every message of
+    every request cost more than all the block lookups together."""
+    return _encoded(role)
 
 
 def _lean(block: Any) -> tuple[Any, int]:
@@ -62,7 +70,7 @@ class RequestSizer:
         content = message.get("content")
         if not isinstance(content, list) or set(message) != {"role", "content"}:
             return _block_chars(message)
-        return _MESSAGE_KEYS + _encoded(message["role"]) + _joined([self._block(b, known) for b in content])
+        return _MESSAGE_KEYS + _role_chars(message["role"]) + _joined([self._block(b, known) for b in content])
 
     def _block(self, block: Any, known: dict[int, tuple[Any, int]]) -> int:
         seen = known.get(id(block)) or self._sizes.get(id(block))
