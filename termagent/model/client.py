@@ -148,6 +148,7 @@ class ModelClient:
                     async for event in stream:
                         watch.event_arrived()
                         builder.feed(event)
+                        await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except StallTimeout as exc:
