@@ -60,3 +60,29 @@ async def test_an_edit_that_ran_before_the_bridge_caught_up_still_shows_what_it_
     diff = done[-1].content[0]
     assert done[-1].status == "completed" and diff.type == "diff"
     assert (diff.old_text, diff.new_text) == ("the colour red\n", "the color red\n")
+
+
+async def test_a_burst_of_text_reaches_a_slow_editor_whole_in_order_and_in_a_few_updates(
+        tmp_path: Path, scripted_server, monkeypatch):
+    (tmp_path / "notes.txt").write_text("notes\n")
+    scripted_server.pieces = 40
+    burst = "".join(f"word{n} " for n in range(40))
+    scripted_server.add(reply(text(burst), tool_use("read_file", {"path": "notes.txt"})), reply(text("Done.")))
+    witness = WriteWitness()
+    session, _ = make_session(tmp_path, scripted_server, monkeypatch, files=witness.wrap(local_files))
+    editor = SlowEditor()
+    bridge = SessionBridge(session, editor, witness)
+    await bridge.start(replay=False)
+    turn = asyncio.create_task(bridge.prompt("read notes.txt"))
+    await asyncio.wait_for(editor.waiting.wait(), 60)
+    assert await eventually(lambda: len(scripted_server.requests) == 2, 60)  # the burst is all queued behind
+    editor.gate.set()
+    assert await asyncio.wait_for(turn, 60) == "end_turn"
+    session.submit(Shutdown())
+    await bridge.close()
+    kinds = [u.session_update for u in editor.updates]
+    call = kinds.index("tool_call")
+    before = [u.content.text for u in editor.updates[:call] if u.session_update == "agent_message_chunk"]
+    assert "".join(before) == burst and 2 <= len(before) < 10
+    assert editor.message_text() == burst + "Done."
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,7 @@ class SessionBridge:
         self.id = session.session_id
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._calls: dict[str, _Call] = {}
         self._agents: dict[str, str] = {}  # subagent id -> the name its nested calls are shown under
         self._asks: dict[str, asyncio.Task[None]] = {}
@@ -113,6 +115,9 @@ class SessionBridge:
             self._expect_write(event)
         except Exception:  # noqa: BLE001 - this runs inside the session's emit: a diff is not worth a call
             log.exception("could not note the write %s announces", event.type)
+        if threading.get_ident() == self._loop_thread:  # the usual case: no wake-up write per event
+            self._queue.put_nowait(event)
+            return
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
         except RuntimeError:  # the loop is gone: the process is exiting and nobody is listening
@@ -174,12 +179,32 @@ class SessionBridge:
     # ------------------------------------------------------------ the pump
 
     async def _pump(self) -> None:
+        held: Event | None = None
         while True:
-            event = await self._queue.get()
+            if held is None:
+                event = await self._queue.get()
+            else:
+                event, held = held, None
+            if isinstance(event, AssistantTextDelta):
+                event, held = self._joined_text(event)
             try:
                 await self._handle(event)
             except Exception:
                 log.exception("could not forward %s", event.type)
+
+    def _joined_text(self, first: AssistantTextDelta) -> tuple[AssistantTextDelta, Event | None]:
+        """`first` and the deltas queued right behind it, as one: they piled up while the last
+        update was being written, and a burst then costs the editor a few updates, not one per
+        delta. Also returns the event that ended the run, already taken off the queue."""
+        pieces = [first.text]
+        following: Event | None = None
+        while following is None and not self._queue.empty():
+            queued = self._queue.get_nowait()
+            if isinstance(queued, AssistantTextDelta):
+                pieces.append(queued.text)
+            else:
+                following = queued
+        return (first if len(pieces) == 1 else AssistantTextDelta("".join(pieces))), following
 
     async def _handle(self, event: Event, agent: str = "", chain: str = "") -> None:
         """`agent` is the name nested calls are shown under; `chain` the agent ids, as the witness knows them."""
