@@ -12,7 +12,7 @@ sandbox) it reports median milliseconds for
   - per delta: first to last text of a reply the server streams in DELTAS deltas at once,
     divided by DELTAS - 1 (the pipeline's own pace: SDK, core events, then the ACP bridge
     and JSON-RPC, or the stream-json printer);
-and the median of the paired ratios ACP (worker) / headless, spawn to first text.
+and the medians of the paired ratios ACP (worker) / headless, spawn to first text and per delta.
 
     .venv/bin/python scripts/bench_acp.py [--runs N]
 """
@@ -121,6 +121,7 @@ async def main(runs: int) -> dict[str, float]:
         "acp_in_process_initialize_answered_ms", "acp_in_process_per_delta_ms", "headless_spawn_to_first_event_ms",
         "headless_spawn_to_first_text_ms", "headless_per_delta_ms")}
     ratios: list[float] = []
+    delta_ratios: list[float] = []
     with ScriptedServer(pieces=DELTAS) as server, tempfile.TemporaryDirectory() as tmp:
         workspace, env = Path(tmp) / "ws", _env(server, Path(tmp))
         workspace.mkdir()
@@ -137,10 +138,12 @@ async def main(runs: int) -> dict[str, float]:
                 for key, value in zip(figures, (*worker, *alone, *headless)):
                     figures[key].append(value)
                 ratios.append(worker[1] / headless[1])
+                delta_ratios.append(worker[3] / headless[2])
         finally:
             stop_workers(runtime)
     medians = {key: round(statistics.median(values), 3) for key, values in figures.items()}
-    return {**medians, "acp_over_headless_spawn_to_first_text_ratio": round(statistics.median(ratios), 3)}
+    return {**medians, "acp_over_headless_spawn_to_first_text_ratio": round(statistics.median(ratios), 3),
+            "acp_over_headless_per_delta_ratio": round(statistics.median(delta_ratios), 3)}
 
 
 if __name__ == "__main__":

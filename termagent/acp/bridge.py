@@ -186,6 +186,7 @@ class SessionBridge:
             else:
                 event, held = held, None
             if isinstance(event, AssistantTextDelta):
+                await asyncio.sleep(0)  # one turn of the loop, never a timer: what the stream has read joins in
                 event, held = self._joined_text(event)
             try:
                 await self._handle(event)
