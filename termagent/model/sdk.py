@@ -29,7 +29,7 @@ UNUSED_EXTRAS = frozenset({"aiohttp"})
 
 _lock = threading.Lock()
 _importing: set[int] = set()
-_TLS_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+TLS_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR")  # the variables the TLS context depends on
 _tls: dict[tuple[str | None, ...], ssl.SSLContext] = {}
 
 
@@ -72,7 +72,7 @@ def tls_context() -> ssl.SSLContext:
     per process and those two variables' values instead of once per client: loading the CA bundle costs
     ~0.03-0.05 s of CPU and ~1 MiB. The warm worker builds it before forking, so its tasks inherit it;
     a task whose environment names other CA files gets a context of its own."""
-    key = tuple(os.environ.get(name) for name in _TLS_ENV)
+    key = tuple(os.environ.get(name) for name in TLS_ENV)
     with _lock:
         context = _tls.get(key)
         if context is None:

@@ -20,14 +20,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from termagent.model.sdk import TLS_ENV
 from termagent.worker import protocol
 from termagent.worker.task import run_task
 from termagent.worker.warm import warm_up, warm_when_quiet
 
 #: Kept from the environment the worker was started with; the rest (API keys above all)
 #: goes before anything is imported, so no import caches one session's values for the next.
+#: The CA-file variables stay so the warm-up's TLS context is the one tasks started from the
+#: same environment use (`tls_context` is keyed by their values): without them every task of
+#: a machine that sets them loaded the CA bundle again, 20 ms before its first request.
 _KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "XDG_RUNTIME_DIR",
-             protocol.RUNTIME_VAR, protocol.IDLE_VAR)
+             protocol.RUNTIME_VAR, protocol.IDLE_VAR, *TLS_ENV)
 HANDSHAKE_S = 30.0
 HANGUP_GRACE_S = 10.0
 QUIET_S = 1.0  # this long without a new connection: time for the second round of warm-up
