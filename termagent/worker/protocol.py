@@ -92,7 +92,14 @@ def import_paths() -> list[str]:
     """sys.path without the script's or cwd entry, which differs per run but not per build
     (under -P there is none: the hook scripts and the worker itself run with -P)."""
     paths = sys.path if sys.flags.safe_path else sys.path[1:]
-    return [os.path.abspath(entry) for entry in paths if entry]
+    return [_anchored(entry) for entry in paths if entry]
+
+
+def _anchored(entry: str) -> str:
+    """A relative directory made absolute; anything else verbatim, such as the marker an
+    editable install's path hook answers to, which made absolute named a file in the cwd
+    (so each directory got a worker of its own, and the hook no longer matched it)."""
+    return os.path.abspath(entry) if not os.path.isabs(entry) and os.path.isdir(entry) else entry
 
 
 def _mtime(path: str) -> int:
