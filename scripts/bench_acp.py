@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from acp import PROTOCOL_VERSION, spawn_agent_process, text_block
 
-from scripts.bench_vs_peer import stop_workers
+from scripts.bench_vs_peer import stop_workers, wait_warmed
 from termagent.testing.scripted_server import ScriptedServer, reply, text
 
 
@@ -103,17 +103,6 @@ async def headless_run(server: ScriptedServer, workspace: Path, env: dict[str, s
             (last_text - first_text) * 1000 / (DELTAS - 1))
 
 
-def _wait_for_editors_worker(runtime: Path) -> None:
-    """An editor's first session runs in its own process and starts the editors' worker;
-    the worker figures are for the sessions after it, once that worker has had its first
-    quiet second (an editor's next session comes minutes later, not at once)."""
-    deadline = time.monotonic() + 120
-    while not any("quiet: warmed" in log.read_text() for log in runtime.glob("worker-*-acp.log")):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the editors' worker never finished its warm-up; see its log in {runtime}")
-        time.sleep(0.05)
-
-
 async def main(runs: int) -> dict[str, float]:
     figures: dict[str, list[float]] = {k: [] for k in (
         "acp_initialize_to_first_chunk_ms", "acp_spawn_to_first_chunk_ms", "acp_initialize_answered_ms",
@@ -130,7 +119,9 @@ async def main(runs: int) -> dict[str, float]:
         try:
             await acp_run(server, workspace, env)
             await headless_run(server, workspace, env)
-            await asyncio.to_thread(_wait_for_editors_worker, runtime)
+            # an editor's next session comes minutes after its first, not at once: both workers
+            # the first runs started (the editors' one, the headless one) have warmed up by then
+            await asyncio.to_thread(wait_warmed, runtime, 2)
             for _ in range(runs):
                 worker = await acp_run(server, workspace, env)
                 alone = await acp_run(server, workspace, dict(env, TERMAGENT_WORKER="0"))

@@ -10,8 +10,8 @@ interleaved rounds (A B C A B C ...), and reports medians and per-round ratios:
 - peak RSS: the client's, and the task process's when the worker ran it.
 
 Variants: termagent in-process (TERMAGENT_WORKER=0), termagent through a warm worker,
-termagent's cold first start (fresh runtime dir: the client starts the worker and waits
-for it), and `claude -p` (scripts/install-claude-code.sh puts it under .venv/claude-code)
+termagent's cold first start (fresh runtime dir: the run goes on in its own process and
+starts the worker for the next; the worker's warm-up CPU counts for that run), and `claude -p` (scripts/install-claude-code.sh puts it under .venv/claude-code)
 pointed at the scripted server with a dummy key. Also: the pre-commit review hook from
 hook start to its first request, with and without the worker.
 
@@ -85,7 +85,9 @@ def run_once(variant: Variant, server: ScriptedServer, cwd: Path) -> Sample:
             cpu += child["utime"] + child["stime"] + child["handler_utime"] + child["handler_stime"]
             rss = max(rss, child["maxrss_kib"] / 1024)
     if callable(variant.before):  # a cold start: the worker it started imported the SDK; count that too
-        cpu += worker_cpu_s(Path(variant.env["TERMAGENT_RUNTIME_DIR"]))
+        runtime = Path(variant.env["TERMAGENT_RUNTIME_DIR"])
+        wait_warmed(runtime)
+        cpu += worker_cpu_s(runtime)
     return Sample(first, wall, cpu, rss, os.waitstatus_to_exitcode(status))
 
 
@@ -108,7 +110,7 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values):7.3f} (min {min(values):.3f}, max {max(values):.3f})"
 
 
-def print_results(variants: list[Variant], reference: str | None) -> None:
+def print_results(variants: list[Variant], reference: str | None, compare: bool = True) -> None:
     for variant in variants:
         s = variant.samples
         print(f"\n{variant.name}  ({len(s)} runs, exit codes {sorted({x.code for x in s})})")
@@ -118,7 +120,8 @@ def print_results(variants: list[Variant], reference: str | None) -> None:
         print(f"  peak RSS MiB     {summary([x.rss_mib for x in s])}")
     ref = next((v for v in variants if v.name == reference), None)
     if ref is None:
-        print("\n(no Claude Code: ratios skipped; scripts/install-claude-code.sh installs it)")
+        if compare:
+            print("\n(no Claude Code: ratios skipped; scripts/install-claude-code.sh installs it)")
         return
     for variant in variants:
         if variant is ref:
@@ -165,6 +168,15 @@ def variants_for(server: ScriptedServer, tmp: Path) -> tuple[list[Variant], str 
     return found, ("claude code" if claude else None)
 
 
+def wait_warmed(runtime: Path, workers: int = 1) -> None:
+    """Until `workers` workers under `runtime` have had their quiet second (both warm-up rounds)."""
+    deadline = time.monotonic() + 120
+    while sum("quiet: warmed" in log.read_text() for log in runtime.glob("worker-*.log")) < workers:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no worker under {runtime} finished its warm-up; see its log there")
+        time.sleep(0.05)
+
+
 def stop_workers(runtime: Path) -> None:
     import re
     import signal
@@ -195,10 +207,11 @@ def bench_hook(server: ScriptedServer, tmp: Path, runs: int) -> None:
                                   TERMAGENT_WORKER_REPORT=str(tmp / "report-hook.jsonl")))]
     for variant in hook_variants:
         run_once(variant, server, repo)  # warm-up (and the worker's start)
+    wait_warmed(tmp / "rt-hook")
     for _ in range(runs):
         for variant in hook_variants:
             variant.samples.append(run_once(variant, server, repo))
-    print_results(hook_variants, None)
+    print_results(hook_variants, None, compare=False)
     stop_workers(tmp / "rt-hook")
 
 
@@ -217,6 +230,7 @@ def main() -> None:
         for variant in variants:
             run_once(variant, server, workspace)  # warm-up: bytecode caches, the warm worker's start
             variant.samples.clear()
+        wait_warmed(tmp / "rt-warm")
         for _ in range(args.runs):
             for variant in variants:
                 variant.samples.append(run_once(variant, server, workspace))

@@ -52,6 +52,7 @@ def answer(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
 def test_headless_task_via_worker_gives_the_same_json_and_exit_code(tmp_path, runner, scripted_server):
     ws = workspace(tmp_path, "ws")
     scripted_server.add(reply(text("hello from the model")), reply(text("hello from the model")))
+    runner.start_worker(ws)
     warm = runner.run(["--task", "say hello", "--output", "json"], ws)
     assert len(runner.reports()) == 1, warm.stderr  # the worker ran it
     cold = runner.run(["--task", "say hello", "--output", "json"], ws, env=dict(runner.env, TERMAGENT_WORKER="0"))
@@ -70,6 +71,7 @@ def test_consecutive_tasks_keep_their_own_env_and_cwd(tmp_path, runner, scripted
     with ScriptedServer([reply(text("two"))]) as other:
         env_two = dict(runner.env, ANTHROPIC_BASE_URL=other.url, ANTHROPIC_API_KEY="sk-second-task-11111111",
                        TERMAGENT_MODEL="claude-second-model")
+        runner.start_worker(first)
         one = runner.run(["--task", "t", "--output", "json"], first)
         two = runner.run(["--task", "t", "--output", "json"], second, env=env_two)
         assert (one.returncode, two.returncode) == (0, 0), one.stderr + two.stderr
@@ -86,8 +88,8 @@ def test_consecutive_tasks_keep_their_own_env_and_cwd(tmp_path, runner, scripted
 def test_a_killed_worker_leaves_a_stale_socket_and_the_next_task_still_succeeds(tmp_path, runner, scripted_server):
     ws = workspace(tmp_path, "ws")
     scripted_server.add(reply(text("first")), reply(text("second")))
-    assert runner.run(["--task", "a"], ws).returncode == 0
-    (pid,) = runner.worker_pids()
+    pid = runner.start_worker(ws)
+    assert runner.run(["--task", "a"], ws).returncode == 0 and len(runner.reports()) == 1
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not alive(pid), "the worker to die")
     assert runner.sockets()  # SIGKILL left the socket file behind
@@ -99,8 +101,9 @@ def test_a_killed_worker_leaves_a_stale_socket_and_the_next_task_still_succeeds(
 def test_a_worker_dying_mid_handshake_makes_the_client_run_the_task_itself(tmp_path, runner, scripted_server):
     ws = workspace(tmp_path, "ws")
     scripted_server.add(reply(text("by the worker")), reply(text("ran anyway")))
+    pid = runner.start_worker(ws)
     assert runner.run(["--task", "x"], ws).returncode == 0
-    (pid,), (path,) = runner.worker_pids(), runner.sockets()
+    (path,) = runner.sockets()
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not alive(pid), "the worker to die")
     path.unlink()
@@ -130,7 +133,8 @@ def test_a_runtime_dir_others_can_enter_is_not_used(tmp_path, runner, scripted_s
 def test_another_user_is_refused(tmp_path, runner, scripted_server):
     ws = workspace(tmp_path, "ws")
     scripted_server.add(reply(text("mine")))
-    assert runner.run(["--task", "x"], ws).returncode == 0
+    runner.start_worker(ws)
+    assert runner.run(["--task", "x"], ws).returncode == 0 and len(runner.reports()) == 1
     (path,) = runner.sockets()
     assert probe_as_nobody(path) == "no-entry"  # the 0700 directory keeps others out
     os.chmod(runner.runtime.parent, 0o711)  # past the directory, the worker's own peer check must hold
@@ -170,6 +174,7 @@ def probe_as_nobody(path: Path) -> str:
 def test_ctrl_c_on_the_client_reaches_the_task_and_exits_130(tmp_path, runner, scripted_server):
     ws = workspace(tmp_path, "ws")
     scripted_server.add(stall(reply(text("never"))))
+    runner.start_worker(ws)
     client = runner.popen(["--task", "wait", "--output", "json"], ws)
     wait_until(lambda: len(scripted_server.requests) == 1 or client.poll() is not None, "the model request")
     client.send_signal(signal.SIGINT)
@@ -183,7 +188,8 @@ def test_the_worker_exits_when_idle(tmp_path, runner, scripted_server):
     ws = workspace(tmp_path, "ws")
     scripted_server.add(reply(text("hi")))
     runner.env["TERMAGENT_WORKER_IDLE_S"] = "0.5"
-    assert runner.run(["--task", "x"], ws).returncode == 0
+    assert runner.run(["--task", "x"], ws).returncode == 0  # no worker yet: it runs here and starts one
+    wait_until(lambda: bool(runner.worker_pids()), "the worker it started")
     (pid,) = runner.worker_pids()
     wait_until(lambda: not alive(pid), "the idle worker to exit")
     assert not runner.sockets()

@@ -43,10 +43,33 @@ class Runner:
         return [json.loads(line) for line in self.report.read_text().splitlines() if line.strip()]
 
     def worker_pids(self) -> list[int]:
+        """The workers serving this runtime dir (each logs its pid once it serves)."""
         pids = []
         for log in self.runtime.glob("worker-*.log"):
             pids += [int(pid) for pid in re.findall(r"\(pid (\d+)\)", log.read_text())]
         return pids
+
+    def start_worker(self, cwd: Path, env: dict[str, str] | None = None) -> int:
+        """A run with no worker running goes on in its own process and starts one for the
+        next run; this makes that run (a usage error, so no model request) and waits until
+        the worker serves. Returns its pid."""
+        started = self.run(["--task", " "], cwd, env=env)
+        assert started.returncode == 2, started.stderr
+        wait_until(lambda: bool(self.worker_pids()), "the worker to serve")
+        (pid,) = self.worker_pids()
+        return pid
+
+    def starting_workers(self) -> list[int]:
+        """Workers of this runtime dir, serving or still warming up (found by their argv)."""
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                argv = cmdline.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if os.fsencode(self.runtime) in argv and any(b"termagent.worker.server" in a for a in argv):
+                found.append(int(cmdline.parent.name))
+        return found
 
     def sockets(self) -> list[Path]:
         return sorted(self.runtime.glob("worker-*.sock"))
@@ -90,7 +113,8 @@ def wait_until(condition, what: str, deadline_s: float = DEADLINE_S) -> None:
 
 
 def stop_workers(runner: Runner) -> None:
-    for pid in runner.worker_pids():
+    """Every worker the test started, also one still warming up (a run that found none started it)."""
+    for pid in sorted(set(runner.worker_pids()) | set(runner.starting_workers())):
         if alive(pid):
             try:
                 os.kill(pid, signal.SIGTERM)

@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -22,7 +21,6 @@ from typing import Any
 from termagent.worker import protocol
 from termagent.worker.protocol import WorkerUnavailable
 
-START_WAIT_S = 20.0  # a cold worker imports the SDK before it answers; the client waits this long at most
 HANDSHAKE_S = 60.0  # a connected worker must confirm within this (it may still be importing)
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _RLIMITS = ("RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_FSIZE", "RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_STACK")
@@ -46,9 +44,7 @@ def _words(args: list[str]) -> list[str]:
 
 
 def _serves_an_editor(args: list[str]) -> bool:
-    """`termagent acp`. It does not wait for a worker that is not running yet: in its own
-    process it answers `initialize` before its SDK import, which a cold worker cannot, so
-    it starts one for the editor's next session and serves this one itself."""
+    """`termagent acp`, which its own worker serves: that one also preloads the ACP server."""
     return "acp" in _words(args)
 
 
@@ -80,6 +76,10 @@ def _standard_fds_open() -> bool:
 
 
 def _connect_or_start(editors: bool) -> socket.socket:
+    """The running worker, or none: then one is started for the next run and this run stays
+    here. Waiting for a cold worker was slower than running in-process (1.23 s against
+    0.92 s to the first request: the worker's warm-up imports more than one task needs), and
+    an ACP session in its own process answers `initialize` before its SDK import."""
     directory = protocol.runtime_dir(os.environ)
     name = protocol.worker_name(editors)
     path = protocol.socket_path(directory, name)
@@ -89,18 +89,8 @@ def _connect_or_start(editors: bool) -> socket.socket:
         return _connect(path)
     except (FileNotFoundError, ConnectionRefusedError):
         pass
-    if editors:
-        _start_detached(directory, name)
-        raise WorkerUnavailable("no worker was running: one is starting for the next session")
-    worker = _spawn(directory, name)
-    deadline = time.monotonic() + START_WAIT_S
-    while True:
-        try:
-            return _connect(path)
-        except (FileNotFoundError, ConnectionRefusedError):
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise WorkerUnavailable("the worker did not start") from None
-            time.sleep(0.01)
+    _start_detached(directory, name)
+    raise WorkerUnavailable("no worker was running: one is starting for the next run")
 
 
 def _connect(path: Path) -> socket.socket:
