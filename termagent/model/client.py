@@ -148,7 +148,7 @@ class ModelClient:
                     async for event in stream:
                         watch.event_arrived()
                         builder.feed(event)
-                        await asyncio.sleep(0)
+                        await asyncio.sleep(0)  # a burst read at once must not starve the front end's tasks
         except asyncio.CancelledError:
             raise
         except StallTimeout as exc:

@@ -24,8 +24,8 @@ PRELOAD = ("termagent.cli", "termagent.headless", "termagent.core.assembly", "te
            "termagent.hooks.pre_push", "termagent.model.client", "termagent.sandbox.docker_backend", "docker")
 EDITORS_PRELOAD = ("termagent.acp.server",)  # the ACP SDK's models: about 0.6 s
 # What opening a session imports on first use (about 70 ms of a task otherwise); loaded in
-# the worker's first quiet second with the reply serializers, so a cold worker's first
-# task (a commit hook after boot) does not wait for them.
+# the worker's first quiet second with the reply serializers, so a task that arrives while
+# the worker warms up (the next commit's hook, a batch's second task) does not wait for them.
 WHEN_QUIET = ("termagent.core.compaction", "termagent.core.watcher", "termagent.git.checkpoints",
               "termagent.git.rewind", "termagent.git.autocommit", "termagent.mcp.attach", "termagent.sandbox.host",
               "termagent.tools.bash", "termagent.tools.jobs", "termagent.tools.artifacts", "termagent.telemetry",
