@@ -11,8 +11,9 @@ interleaved rounds (A B C A B C ...), and reports medians and per-round ratios:
 
 Variants: termagent in-process (TERMAGENT_WORKER=0), termagent through a warm worker,
 termagent's cold first start (fresh runtime dir: the run goes on in its own process and
-starts the worker for the next; the worker's warm-up CPU counts for that run), and `claude -p` (scripts/install-claude-code.sh puts it under .venv/claude-code)
-pointed at the scripted server with a dummy key. Also: the pre-commit review hook from
+starts the worker for the next; the worker's warm-up CPU counts for that run), and
+`claude -p` (scripts/install-claude-code.sh puts it under .venv/claude-code) pointed at the
+scripted server with a dummy key. Also: the pre-commit review hook from
 hook start to its first request, with and without the worker.
 
     python scripts/bench_vs_peer.py [--runs N]
