@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from termagent.testing.scripted_server import ScriptedServer, reply, text  # noqa: E402
 
+CLAUDE_CODE = "claude code"  # the reference variant, when `claude` is installed
+
 
 @dataclass
 class Sample:
@@ -92,18 +94,22 @@ def run_once(variant: Variant, server: ScriptedServer, cwd: Path) -> Sample:
     return Sample(first, wall, cpu, rss, os.waitstatus_to_exitcode(status))
 
 
-def worker_cpu_s(runtime: Path) -> float:
-    """user + sys the worker daemons under `runtime` used so far (/proc/PID/stat, clock ticks)."""
+def serving_workers(runtime: Path) -> list[int]:
+    """The pids of the workers under `runtime` that serve (each logs its pid when it starts to)."""
     import re
 
+    return [int(pid) for log in runtime.glob("worker-*.log") for pid in re.findall(r"\(pid (\d+)\)", log.read_text())]
+
+
+def worker_cpu_s(runtime: Path) -> float:
+    """user + sys the worker daemons under `runtime` used so far (/proc/PID/stat, clock ticks)."""
     total = 0.0
-    for log in runtime.glob("worker-*.log"):
-        for pid in re.findall(r"\(pid (\d+)\)", log.read_text()):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for pid in serving_workers(runtime):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 
@@ -111,7 +117,8 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values):7.3f} (min {min(values):.3f}, max {max(values):.3f})"
 
 
-def print_results(variants: list[Variant], reference: str | None, compare: bool = True) -> None:
+def print_results(variants: list[Variant], reference: str | None) -> None:
+    """Each variant's figures, then their ratios to the `reference` variant when one is named."""
     for variant in variants:
         s = variant.samples
         print(f"\n{variant.name}  ({len(s)} runs, exit codes {sorted({x.code for x in s})})")
@@ -119,10 +126,11 @@ def print_results(variants: list[Variant], reference: str | None, compare: bool 
         print(f"  wall s           {summary([x.wall_s for x in s])}")
         print(f"  cpu s (u+s)      {summary([x.cpu_s for x in s])}")
         print(f"  peak RSS MiB     {summary([x.rss_mib for x in s])}")
+    if reference is None:
+        return
     ref = next((v for v in variants if v.name == reference), None)
     if ref is None:
-        if compare:
-            print("\n(no Claude Code: ratios skipped; scripts/install-claude-code.sh installs it)")
+        print("\n(no Claude Code: ratios skipped; scripts/install-claude-code.sh installs it)")
         return
     for variant in variants:
         if variant is ref:
@@ -144,7 +152,7 @@ def base_env(server: ScriptedServer, tmp: Path) -> dict[str, str]:
     return env
 
 
-def variants_for(server: ScriptedServer, tmp: Path) -> tuple[list[Variant], str | None]:
+def variants_for(server: ScriptedServer, tmp: Path) -> list[Variant]:
     env = base_env(server, tmp)
     task = [sys.executable, "-m", "termagent", "--task", "say hello", "--output", "json"]
     warm_rt, report = tmp / "rt-warm", tmp / "report.jsonl"
@@ -165,8 +173,8 @@ def variants_for(server: ScriptedServer, tmp: Path) -> tuple[list[Variant], str 
     claude = find_claude()
     if claude:
         claude_env = dict(env, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_AUTOUPDATER="1")
-        found.append(Variant("claude code", [claude, "-p", "say hello", "--output-format", "json"], claude_env))
-    return found, ("claude code" if claude else None)
+        found.append(Variant(CLAUDE_CODE, [claude, "-p", "say hello", "--output-format", "json"], claude_env))
+    return found
 
 
 def wait_warmed(runtime: Path, workers: int = 1) -> None:
@@ -179,15 +187,13 @@ def wait_warmed(runtime: Path, workers: int = 1) -> None:
 
 
 def stop_workers(runtime: Path) -> None:
-    import re
     import signal
 
-    for log in runtime.glob("worker-*.log"):
-        for pid in re.findall(r"\(pid (\d+)\)", log.read_text()):
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+    for pid in serving_workers(runtime):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
 
 
 def bench_hook(server: ScriptedServer, tmp: Path, runs: int) -> None:
@@ -212,7 +218,7 @@ def bench_hook(server: ScriptedServer, tmp: Path, runs: int) -> None:
     for _ in range(runs):
         for variant in hook_variants:
             variant.samples.append(run_once(variant, server, repo))
-    print_results(hook_variants, None, compare=False)
+    print_results(hook_variants, None)
     stop_workers(tmp / "rt-hook")
 
 
@@ -227,7 +233,7 @@ def main() -> None:
         (tmp / "home").mkdir()
         workspace = tmp / "ws"
         workspace.mkdir()
-        variants, reference = variants_for(server, tmp)
+        variants = variants_for(server, tmp)
         for variant in variants:
             run_once(variant, server, workspace)  # warm-up: bytecode caches, the warm worker's start
             variant.samples.clear()
@@ -235,7 +241,7 @@ def main() -> None:
         for _ in range(args.runs):
             for variant in variants:
                 variant.samples.append(run_once(variant, server, workspace))
-        print_results(variants, reference)
+        print_results(variants, CLAUDE_CODE)
         stop_workers(tmp / "rt-warm")
         stop_workers(tmp / "rt-cold")
         if not args.no_hook:

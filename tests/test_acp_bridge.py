@@ -85,4 +85,3 @@ async def test_a_burst_of_text_reaches_a_slow_editor_whole_in_order_and_in_a_few
     before = [u.content.text for u in editor.updates[:call] if u.session_update == "agent_message_chunk"]
     assert "".join(before) == burst and 2 <= len(before) < 10
     assert editor.message_text() == burst + "Done."
-

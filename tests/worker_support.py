@@ -49,11 +49,11 @@ class Runner:
             pids += [int(pid) for pid in re.findall(r"\(pid (\d+)\)", log.read_text())]
         return pids
 
-    def start_worker(self, cwd: Path, env: dict[str, str] | None = None) -> int:
+    def start_worker(self, cwd: Path) -> int:
         """A run with no worker running goes on in its own process and starts one for the
         next run; this makes that run (a usage error, so no model request) and waits until
         the worker serves. Returns its pid."""
-        started = self.run(["--task", " "], cwd, env=env)
+        started = self.run(["--task", " "], cwd)
         assert started.returncode == 2, started.stderr
         wait_until(lambda: bool(self.worker_pids()), "the worker to serve")
         (pid,) = self.worker_pids()
