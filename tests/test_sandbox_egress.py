@@ -18,7 +18,6 @@ import re
 import secrets
 import subprocess
 import sys
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from termagent.config import ConfigError, load_config
 from termagent.sandbox.egress_policy import EgressPatternError, parse_pattern, policy_from_settings
 from termagent.sandbox.squid_conf import blocked_minus_listed, parse_log_line, render
 from tests.docker_support import make_config, run_labels
+from tests.machine_indexes import pip_cert, pip_index
 
 SERVER_IMAGE = "termagent-sandbox:latest"
 PROBE = r'''
@@ -316,43 +316,16 @@ def test_stale_egress_networks_are_reaped(docker_client: Any) -> None:
 
 # ---------------------------------------------------------------- the machine's package index
 
-def pip_setting(name: str) -> str:
-    """One setting of the machine's pip (PIP_NAME, else `pip config list`), "" when unset."""
-    value = os.environ.get("PIP_" + name.upper().replace("-", "_"), "")
-    if value:
-        return value
-    done = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60)
-    for line in done.stdout.splitlines():
-        key, _, raw = line.partition("=")
-        if key.endswith("." + name) and raw.strip().strip("'\""):
-            return raw.strip().strip("'\"").split()[0]
-    return ""
-
-
-def pip_index() -> tuple[str, list[str]] | None:
-    """The index the machine's pip uses (its configuration, else pip's built-in default), and its hosts."""
-    configured = pip_setting("index-url")
-    if configured:
-        host = urllib.parse.urlsplit(configured).hostname
-        return (configured, [host]) if host else None
-    try:
-        from pip._internal.models.index import PyPI
-    except ImportError:
-        return None
-    hosts = [urllib.parse.urlsplit(PyPI.simple_url).hostname or "", PyPI.file_storage_domain]
-    return PyPI.simple_url, [h for h in hosts if h]
-
-
 @pytest.mark.docker
 def test_pip_download_works_only_with_the_index_allowed(egress_world: dict[str, Any], tmp_path: Path) -> None:
     index = pip_index()
     if index is None:
         pytest.skip("this machine's pip has no package index configured")
     url, hosts = index
-    cert = pip_setting("cert")  # a machine whose TLS is re-signed locally names its CA bundle here
+    cert = pip_cert()
     cert_option = ""
-    if cert and Path(cert).is_file():
-        (tmp_path / "ca.pem").write_bytes(Path(cert).read_bytes())
+    if cert is not None:
+        (tmp_path / "ca.pem").write_bytes(cert.read_bytes())
         cert_option = "--cert /workspace/ca.pem "
     command = (f"pip download --no-deps --retries 0 --timeout 30 --no-cache-dir --index-url {url} {cert_option}"
                "-d /tmp/dl six && ls /tmp/dl")
