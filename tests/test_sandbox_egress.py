@@ -190,6 +190,22 @@ def egress_world(docker_client: Any) -> Iterator[dict[str, Any]]:
         network.remove()
 
 
+@pytest.mark.docker
+def test_sandbox_status_says_which_squid_the_proxy_runs(egress_world: dict[str, Any], tmp_path: Path) -> None:
+    """The proxy build falls back to Debian's binary when the rebuild fails; status says which
+    one is in force, and CI's image must carry the rebuilt one the benchmarks measure."""
+    from termagent.sandbox.maintenance import status_lines
+    from termagent.sandbox.network import proxy_image
+    from termagent.sandbox.proxy_image import LABEL_SQUID, SQUID_KINDS
+
+    kind = (egress_world["client"].images.get(proxy_image()).labels or {}).get(LABEL_SQUID, "")
+    line = next(line for line in status_lines(make_config(), tmp_path, trusted=False)
+                if line.startswith("egress proxy:"))
+    assert line == f"egress proxy: {proxy_image()}: {SQUID_KINDS[kind]}"
+    if os.environ.get("CI") == "true":
+        assert kind == "rebuilt-64k", line
+
+
 def _server(client: Any, network: str, aliases: list[str]) -> tuple[Any, str]:
     """A python3 http.server on `network` under `aliases`, serving a marker file."""
     api = client.api

@@ -1,4 +1,4 @@
-"""`termagent sandbox status` (image in force, cache volumes) and `termagent sandbox prune`.
+"""`termagent sandbox status` (image in force, egress proxy, cache volumes) and `termagent sandbox prune`.
 
 Both only ever touch what termagent labelled: cache volumes carry `termagent.cache`,
 session containers `termagent.session`. Under a test run only that run's are seen.
@@ -22,16 +22,22 @@ def status_lines(config: Config, workspace: Path, trusted: bool) -> list[str]:
     from termagent.sandbox.caches import cache_volumes
     from termagent.sandbox.engine import connect_engine
     from termagent.sandbox.project_image import describe_choice
+    from termagent.sandbox.proxy_image import proxy_status
 
     choice = describe_choice(config, workspace, trusted)
     lines = [f"image in force: {choice['image_in_force']} ({choice['image_reason']})"]
+    try:
+        client = connect_engine()
+    except SandboxUnavailable:
+        client = None
+    if client is not None:
+        lines.append(proxy_status(client))
     if not config.get("sandbox", "caches"):
         lines.append("caches: off ([sandbox] caches = false)")
         return lines
-    try:
-        rows = list_volumes(connect_engine())
-    except SandboxUnavailable:
+    if client is None:
         return lines + ["caches: on (engine unreachable: sizes unknown)"]
+    rows = list_volumes(client)
     mine = {volume.name for volume in cache_volumes(workspace)}
     lines.append(f"caches: on; {len(rows)} cache volumes ({sum(max(r['size_bytes'] or 0, 0) for r in rows)} bytes)"
                  + ("; remove them with: termagent sandbox prune" if rows else ""))

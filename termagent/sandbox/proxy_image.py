@@ -1,7 +1,9 @@
 """Building the egress proxy image (squid on top of the sandbox image) for `termagent sandbox build`.
 
 sandboxes/proxy/build.sh installs Debian's squid in a throwaway container of the sandbox
-image that alone sees the host's apt sources, then commits it. The recipe hash covers
+image that alone sees the host's apt sources, swaps in a squid binary rebuilt from Debian's
+source with larger plain-HTTP copies (in a second throwaway container; Debian's binary stays
+if that fails), then commits it. The recipe hash covers
 sandboxes/proxy/ and the base image's id, exactly as scripts/build-proxy-image.sh computes
 it, so either one finds the other's image up to date.
 """
@@ -18,6 +20,26 @@ from termagent.sandbox.network import proxy_image
 
 if TYPE_CHECKING:
     from termagent.config import Config
+
+
+LABEL_SQUID = "termagent.squid"  # which squid binary sandboxes/proxy/build.sh left in force
+SQUID_KINDS = {
+    "rebuilt-64k": "squid rebuilt from Debian's source with 64 KB plain-HTTP copies",
+    "debian": "Debian's squid binary (plain HTTP copied 4 KB at a time; the rebuild failed when it was built)",
+}
+
+
+def proxy_status(client: Any) -> str:
+    """One line for `termagent sandbox status`: the proxy image, and which squid it runs."""
+    import docker.errors
+
+    tag = proxy_image()
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return f"egress proxy: {tag} not built (allowlist mode needs it: termagent sandbox build)"
+    kind = (image.labels or {}).get(LABEL_SQUID, "")
+    return f"egress proxy: {tag}: {SQUID_KINDS.get(kind, 'squid of an older recipe; termagent sandbox build renews it')}"
 
 
 def proxy_recipe_hash(recipe: Path, base_id: str) -> str:
@@ -46,7 +68,7 @@ def build_proxy_image(config: Config, progress: Callable[[str], None], client: A
     wanted = proxy_recipe_hash(recipe, base_id)
     if _image_recipe(client, tag) == wanted:
         return f"{tag} is up to date (recipe {wanted})"
-    progress(f"building {tag} (recipe {wanted}): squid from the host's apt sources")
+    progress(f"building {tag} (recipe {wanted}): squid from the host's apt sources, rebuilt (a few minutes)")
     code, tail = _run_streaming(["bash", str(recipe / "build.sh"), base, tag, wanted], progress)
     if code != 0:
         raise ImageBuildError(f"proxy image build failed (exit {code}):\n" + "\n".join(tail))

@@ -12,13 +12,15 @@ both ways. Rule order matters and is the security argument:
    (metadata addresses can never be listed, so they stay refused);
 3. an IP literal (no lookup) is allowed only inside a listed network on its ports.
 
-Throughput: squid copies a CONNECT tunnel through a fixed 64 KB buffer and writes a
-plain-HTTP reply to the client 4 KB at a time (its compile-time HTTP_REQBUF_SZ), so the
-HTTP forward path costs about four times the CPU of a tunnel per byte and no directive
-changes either size. `read_ahead_gap` lets it read the server ahead of a slow client; the
-receive buffer is left to the kernel (`tcp_recv_bufsize 0`): a fixed SO_RCVBUF switches off
-Linux's autotuning, and measured per transfer squid then spent about a quarter more CPU on
-both paths (scripts/bench_sandbox.py prints the proxy's CPU per transfer).
+Throughput: squid copies a CONNECT tunnel through a fixed 64 KB buffer, and a plain-HTTP
+reply through one of HTTP_REQBUF_SZ, one write per event-loop turn; both sizes are fixed when
+squid is compiled, so the proxy image carries a squid rebuilt from Debian's source with 64 KB
+instead of Debian's 4 KB for the latter (sandboxes/proxy/rebuild-squid.sh; a 10 MB plain-HTTP
+download from a fast mirror went from 1.8 times direct to no slower). `read_ahead_gap` lets
+it read the server ahead of a slow client; the receive buffer is left to the kernel
+(`tcp_recv_bufsize 0`): a fixed SO_RCVBUF switches off Linux's autotuning, and measured per
+transfer squid then spent about a quarter more CPU on both paths (scripts/bench_sandbox.py
+prints the proxy's CPU per transfer).
 """
 
 from __future__ import annotations
