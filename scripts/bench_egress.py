@@ -6,8 +6,9 @@ straight from a container on the server's network ("direct"), through a bare TCP
 the proxy's place with no policy at all ("relay": two splice() calls per step, the floor any
 proxy hop costs), and through the squid sidecar from the allowlist sandbox, by plain HTTP
 forwarding ("http") and a CONNECT tunnel ("connect", what HTTPS clients use). From the
-machine's package index, a real ~10 MB wheel goes over HTTPS straight from a container on
-Docker's default network and through the proxy, as `pip install` fetches it. Rounds
+machine's registries, real ~10 MB files go straight from a container on Docker's default
+network and through the proxy: a wheel from pip's index over HTTPS, as `pip install`
+fetches it, and a .deb from apt's mirror over plain HTTP. Rounds
 alternate the order of the paths, and the overhead is the median of per-round ratios, so a
 loaded machine's drift hits every path alike.
 """
@@ -100,13 +101,13 @@ HOP_LIMITS = {"nano_cpus": 1_000_000_000, "mem_limit": 256 << 20}  # what the pr
 class PathFigures:
     """One payload's medians per path, and each hop's median of per-round ratios and CPU."""
 
-    size: str
+    payload: str  # a loopback size name, or the registry file's URL
     medians: dict[str, float]
     paired: dict[str, float]  # median over rounds of (path / direct), both from the same round
     hop_cpu: dict[str, float]  # median CPU seconds the relay or proxy container spent per download
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Hop:
     """How one path is fetched: in which container, with which FETCH mode, and whose CPU counts."""
 
@@ -153,12 +154,12 @@ async def _round(hops: dict[str, Hop], path: str, expected: int, batch: tuple[in
     return samples
 
 
-def _figures(size: str, rounds: list[dict[str, Any]], paths: tuple[str, ...]) -> PathFigures:
+def _figures(payload: str, rounds: list[dict[str, Any]], paths: tuple[str, ...]) -> PathFigures:
     medians = {path: statistics.median(x for r in rounds for x in r[path]) for path in paths}
     paired = {path: statistics.median(statistics.median(r[path]) / statistics.median(r["direct"]) for r in rounds)
               for path in paths[1:]}
     cpu = {path: statistics.median(r[path + " cpu"] for r in rounds) for path in paths[1:]}
-    return PathFigures(size, medians, paired, cpu)
+    return PathFigures(payload, medians, paired, cpu)
 
 
 async def _loopback_rounds(hops: dict[str, Hop], sizes: list[str], runs: int) -> list[PathFigures]:
@@ -263,10 +264,10 @@ async def registry_overhead(limits: SandboxLimits, workspace: Path, runs: int,
         prefix = "".join(f"{key}={value} " for key, value in env.items())
         hops = {"direct": Hop(direct, "", []), "proxy": Hop(sandbox, "", [], proxy, prefix)}
         figures = []
-        for wheel in files:
-            await _round(hops, wheel.url, wheel.size, (1, 1), False)  # the registry's own caches warm up
-            rounds = [await _round(hops, wheel.url, wheel.size, (3, 1), index % 2 == 1) for index in range(runs)]
-            figures.append(_figures(wheel.url, rounds, ("direct", "proxy")))
+        for download in files:
+            await _round(hops, download.url, download.size, (1, 1), False)  # the registry's own caches warm up
+            rounds = [await _round(hops, download.url, download.size, (3, 1), index % 2 == 1) for index in range(runs)]
+            figures.append(_figures(download.url, rounds, ("direct", "proxy")))
         return figures
     finally:
         await sandbox.close()
@@ -278,9 +279,9 @@ def print_proxy(figures: list[PathFigures], start_s: float, load: tuple[float, f
     print(f"machine load (1-min average) before/after the proxy runs: {load[0]:.2f} / {load[1]:.2f}")
     for fig in figures:
         label = {"small": f"{SMALL_REQUESTS} x 16 KB, new connections",
-                 "paced10MB": f"10MB sent at {PACED_RATE >> 20} MB/s"}.get(fig.size, fig.size)
+                 "paced10MB": f"10MB sent at {PACED_RATE >> 20} MB/s"}.get(fig.payload, fig.payload)
         print_paths(label, fig)
-    for target in (fig for fig in figures if fig.size == TARGET_SIZE):
+    for target in (fig for fig in figures if fig.payload == TARGET_SIZE):
         for path in HOPS:
             print(f"loopback overhead {path:<8} 10 MB (target <= 15 %): {(target.paired[path] - 1) * 100:6.1f} %")
     print(f"allowlist session start (one):          {start_s * 1000:8.1f} ms")

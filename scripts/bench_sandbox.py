@@ -145,9 +145,9 @@ async def registry_figures(limits: SandboxLimits, runs: int) -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         figures = await registry_overhead(limits, Path(tmp), runs, files)
-    for wheel, fig in zip(files, figures):
-        scheme = wheel.url.partition(":")[0]
-        label = f"{wheel.size / (1 << 20):.1f} MB {wheel.url.rpartition('.')[2]} over {scheme}"
+    for download, fig in zip(files, figures):
+        scheme = download.url.partition(":")[0]
+        label = f"{download.size / (1 << 20):.1f} MB {download.url.rpartition('.')[2]} over {scheme}"
         print_paths(label, fig)
         print(f"registry overhead {scheme:<5} {label} (target <= 15 %): {(fig.paired['proxy'] - 1) * 100:6.1f} %")
 
