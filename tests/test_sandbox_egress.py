@@ -31,8 +31,9 @@ from tests.docker_support import make_config, run_labels
 from tests.machine_indexes import pip_cert, pip_index
 
 SERVER_IMAGE = "termagent-sandbox:latest"
+BIG_BYTES = 3_000_000  # many of the proxy's 64 KB copies, and not a multiple of them
 PROBE = r'''
-import http.client, json, os, socket, sys, urllib.error, urllib.parse, urllib.request
+import hashlib, http.client, json, os, socket, sys, urllib.error, urllib.parse, urllib.request
 SRV, PRIV = sys.argv[1], sys.argv[2]
 
 def get(url):
@@ -54,6 +55,19 @@ def tunnel(host, port):
     except OSError as exc:
         return "error " + str(exc)
 
+def digests(host, port, path):
+    """sha256 of PATH fetched by plain-HTTP forwarding, then through a CONNECT tunnel."""
+    proxy = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
+    conn = http.client.HTTPConnection(proxy.hostname, proxy.port, timeout=60)
+    conn.set_tunnel(host, port)
+    try:
+        forwarded = urllib.request.urlopen("http://%s:%d%s" % (host, port, path), timeout=60).read()
+        conn.request("GET", path)
+        tunnelled = conn.getresponse().read()
+        return [hashlib.sha256(body).hexdigest() for body in (forwarded, tunnelled)]
+    except OSError as exc:
+        return ["error " + str(exc)]
+
 def raw(host, port):
     sock = socket.socket()
     sock.settimeout(3)
@@ -71,6 +85,7 @@ def dns(name):
 
 print(json.dumps({
     "name": get("http://testsrv:8000/"),
+    "big": digests("testsrv", 8000, "/big"),
     "tunnel": tunnel("testsrv", 8000),
     "listed_ip": get("http://%s:8000/" % SRV),
     "denied_name": get("http://deniedname:8000/"),
@@ -209,7 +224,8 @@ def test_sandbox_status_says_which_squid_the_proxy_runs(egress_world: dict[str, 
 def _server(client: Any, network: str, aliases: list[str]) -> tuple[Any, str]:
     """A python3 http.server on `network` under `aliases`, serving a marker file."""
     api = client.api
-    script = f"mkdir -p /tmp/www && echo served-by-{aliases[0]} >/tmp/www/index.html && exec python3 -m http.server -d /tmp/www 8000"
+    script = (f"mkdir -p /tmp/www && echo served-by-{aliases[0]} >/tmp/www/index.html && "
+              f"head -c {BIG_BYTES} /dev/urandom >/tmp/www/big && exec python3 -m http.server -d /tmp/www 8000")
     created = api.create_container(
         SERVER_IMAGE, ["bash", "-c", script], labels=run_labels(), environment={"PYTHONUNBUFFERED": "1"},
         host_config=api.create_host_config(network_mode=network, init=True),
@@ -259,7 +275,8 @@ def probed(egress_world: dict[str, Any], tmp_path_factory: pytest.TempPathFactor
         world["network"].connect(proxies[0])  # the test servers' network is the proxy's "outside"
         result = asyncio.run(sandbox.exec(f"python3 probe.py {world['srv_ip']} {world['priv_ip']}", 120))
         getent = asyncio.run(sandbox.exec("getent hosts example.com; echo rc=$?", 30))
-        seen = {"results": json.loads(result.output.strip().splitlines()[-1]), "getent": getent.output,
+        big = world["srv"].exec_run(["sha256sum", "/tmp/www/big"]).output.decode().split()[0]
+        seen = {"results": json.loads(result.output.strip().splitlines()[-1]), "getent": getent.output, "big": big,
                 "proxy": proxies[0], "networks": networks, "describe": sandbox.describe(),
                 "sandbox": world["client"].containers.get(sandbox.container_id)}
     finally:
@@ -275,6 +292,11 @@ def test_an_allowed_name_answers_through_the_proxy(probed: dict[str, Any]) -> No
     assert results["tunnel"] == "ok 200"  # CONNECT, as HTTPS would use
     assert results["listed_ip"] == "ok 200 served-by-testsrv\n"
     assert probed["srv_hits"] >= 3
+
+
+@pytest.mark.docker
+def test_a_large_reply_arrives_whole_forwarded_and_tunnelled(probed: dict[str, Any]) -> None:
+    assert probed["results"]["big"] == [probed["big"], probed["big"]]
 
 
 @pytest.mark.docker
