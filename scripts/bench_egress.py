@@ -281,9 +281,11 @@ def print_proxy(figures: list[PathFigures], start_s: float, load: tuple[float, f
         label = {"small": f"{SMALL_REQUESTS} x 16 KB, new connections",
                  "paced10MB": f"10MB sent at {PACED_RATE >> 20} MB/s"}.get(fig.payload, fig.payload)
         print_paths(label, fig)
-    for target in (fig for fig in figures if fig.payload == TARGET_SIZE):
+    for ceiling in (fig for fig in figures if fig.payload == TARGET_SIZE):
+        # the proxy's CPU ceiling, not a download users make: no hop, not even the bare relay, is
+        # free here; the 15 % target is the registry figures' (bench_sandbox.py prints them)
         for path in HOPS:
-            print(f"loopback overhead {path:<8} 10 MB (target <= 15 %): {(target.paired[path] - 1) * 100:6.1f} %")
+            print(f"loopback overhead {path:<8} 10 MB: {(ceiling.paired[path] - 1) * 100:6.1f} %")
     print(f"allowlist session start (one):          {start_s * 1000:8.1f} ms")
 
 

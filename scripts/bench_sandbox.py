@@ -6,14 +6,14 @@ including the wrapper that tracks cwd, timeout and OOM), the median of a fresh
 `docker run --rm` with the same image per command, their ratio, and the median cost
 of starting and of closing a session sandbox, the median latency of starting a
 background job and of one `job_output` read (target for both: <= 100 ms), and, with the
-egress proxy image built, the proxy's overhead (target for 10 MB: <= 15 %; see
-scripts/bench_egress.py): over loopback, downloads of 16 KB (twenty, each on a new
-connection: the fixed cost per connection), 1, 10 and 100 MB, and 10 MB sent at 50 MB/s,
-direct, through a bare relay and through squid (plain HTTP and CONNECT), with the CPU the
-container in the middle spent per download and what an allowlist session costs to start;
-then real ~10 MB files from the machine's registries, direct and through the proxy: a wheel
-from pip's index over HTTPS, as `pip install` fetches it, and a .deb from apt's mirror over
-plain HTTP.
+egress proxy image built, the proxy's overhead (see scripts/bench_egress.py): over
+loopback, downloads of 16 KB (twenty, each on a new connection: the fixed cost per
+connection), 1, 10 and 100 MB, and 10 MB sent at 50 MB/s, direct, through a bare relay and
+through squid (plain HTTP and CONNECT), with the CPU the container in the middle spent per
+download (the proxy's ceiling: a local server sends faster than any network) and what an
+allowlist session costs to start; then real ~10 MB files from the machine's registries,
+direct and through the proxy (target: <= 15 %): a wheel from pip's index over HTTPS, as
+`pip install` fetches it, and a .deb from apt's mirror over plain HTTP.
 
 Usage: .venv/bin/python scripts/bench_sandbox.py [--runs N] [--no-proxy | --proxy-only] [--proxy-sizes small,10MB] [--no-index]
 """
