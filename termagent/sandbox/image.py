@@ -55,15 +55,21 @@ def recipe_hash(root: Path) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()[:RECIPE_HASH_LEN]
 
 
-def _image_recipe(client: Any, tag: str) -> str | None:
-    """The recipe label of `tag`; "" when present without one; None when absent."""
+def image_labels(client: Any, tag: str) -> dict[str, str] | None:
+    """The labels of `tag` ({} when it has none); None when there is no such image."""
     import docker.errors
 
     try:
         image = client.images.get(tag)
     except docker.errors.ImageNotFound:
         return None
-    return (image.labels or {}).get(LABEL_RECIPE, "")
+    return dict(image.labels or {})
+
+
+def _image_recipe(client: Any, tag: str) -> str | None:
+    """The recipe label of `tag`; "" when present without one; None when absent."""
+    labels = image_labels(client, tag)
+    return None if labels is None else labels.get(LABEL_RECIPE, "")
 
 
 def build_image(config: Config, progress: Callable[[str], None], force: bool = False) -> str:

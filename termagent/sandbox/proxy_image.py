@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from termagent.sandbox.image import RECIPE_HASH_LEN, ImageBuildError, _image_recipe, _run_streaming, sandboxes_dir
+from termagent.sandbox.image import (RECIPE_HASH_LEN, ImageBuildError, _image_recipe, _run_streaming, image_labels,
+                                     sandboxes_dir)
 from termagent.sandbox.network import proxy_image
 
 if TYPE_CHECKING:
@@ -31,14 +32,11 @@ SQUID_KINDS = {
 
 def proxy_status(client: Any) -> str:
     """One line for `termagent sandbox status`: the proxy image, and which squid it runs."""
-    import docker.errors
-
     tag = proxy_image()
-    try:
-        image = client.images.get(tag)
-    except docker.errors.ImageNotFound:
+    labels = image_labels(client, tag)
+    if labels is None:
         return f"egress proxy: {tag} not built (allowlist mode needs it: termagent sandbox build)"
-    kind = (image.labels or {}).get(LABEL_SQUID, "")
+    kind = labels.get(LABEL_SQUID, "")
     return f"egress proxy: {tag}: {SQUID_KINDS.get(kind, 'squid of an older recipe; termagent sandbox build renews it')}"
 
 
