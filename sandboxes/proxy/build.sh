@@ -40,7 +40,7 @@ else
 fi
 
 echo "proxy build: installing squid on $BASE"
-docker run --name "$NAME" --user 0:0 --network bridge "${MOUNTS[@]}" -v "$OUT:/rebuilt:ro" "$BASE" bash -c '
+docker run --name "$NAME" --user 0:0 --network bridge "${MOUNTS[@]}" -v "$OUT:/rebuilt" "$BASE" bash -c '
     set -e
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends squid
@@ -48,13 +48,13 @@ docker run --name "$NAME" --user 0:0 --network bridge "${MOUNTS[@]}" -v "$OUT:/r
     rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/* /usr/share/doc/* /usr/share/man/*
     if [ -x /rebuilt/squid ] && /rebuilt/squid -v >/dev/null; then
         install -m 0755 /rebuilt/squid /usr/sbin/squid
-        echo rebuilt-64k >/etc/termagent-squid
+        echo rebuilt-64k >/rebuilt/kind
     else
-        echo debian >/etc/termagent-squid
+        echo debian >/rebuilt/kind
     fi
     squid -v | head -n 1
 '
-KIND="$(docker cp "$NAME:/etc/termagent-squid" - | tar -xO)"
+KIND="$(cat "$OUT/kind")"
 echo "proxy build: squid in force: $KIND"
 echo "proxy build: committing $TAG"
 docker commit \
