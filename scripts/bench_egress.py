@@ -184,6 +184,15 @@ def _wait_for(container: Any, mark: str, timeout_s: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def _direct_client(client: Any, limits: SandboxLimits, workspace: Path, **settings: Any) -> Any:
+    """The container the direct path fetches from: the sandbox's CPU share, so only the path
+    differs, and FETCH in the workspace it sees read-only."""
+    (workspace / "fetch.py").write_text(FETCH)
+    return client.containers.run(limits.image, ["sleep", "infinity"], detach=True, init=True,
+                                 nano_cpus=int(limits.cpus * 1e9),
+                                 volumes={str(workspace): {"bind": "/workspace", "mode": "ro"}}, **settings)
+
+
 def _session_parts(client: Any, session: str) -> tuple[Any, Any]:
     """The allowlist session's proxy container and its internal (sandbox-side) network."""
     labels = {"label": [f"termagent.session={session}", "termagent.role=egress"]}
@@ -199,15 +208,11 @@ async def proxy_overhead(limits: SandboxLimits, workspace: Path, runs: int,
     name = "termagent-bench-egress-" + secrets.token_hex(3)
     network = client.networks.create(name, driver="bridge")
     made: list[Any] = []
-    (workspace / "fetch.py").write_text(FETCH)
-    mount = {str(workspace): {"bind": "/workspace", "mode": "ro"}}
     try:
         files = " && ".join(f"head -c {SIZES[size]} /dev/urandom >/tmp/{size}" for size in sizes)
         server = client.containers.run(limits.image, ["bash", "-c", f'{files} && cd /tmp && exec python3 -c "$SERVE"'],
                                        environment={"SERVE": SERVE}, detach=True, network=name, init=True)
-        # the same CPU share as the sandbox, so only the path differs
-        direct = client.containers.run(limits.image, ["sleep", "infinity"], detach=True, network=name, init=True,
-                                       nano_cpus=int(limits.cpus * 1e9), volumes=mount)
+        direct = _direct_client(client, limits, workspace, network=name)
         made += [server, direct]
         address = _address(server, name)
         relay = client.containers.run(limits.image, ["python3", "-c", RELAY, address, "8000"], detach=True,
@@ -247,15 +252,12 @@ async def registry_overhead(limits: SandboxLimits, workspace: Path, runs: int,
                             files: list[IndexFile]) -> list[PathFigures]:
     """Each file straight from a container on Docker's default network and through the proxy."""
     client = connect_engine()
-    (workspace / "fetch.py").write_text(FETCH)
     cert = pip_cert()
     env = {}
     if cert is not None:  # a machine whose TLS is re-signed locally: trust what its pip trusts
         shutil.copyfile(cert, workspace / "ca.pem")
         env = {"SSL_CERT_FILE": "/workspace/ca.pem"}
-    direct = client.containers.run(limits.image, ["sleep", "infinity"], detach=True, init=True, environment=env,
-                                   nano_cpus=int(limits.cpus * 1e9),
-                                   volumes={str(workspace): {"bind": "/workspace", "mode": "ro"}})
+    direct = _direct_client(client, limits, workspace, environment=env)
     policy = policy_from_settings({"mode": "allowlist", "allow": sorted({h for f in files for h in f.hosts})})
     sandbox = DockerSandbox(dataclasses.replace(limits, egress=policy), workspace, "bench-registry")
     try:
